@@ -1,0 +1,199 @@
+"""AIMusicClient: configuration, lifecycle and the resource namespaces."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterable
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from . import _constants as C
+from ._hub import PushHub
+from ._transport import Transport
+from .tasks import Family, PollPolicy, Task
+
+if TYPE_CHECKING:
+    from .batch import Job, JobOutcome
+    from .models.account import Credits
+    from .models.common import Clip
+    from .resources.lyrics import LyricsResource
+    from .resources.nuro import NuroResource
+    from .resources.producer import ProducerResource
+    from .resources.riffusion import RiffusionResource
+    from .resources.sonic import SonicResource
+    from .webhooks import WebhookManager
+
+__all__ = ["AIMusicClient"]
+
+
+class AIMusicClient:
+    """The async client. One connection pool; every operation returns a ``Task`` or a result.
+
+    >>> async with AIMusicClient() as client:            # key from AIMUSIC_API_KEY
+    ...     task = await client.sonic.create(mv="sonic-v5", custom_mode=False,
+    ...                                      gpt_description_prompt="calm lo-fi for studying")
+    ...     result = await task
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = C.DEFAULT_TIMEOUT,
+        max_retries: int = C.DEFAULT_MAX_RETRIES,
+        poll: PollPolicy | None = None,
+        webhook_secret: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get(C.API_KEY_ENV)
+        if not key:
+            raise ValueError(
+                f"no API key: pass api_key=... or set {C.API_KEY_ENV} "
+                "(for a local emulator, see aimusic_async.testing)"
+            )
+        url = base_url or os.environ.get(C.BASE_URL_ENV) or C.DEFAULT_BASE_URL
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {url!r}")
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        if timeout <= 0:
+            raise ValueError("timeout must be > 0")
+        self.poll = poll or PollPolicy()
+        self._transport = Transport(
+            api_key=key,
+            base_url=url.rstrip("/"),
+            timeout=timeout,
+            max_retries=max_retries,
+            session=session,
+        )
+        self._webhook_secret = webhook_secret
+        self._hub = PushHub()
+        self._families: dict[str, Family] = {}
+
+    def __repr__(self) -> str:
+        return f"AIMusicClient(base_url={self.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self._transport.base_url
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def __aenter__(self) -> AIMusicClient:
+        await self._transport.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close everything the client owns (a session passed in by the caller stays open)."""
+        if "webhooks" in self.__dict__:
+            await self.webhooks.aclose()
+        await self._transport.aclose()
+
+    # -- namespaces --------------------------------------------------------------------------
+    @cached_property
+    def sonic(self) -> SonicResource:
+        from .resources.sonic import SonicResource
+
+        return SonicResource(self)
+
+    @cached_property
+    def producer(self) -> ProducerResource:
+        from .resources.producer import ProducerResource
+
+        return ProducerResource(self)
+
+    @cached_property
+    def nuro(self) -> NuroResource:
+        from .resources.nuro import NuroResource
+
+        return NuroResource(self)
+
+    @cached_property
+    def riffusion(self) -> RiffusionResource:
+        from .resources.riffusion import RiffusionResource
+
+        return RiffusionResource(self)
+
+    @cached_property
+    def lyrics(self) -> LyricsResource:
+        from .resources.lyrics import LyricsResource
+
+        return LyricsResource(self)
+
+    @cached_property
+    def webhooks(self) -> WebhookManager:
+        from .webhooks import WebhookManager
+
+        return WebhookManager(self)
+
+    # -- tasks -------------------------------------------------------------------------------
+    def register_family(self, family: Family) -> None:
+        """Called by each resource so ``client.task(id, family=...)`` can poll it."""
+        self._families.setdefault(family.name, family)
+
+    def family(self, name: str) -> Family:
+        if name not in self._families:
+            # Touching the namespace registers its family.
+            if name in ("sonic", "producer", "nuro", "riffusion"):
+                getattr(self, name)
+        try:
+            return self._families[name]
+        except KeyError:
+            raise ValueError(
+                f"unknown task family {name!r}; expected one of sonic, producer, nuro, riffusion"
+            ) from None
+
+    def task(self, task_id: str, family: str = "sonic") -> Task:
+        """Rebuild a handle for a task started earlier (after a restart, say).
+
+        >>> result = await client.task("51bc6dd0-508a-414d-9ef3-71f7bad81cf7")
+        """
+        if not isinstance(task_id, str) or not task_id.strip():
+            raise ValueError("task_id must be a non-empty string")
+        return Task(self, task_id.strip(), self.family(family))
+
+    # -- account, batch, downloads -------------------------------------------------------------
+    async def credits(self) -> Credits:
+        """The remaining balance: ``credits`` (plan) and ``extra_credits`` (bought)."""
+        from .resources.account import get_credits
+
+        return await get_credits(self)
+
+    def batch(
+        self,
+        jobs: Iterable[Job],
+        *,
+        concurrency: int = 16,
+        journal: str | Path | None = None,
+        download_dir: str | Path | None = None,
+        resubmit_unknown: bool = False,
+    ) -> AsyncIterator[JobOutcome]:
+        """Run many jobs; yields one outcome per job in completion order. See ``batch.py``."""
+        from .batch import run_batch
+
+        return run_batch(
+            self,
+            jobs,
+            concurrency=concurrency,
+            journal=journal,
+            download_dir=download_dir,
+            resubmit_unknown=resubmit_unknown,
+        )
+
+    async def download(self, clip_or_url: Clip | str, dest: str | Path, **kwargs: Any) -> Path:
+        """Stream a clip's audio (or any URL) to ``dest`` atomically. See ``download.py``."""
+        from .download import download
+
+        return await download(self, clip_or_url, dest, **kwargs)

@@ -1,0 +1,49 @@
+"""The one time seam. Every wait in the SDK goes through here, so tests patch only this module.
+
+``sleep(delay, wake=None)`` waits ``delay`` seconds or until ``wake`` (a future) is done, whichever
+comes first; it costs one future and one timer handle, not a task, so thousands of waiting
+``Task`` handles stay cheap. ``monotonic()`` measures durations; ``time()`` is wall-clock seconds
+(webhook timestamps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time as _time
+from typing import Any
+
+__all__ = ["monotonic", "sleep", "time"]
+
+
+def monotonic() -> float:
+    return _time.monotonic()
+
+
+def time() -> float:
+    return _time.time()
+
+
+def _wake(waiter: asyncio.Future[None], *_: Any) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def sleep(delay: float, wake: asyncio.Future[Any] | None = None) -> None:
+    """Wait ``delay`` seconds, or less if ``wake`` completes first. Cancellation propagates."""
+    if wake is None:
+        await asyncio.sleep(max(0.0, delay))
+        return
+    if wake.done():
+        return
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    handle = loop.call_later(max(0.0, delay), _wake, waiter)
+    def on_wake(_f: asyncio.Future[Any]) -> None:
+        _wake(waiter)
+
+    wake.add_done_callback(on_wake)
+    try:
+        await waiter
+    finally:
+        handle.cancel()
+        wake.remove_done_callback(on_wake)

@@ -1,0 +1,66 @@
+"""Where pushed results (webhooks) meet waiting tasks.
+
+A resource that starts a task with a webhook calls ``expect(task_id)``; the task's wait loop
+passes ``future(task_id)`` to ``_clock.sleep`` as its wake-up, so a callback ends a poll interval
+at once. The webhook receiver calls ``deliver(snapshot)`` after the signature was verified.
+A callback can beat the create response home (instant tasks), so final snapshots for ids we do
+not expect yet are kept, boundedly, until ``expect`` asks for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+
+from .models.common import TaskSnapshot
+
+__all__ = ["PushHub"]
+
+# Early callbacks kept for ids not yet registered; each is a few KB, so this is bounded memory.
+_EARLY_LIMIT = 4096
+
+
+class PushHub:
+    def __init__(self) -> None:
+        self._futures: dict[str, asyncio.Future[TaskSnapshot]] = {}
+        self._early: OrderedDict[str, TaskSnapshot] = OrderedDict()
+        self.enabled = False
+
+    def expect(self, task_id: str) -> None:
+        """Register a task started with a webhook; a callback may already be waiting for it."""
+        fut = self._futures.get(task_id)
+        if fut is None:
+            fut = asyncio.get_running_loop().create_future()
+            self._futures[task_id] = fut
+        early = self._early.pop(task_id, None)
+        if early is not None and not fut.done():
+            fut.set_result(early)
+
+    def expects(self, task_id: str) -> bool:
+        return task_id in self._futures
+
+    def future(self, task_id: str) -> asyncio.Future[TaskSnapshot] | None:
+        """The future a waiting task sleeps on, or None when no webhook was requested."""
+        return self._futures.get(task_id)
+
+    def deliver(self, snapshot: TaskSnapshot) -> bool:
+        """Hand over a verified, final snapshot. Returns True when it resolved a waiting task;
+        duplicates and snapshots for finished waits return False and change nothing."""
+        if not snapshot.finished:
+            return False
+        fut = self._futures.get(snapshot.task_id)
+        if fut is None:
+            self._early[snapshot.task_id] = snapshot
+            while len(self._early) > _EARLY_LIMIT:
+                self._early.popitem(last=False)
+            return False
+        if fut.done():
+            return False
+        fut.set_result(snapshot)
+        return True
+
+    def release(self, task_id: str) -> None:
+        """Forget a task once its result is in the caller's hands."""
+        fut = self._futures.pop(task_id, None)
+        if fut is not None and not fut.done():
+            fut.cancel()

@@ -1,0 +1,1 @@
+"""One module per API family: sonic, producer, nuro, riffusion, lyrics, account."""
