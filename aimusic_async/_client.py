@@ -144,10 +144,9 @@ class AIMusicClient:
         self._families.setdefault(family.name, family)
 
     def family(self, name: str) -> Family:
-        if name not in self._families:
-            # Touching the namespace registers its family.
-            if name in ("sonic", "producer", "nuro", "riffusion"):
-                getattr(self, name)
+        # Touching the namespace registers its family.
+        if name not in self._families and name in ("sonic", "producer", "nuro", "riffusion"):
+            getattr(self, name)
         try:
             return self._families[name]
         except KeyError:
