@@ -12,22 +12,30 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
+from . import _constants as C
 from .models.common import TaskSnapshot
 
 __all__ = ["PushHub"]
 
 # Early callbacks kept for ids not yet registered; each is a few KB, so this is bounded memory.
 _EARLY_LIMIT = 4096
+# Ids whose wait already ended, remembered so late duplicates are not parked as "early" callbacks.
+_DONE_LIMIT = 4096
 
 
 class PushHub:
     def __init__(self) -> None:
         self._futures: dict[str, asyncio.Future[TaskSnapshot]] = {}
         self._early: OrderedDict[str, TaskSnapshot] = OrderedDict()
+        self._done: OrderedDict[str, None] = OrderedDict()
+        # True while new tasks are created with a webhook_url (client.webhooks.serve()/use()).
         self.enabled = False
+        # How long a task started with a webhook waits for it before it polls as a safety net.
+        self.grace = C.WEBHOOK_GRACE
 
     def expect(self, task_id: str) -> None:
         """Register a task started with a webhook; a callback may already be waiting for it."""
+        self._done.pop(task_id, None)
         fut = self._futures.get(task_id)
         if fut is None:
             fut = asyncio.get_running_loop().create_future()
@@ -50,6 +58,8 @@ class PushHub:
             return False
         fut = self._futures.get(snapshot.task_id)
         if fut is None:
+            if snapshot.task_id in self._done:
+                return False
             self._early[snapshot.task_id] = snapshot
             while len(self._early) > _EARLY_LIMIT:
                 self._early.popitem(last=False)
@@ -62,5 +72,9 @@ class PushHub:
     def release(self, task_id: str) -> None:
         """Forget a task once its result is in the caller's hands."""
         fut = self._futures.pop(task_id, None)
-        if fut is not None and not fut.done():
-            fut.cancel()
+        if fut is not None:
+            if not fut.done():
+                fut.cancel()
+            self._done[task_id] = None
+            while len(self._done) > _DONE_LIMIT:
+                self._done.popitem(last=False)

@@ -1,0 +1,555 @@
+"""Webhooks: signature verification, typed events, and the receiver that resolves tasks.
+
+The API POSTs a task's result to the ``webhook_url`` given at creation, signed with the
+``webhook_secret``. Two signature schemes exist (``api/sonic.md`` §11):
+
+* current: ``X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, f"{ts}.{raw body}")>`` with
+  ``X-Webhook-Timestamp: <unix seconds>``, checked against a tolerance window (replay guard);
+* legacy: ``X-Signature: <hex HMAC-SHA256(secret, raw body)>``, no timestamp.
+
+Both sign the *raw* request bytes. Parsing the JSON and serialising it again changes spacing,
+key order or escapes, and the signature no longer matches: always verify the exact bytes.
+
+``client.webhooks`` (a :class:`WebhookManager`) runs an embedded receiver (``serve``) or plugs
+into an existing app (``use`` + ``handle`` / ``aiohttp_handler``). Verified final events resolve
+waiting :class:`~aimusic_async.tasks.Task` handles through the client's push hub; tasks whose
+callback never comes fall back to polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import math
+import re
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import ValidationError
+
+from . import _clock
+from . import _constants as C
+from ._errors import ResponseValidationError, WebhookVerificationError
+from .models._base import ResponseModel
+from .models.common import Clip, TaskSnapshot
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from ._client import AIMusicClient
+    from ._webhook_receiver import Receiver
+    from .tasks import Family
+
+__all__ = [
+    "WebhookEvent",
+    "WebhookManager",
+    "WebhookStats",
+    "parse_event",
+    "verify_signature",
+]
+
+logger = logging.getLogger("aimusic_async")
+
+# Ids of recently accepted events, kept to drop duplicates (the sender retries and may send the
+# same event twice). ~100 bytes each, so 10,000 ids are about 1 MB and cover far more callbacks
+# than are ever in flight at once.
+WEBHOOK_DEDUPE_LIMIT = 10_000
+# Bodies above this are verified and parsed in a worker thread: HMAC + JSON of a few hundred KB
+# would otherwise hold the event loop for milliseconds. Typical bodies (a few KB) stay inline,
+# where a thread hop would cost more than the work.
+WEBHOOK_THREAD_THRESHOLD = 64 * 1024
+# The platform names the API puts in callbacks, mapped to the SDK's family names ("suno" is the
+# old brand of sonic).
+PLATFORM_FAMILIES = {
+    "suno": "sonic",
+    "sonic": "sonic",
+    "producer": "producer",
+    "nuro": "nuro",
+    "riffusion": "riffusion",
+}
+
+_HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+# Unix seconds, optionally with a fraction; bounded length so a hostile header costs nothing.
+_TIMESTAMP = re.compile(r"\d{1,15}(\.\d{1,9})?")
+
+HeadersLike = Mapping[str, str]
+
+
+# -- verification --------------------------------------------------------------------------------
+def _lower_headers(headers: HeadersLike) -> dict[str, str]:
+    """Header names folded to lower case. A header sent twice with different values is refused:
+    which copy a framework hands over is not defined, so neither can be trusted."""
+    out: dict[str, str] = {}
+    items = headers.items()
+    for name, value in items:
+        key = name.lower() if isinstance(name, str) else str(name).lower()
+        text = value.decode("latin-1") if isinstance(value, (bytes, bytearray)) else str(value)
+        if key in out and out[key] != text:
+            raise WebhookVerificationError(f"conflicting values for the {name} header")
+        out[key] = text
+    return out
+
+
+def _hmac_hex(secret: str, *parts: bytes) -> str:
+    mac = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)
+    for part in parts:
+        mac.update(part)
+    return mac.hexdigest()
+
+
+def _as_bytes(body: Any) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    # A str is almost always a body that was decoded (or re-serialised) already; its bytes may
+    # differ from what was signed, so refuse it rather than fail verification mysteriously.
+    raise TypeError(
+        f"webhook body must be the raw request bytes, not {type(body).__name__}; "
+        "verify before decoding or parsing the JSON"
+    )
+
+
+def verify_signature(
+    body: bytes,
+    headers: Mapping[str, str],
+    secret: str,
+    *,
+    tolerance: float = C.WEBHOOK_TOLERANCE,
+    now: float | None = None,
+) -> None:
+    """Check that ``body`` was signed with ``secret``; raise ``WebhookVerificationError`` if not.
+
+    ``body`` is the raw request body (bytes, never re-serialised JSON); header names are
+    case-insensitive. When ``X-Webhook-Signature`` is present the current scheme is required
+    (timestamp within ``tolerance`` seconds of ``now``, default the current time, both ways);
+    otherwise the legacy ``X-Signature`` is checked. Comparison is constant-time, and the
+    error's ``reason`` names what was wrong without the secret or the expected signature.
+    """
+    raw = _as_bytes(body)
+    if not isinstance(secret, str) or not secret:
+        raise WebhookVerificationError("no webhook secret to verify with")
+    if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance >= 0):
+        raise ValueError("tolerance must be a finite number of seconds >= 0")
+    h = _lower_headers(headers)
+
+    signature = h.get("x-webhook-signature")
+    if signature is not None:
+        scheme, sep, digest = signature.strip().partition("=")
+        if not sep or scheme.strip().lower() != "sha256" or not _HEX_SHA256.fullmatch(digest):
+            raise WebhookVerificationError(
+                "malformed X-Webhook-Signature header (expected 'sha256=<64 hex digits>')"
+            )
+        stamp = h.get("x-webhook-timestamp")
+        if stamp is None:
+            raise WebhookVerificationError("missing X-Webhook-Timestamp header")
+        stamp = stamp.strip()
+        if not _TIMESTAMP.fullmatch(stamp):
+            raise WebhookVerificationError(
+                "malformed X-Webhook-Timestamp header (expected Unix seconds)"
+            )
+        current = _clock.time() if now is None else now
+        skew = float(stamp) - current
+        if skew < -tolerance:
+            raise WebhookVerificationError(
+                f"X-Webhook-Timestamp is too old ({-skew:.0f}s, tolerance {tolerance:.0f}s)"
+            )
+        if skew > tolerance:
+            raise WebhookVerificationError(
+                f"X-Webhook-Timestamp is in the future ({skew:.0f}s, tolerance {tolerance:.0f}s)"
+            )
+        expected = _hmac_hex(secret, stamp.encode("ascii"), b".", raw)
+        if not hmac.compare_digest(expected, digest.lower()):
+            raise WebhookVerificationError(
+                "X-Webhook-Signature does not match (wrong secret, or the body or timestamp "
+                "was altered; verify the raw request bytes)"
+            )
+        return
+
+    legacy = h.get("x-signature")
+    if legacy is not None:
+        digest = legacy.strip()
+        # Some senders prefix the legacy header like the current one; accept both spellings.
+        if digest[:7].lower() == "sha256=":
+            digest = digest[7:]
+        if not _HEX_SHA256.fullmatch(digest):
+            raise WebhookVerificationError("malformed X-Signature header (expected 64 hex digits)")
+        if not hmac.compare_digest(_hmac_hex(secret, raw), digest.lower()):
+            raise WebhookVerificationError(
+                "X-Signature does not match (wrong secret, or the body was altered; "
+                "verify the raw request bytes)"
+            )
+        return
+
+    raise WebhookVerificationError(
+        "missing signature: neither X-Webhook-Signature nor X-Signature header is present"
+    )
+
+
+# -- typed events --------------------------------------------------------------------------------
+EventKind = Literal["completed", "failed", "streaming"]
+
+_KIND_BY_SUFFIX: dict[str, EventKind] = {
+    "completed": "completed",
+    "complete": "completed",
+    "succeeded": "completed",
+    "success": "completed",
+    "failed": "failed",
+    "failure": "failed",
+    "error": "failed",
+    "streaming": "streaming",
+    "stream": "streaming",
+}
+
+
+class WebhookEvent(ResponseModel):
+    """One verified callback, parsed.
+
+    ``kind`` is ``completed``, ``failed`` or ``streaming`` (from ``X-Webhook-Event`` / the body's
+    ``event``, else from ``code`` and the clips). ``snapshot`` is the task state in the same
+    normalised form polling gives; ``final`` says whether it ends the task's wait.
+    """
+
+    id: str | None = None
+    event: str | None = None
+    kind: EventKind
+    task_id: str
+    platform: str | None = None
+    family: str = "sonic"
+    code: int | None = None
+    message: str | None = None
+    timestamp: float | None = None
+    snapshot: TaskSnapshot
+
+    @property
+    def clips(self) -> list[Clip]:
+        return self.snapshot.clips
+
+    @property
+    def final(self) -> bool:
+        return self.snapshot.finished
+
+
+def _decode(raw: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ResponseValidationError(f"webhook body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ResponseValidationError(
+            f"webhook body must be a JSON object, got {type(payload).__name__}"
+        )
+    return payload
+
+
+def family_for_platform(platform: str | None) -> str:
+    """The SDK family name for a callback's ``platform`` (missing means sonic, the default)."""
+    if not platform:
+        return "sonic"
+    return PLATFORM_FAMILIES.get(platform.strip().lower(), platform.strip().lower())
+
+
+def _task_id(payload: Mapping[str, Any]) -> str:
+    value = payload.get("task_id")
+    data = payload.get("data")
+    if value is None and isinstance(data, Mapping):
+        value = data.get("task_id")
+    if not isinstance(value, str) or not value.strip():
+        raise ResponseValidationError("webhook body has no task_id", body=_truncate(payload))
+    return value.strip()
+
+
+def _truncate(payload: Any) -> Any:
+    text = repr(payload)
+    return text if len(text) <= 500 else text[:500] + "..."
+
+
+def _generic_snapshot(task_id: str, family: str, payload: Mapping[str, Any]) -> TaskSnapshot:
+    """Snapshot from a clip-list body, for callers that parse events without a client."""
+    data = payload.get("data")
+    clips = [Clip.model_validate(c) for c in data] if isinstance(data, list) else []
+    if not clips:
+        status: Any = "not_ready"
+    elif not all(c.is_terminal for c in clips):
+        status = "running"
+    else:
+        status = "succeeded" if any(c.succeeded for c in clips) else "failed"
+    message = payload.get("message")
+    return TaskSnapshot(
+        task_id=task_id,
+        family=family,
+        status=status,
+        clips=clips,
+        message=message if isinstance(message, str) else None,
+        raw=dict(payload),
+    )
+
+
+def _kind(name: str | None, code: int | None, snapshot: TaskSnapshot) -> EventKind:
+    if name:
+        suffix = name.strip().rsplit(".", 1)[-1].lower()
+        if suffix in _KIND_BY_SUFFIX:
+            return _KIND_BY_SUFFIX[suffix]
+    if code is not None and code != 200:
+        return "failed"
+    if snapshot.status == "failed":
+        return "failed"
+    return "completed" if snapshot.status == "succeeded" else "streaming"
+
+
+def _build_event(
+    payload: dict[str, Any],
+    h: Mapping[str, str],
+    resolve: Callable[[str], Family | None],
+) -> WebhookEvent:
+    task_id = _task_id(payload)
+    platform = payload.get("platform")
+    platform = platform if isinstance(platform, str) else None
+    family_name = family_for_platform(platform)
+    family = resolve(family_name)
+    try:
+        if family is not None:
+            snapshot = family.parse_task(task_id, 200, payload)
+        else:
+            snapshot = _generic_snapshot(task_id, family_name, payload)
+    except ValidationError as exc:
+        raise ResponseValidationError(
+            f"webhook body for task {task_id} does not parse: {exc.errors()[0].get('msg')}",
+            body=_truncate(payload),
+        ) from None
+    code = payload.get("code")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    name = h.get("x-webhook-event") or payload.get("event")
+    name = name if isinstance(name, str) else None
+    kind = _kind(name, code, snapshot)
+    message = payload.get("message")
+    message = message if isinstance(message, str) else None
+    if kind == "failed" and not snapshot.finished:
+        # A failure event is final even when it carries no (or unfinished) clips: the task will
+        # not produce anything more, and the waiting caller should hear the server's reason.
+        snapshot = snapshot.model_copy(
+            update={"status": "failed", "message": snapshot.message or message}
+        )
+    stamp = h.get("x-webhook-timestamp", "").strip()
+    return WebhookEvent(
+        id=h.get("x-webhook-id") or h.get("idempotency-key") or None,
+        event=name,
+        kind=kind,
+        task_id=task_id,
+        platform=platform,
+        family=snapshot.family or family_name,
+        code=code,
+        message=message,
+        timestamp=float(stamp) if _TIMESTAMP.fullmatch(stamp) else None,
+        snapshot=snapshot,
+    )
+
+
+def parse_event(
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    *,
+    family: Family | None = None,
+) -> WebhookEvent:
+    """Parse a (verified) callback body into a :class:`WebhookEvent`.
+
+    ``family`` parses the task state the way that family's polls are parsed; without it a
+    clip-list body is read directly. Raises ``ResponseValidationError`` for a malformed body.
+    Call :func:`verify_signature` first: this function trusts its input.
+    """
+    payload = _decode(_as_bytes(body))
+    h = _lower_headers(headers or {})
+    return _build_event(payload, h, lambda _name: family)
+
+
+# -- the manager ---------------------------------------------------------------------------------
+@dataclass
+class WebhookStats:
+    """Counters of what the receiver saw. ``delivered`` counts callbacks that ended a wait."""
+
+    received: int = 0
+    rejected: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    accepted: int = 0
+    delivered: int = 0
+
+
+class WebhookManager:
+    """Webhook delivery for one client (``client.webhooks``).
+
+    Either ``await serve()`` an embedded receiver, or mount :meth:`aiohttp_handler` (or call
+    :meth:`handle` from any framework) in your own app and call :meth:`use` with its public URL.
+    From then on tasks are created with ``webhook_url`` and the client's ``webhook_secret``
+    (generated at random when the client has none), and ``await task`` resolves from the
+    callback, falling back to polling if none arrives within the grace period.
+    """
+
+    def __init__(
+        self,
+        client: AIMusicClient,
+        *,
+        tolerance: float = C.WEBHOOK_TOLERANCE,
+        max_body: int = C.WEBHOOK_MAX_BODY,
+    ) -> None:
+        self._client = client
+        self.tolerance = tolerance
+        self.max_body = max_body
+        self.stats = WebhookStats()
+        self._url: str | None = None
+        self._receiver: Receiver | None = None
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"WebhookManager(url={self._url!r}, serving={self._receiver is not None})"
+
+    # -- configuration -----------------------------------------------------------------------
+    @property
+    def url(self) -> str | None:
+        """The URL new tasks get as ``webhook_url`` (None while webhooks are off)."""
+        return self._url
+
+    @property
+    def local_url(self) -> str | None:
+        """Where the embedded receiver listens (None unless ``serve()`` is running)."""
+        return self._receiver.url if self._receiver is not None else None
+
+    @property
+    def enabled(self) -> bool:
+        return self._url is not None
+
+    def use(self, public_url: str, *, grace: float | None = None) -> None:
+        """Send ``public_url`` as ``webhook_url`` with every task created from now on.
+
+        For a receiver mounted in your own app (see :meth:`aiohttp_handler`). ``grace`` is how
+        long a waiting task trusts the webhook before it starts polling as a safety net.
+        """
+        if not isinstance(public_url, str) or not public_url.startswith(("http://", "https://")):
+            raise ValueError("public_url must be an absolute http:// or https:// URL")
+        if grace is not None and not (math.isfinite(grace) and grace >= 0):
+            raise ValueError("grace must be a finite number of seconds >= 0")
+        if self._client._webhook_secret is None:
+            # The API signs with a provider-managed secret when none is sent, which we could not
+            # verify; a fresh random one per client keeps verification possible.
+            self._client._webhook_secret = secrets.token_urlsafe(32)
+        self._url = public_url
+        hub = self._client._hub
+        if grace is not None:
+            hub.grace = grace
+        hub.enabled = True
+
+    def disable(self) -> None:
+        """Stop adding ``webhook_url`` to new tasks (tasks already waiting fall back to polls)."""
+        self._url = None
+        self._client._hub.enabled = False
+
+    async def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        public_url: str | None = None,
+        *,
+        grace: float | None = None,
+    ) -> str:
+        """Start the embedded receiver and return the URL it listens on.
+
+        Tasks created afterwards carry ``webhook_url`` = ``public_url`` (when the API reaches
+        you through a proxy or tunnel) or the listening URL. The receiver accepts POST on any
+        path; it stops with ``aclose()`` (called by ``client.aclose()``).
+        """
+        if self._receiver is not None:
+            raise RuntimeError(f"the webhook receiver is already serving at {self.local_url}")
+        from ._webhook_receiver import Receiver
+
+        receiver = Receiver(self)
+        local = await receiver.start(host, port)
+        self._receiver = receiver
+        try:
+            self.use(public_url or local, grace=grace)
+        except BaseException:
+            self._receiver = None
+            await receiver.stop()
+            raise
+        logger.info("webhook receiver listening on %s", local)
+        return local
+
+    async def aclose(self) -> None:
+        """Stop the embedded receiver, if any. New tasks are created without a webhook."""
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            self.disable()
+            await receiver.stop()
+
+    # -- receiving ---------------------------------------------------------------------------
+    def _resolve_family(self, name: str) -> Family | None:
+        try:
+            return self._client.family(name)
+        except ValueError:
+            return None
+
+    def _verify_and_parse(self, raw: bytes, h: dict[str, str], now: float) -> WebhookEvent:
+        secret = self._client._webhook_secret
+        if not secret:
+            raise WebhookVerificationError(
+                "no webhook secret configured: call client.webhooks.serve() or use() first, "
+                "or pass webhook_secret= to the client"
+            )
+        verify_signature(raw, h, secret, tolerance=self.tolerance, now=now)
+        return _build_event(_decode(raw), h, self._resolve_family)
+
+    async def handle(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent | None:
+        """Verify, parse and apply one callback; the entry point for any web framework.
+
+        Returns the event, or None for a duplicate (same ``X-Webhook-Id``) that was ignored.
+        Raises ``WebhookVerificationError`` (answer 401) for a bad signature and
+        ``ResponseValidationError`` (answer 400) for an unparseable body; otherwise answer 200,
+        also for task ids this client does not know, so the sender stops retrying.
+        """
+        raw = _as_bytes(body)
+        self.stats.received += 1
+        now = _clock.time()
+        try:
+            h = _lower_headers(headers)
+            if len(raw) >= WEBHOOK_THREAD_THRESHOLD:
+                event = await asyncio.to_thread(self._verify_and_parse, raw, h, now)
+            else:
+                event = self._verify_and_parse(raw, h, now)
+        except WebhookVerificationError as exc:
+            self.stats.rejected += 1
+            logger.warning("webhook rejected: %s", exc.reason)
+            raise
+        except ResponseValidationError:
+            self.stats.invalid += 1
+            raise
+        # No await from here on: the duplicate check and the delivery are one atomic step.
+        key = event.id or "sha256:" + hashlib.sha256(raw).hexdigest()
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            self.stats.duplicates += 1
+            logger.debug("duplicate webhook %s for task %s ignored", key, event.task_id)
+            return None
+        self._seen[key] = None
+        while len(self._seen) > WEBHOOK_DEDUPE_LIMIT:
+            self._seen.popitem(last=False)
+        self.stats.accepted += 1
+        if event.final and self._client._hub.deliver(event.snapshot):
+            self.stats.delivered += 1
+        logger.debug("webhook %s for task %s (%s)", event.event, event.task_id, event.kind)
+        return event
+
+    async def aiohttp_handler(self, request: web.Request) -> web.StreamResponse:
+        """A ready aiohttp handler to mount in your app (then call :meth:`use`):
+
+        ``app.router.add_post("/hook", client.webhooks.aiohttp_handler)``.
+        Reads the body with a bound (413 beyond ``max_body``), then answers 401 for a bad
+        signature, 400 for an unparseable body, 200 otherwise (duplicates and unknown tasks too).
+        """
+        from ._webhook_receiver import respond
+
+        return await respond(self, request)
