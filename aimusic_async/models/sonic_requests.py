@@ -137,7 +137,9 @@ def _http_url(value: str) -> str:
 
 
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
-ModelId = Annotated[SonicModel | str, AfterValidator(_not_blank)]
+# At runtime a plain string (a union with the Literal would report two errors for one bad value);
+# the resource methods annotate ``mv`` as ``SonicModel | str`` so IDEs still offer the known ids.
+ModelId = Annotated[str, AfterValidator(_not_blank)]
 Url = Annotated[str, AfterValidator(_http_url)]
 Weight = Annotated[float, Field(ge=0, le=1)]
 Seconds = Annotated[float, Field(ge=0)]

@@ -44,8 +44,12 @@ class _Envelope(ResponseModel):
             outer = {k: v for k, v in value.items() if k != "data"}
             # Fields inside ``data`` win over envelope keys of the same name (except code/message,
             # which describe the envelope).
-            merged = {**outer, **{k: v for k, v in inner.items() if k not in ("code", "message")}}
-            return merged
+            value = {**outer, **{k: v for k, v in inner.items() if k not in ("code", "message")}}
+        return cls._normalise(value) if isinstance(value, dict) else value
+
+    @classmethod
+    def _normalise(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Per-result fix-ups, applied to the unwrapped body (subclasses override)."""
         return value
 
 
@@ -88,18 +92,16 @@ class VoxResult(_Envelope):
     vocal_start_s: float | None = None
     vocal_end_s: float | None = None
 
-    @model_validator(mode="before")
     @classmethod
-    def _aliases(cls, value: Any) -> Any:
+    def _normalise(cls, value: dict[str, Any]) -> dict[str, Any]:
         # Third-party readings name the id ``id`` or ``vox_id`` and the file ``vocal_url``.
-        if isinstance(value, dict):
-            value = dict(value)
-            for alias in ("vox_id", "id"):
-                if value.get("vox_audio_id") is None and isinstance(value.get(alias), str):
-                    value["vox_audio_id"] = value[alias]
-            for alias in ("vocal_url", "vox_url", "url"):
-                if value.get("audio_url") is None and isinstance(value.get(alias), str):
-                    value["audio_url"] = value[alias]
+        value = dict(value)
+        for alias in ("vox_id", "id"):
+            if value.get("vox_audio_id") is None and isinstance(value.get(alias), str):
+                value["vox_audio_id"] = value[alias]
+        for alias in ("vocal_url", "vox_url", "url"):
+            if value.get("audio_url") is None and isinstance(value.get(alias), str):
+                value["audio_url"] = value[alias]
         return value
 
 
@@ -133,10 +135,9 @@ class MidiResult(_Envelope):
     midi_url: str | None = None
     instruments: list[MidiInstrument] = Field(default_factory=list)
 
-    @model_validator(mode="before")
     @classmethod
-    def _null_instruments(cls, value: Any) -> Any:
-        if isinstance(value, dict) and value.get("instruments") is None and "instruments" in value:
+    def _normalise(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "instruments" in value and value["instruments"] is None:
             value = {**value, "instruments": []}
         return value
 
