@@ -1,0 +1,21 @@
+"""Account queries: the credit balance (``GET /api/v1/get-credits``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..models.account import Credits
+
+if TYPE_CHECKING:
+    from .._client import AIMusicClient
+
+__all__ = ["CREDITS_PATH", "get_credits"]
+
+CREDITS_PATH = "/api/v1/get-credits"
+
+
+async def get_credits(client: AIMusicClient) -> Credits:
+    """The remaining balance (free to ask; retried like any safe request)."""
+    transport = client._transport
+    response = await transport.request("GET", CREDITS_PATH, kind="safe", operation="credits")
+    return transport.parse(Credits, response)
