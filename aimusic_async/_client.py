@@ -14,7 +14,7 @@ import aiohttp
 from . import _constants as C
 from ._hub import PushHub
 from ._transport import Transport
-from .tasks import Family, PollPolicy, Task
+from .tasks import DurationEstimates, Family, PollPolicy, Task
 
 if TYPE_CHECKING:
     from .batch import Job, JobOutcome
@@ -74,6 +74,8 @@ class AIMusicClient:
         self._webhook_secret = webhook_secret
         self._hub = PushHub()
         self._families: dict[str, Family] = {}
+        # How long tasks of each operation take, learned as they finish (adaptive polling).
+        self._estimates = DurationEstimates()
 
     def __repr__(self) -> str:
         return f"AIMusicClient(base_url={self.base_url!r})"

@@ -1,0 +1,86 @@
+"""The base of every resource namespace: how start requests and sync calls are sent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from pydantic import BaseModel
+
+from .._errors import ResponseValidationError
+from ..models._base import RequestModel
+from ..tasks import Task
+
+if TYPE_CHECKING:
+    from .._client import AIMusicClient
+
+__all__ = ["Resource"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _task_id_of(data: Any) -> str | None:
+    """The new task's id: top-level ``task_id``, or ``data.task_id``."""
+    if not isinstance(data, Mapping):
+        return None
+    value = data.get("task_id")
+    if value is None and isinstance(data.get("data"), Mapping):
+        value = data["data"].get("task_id")
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+        return str(value).strip()
+    return None
+
+
+class Resource:
+    """One API family's namespace on the client (``client.sonic``, ...)."""
+
+    def __init__(self, client: AIMusicClient) -> None:
+        self._client = client
+
+    async def _start(self, path: str, body: RequestModel, *, family: str, operation: str) -> Task:
+        """Send a request that starts server work and return the ``Task`` handle.
+
+        When the client's webhook receiver is on and the body names no ``webhook_url``, the
+        receiver's URL and secret are added, and the task will resolve from the callback.
+        The request is sent with ``kind="start"``: never re-sent when its fate is unknown.
+        """
+        client = self._client
+        payload = body.to_wire()
+        if client._hub.enabled and not payload.get("webhook_url"):
+            payload["webhook_url"] = client.webhooks.url
+            if client._webhook_secret:
+                payload["webhook_secret"] = client._webhook_secret
+        response = await client._transport.request(
+            "POST", path, json=payload, kind="start", operation=operation
+        )
+        task_id = _task_id_of(response.data)
+        if task_id is None:
+            raise ResponseValidationError(
+                f"{path}: the answer names no task_id: {str(response.data)[:200]}",
+                status=response.status,
+                path=path,
+                body=response.data,
+            )
+        if payload.get("webhook_url"):
+            client._hub.expect(task_id)
+        return Task(client, task_id, client.family(family), operation=operation, fresh=True)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: RequestModel | None,
+        result: type[M],
+        *,
+        operation: str,
+        kind: Literal["safe", "start"] = "safe",
+    ) -> M:
+        """Send a synchronous utility request and parse its answer into ``result``."""
+        response = await self._client._transport.request(
+            method,
+            path,
+            json=None if body is None else body.to_wire(),
+            kind=kind,
+            operation=operation,
+        )
+        return self._client._transport.parse(result, response)

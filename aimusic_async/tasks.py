@@ -1,0 +1,376 @@
+"""The awaitable ``Task`` handle, its ``PollPolicy`` and the wait logic.
+
+A ``Task`` is small (a dozen slots, no asyncio task of its own): whoever awaits it drives the
+polling in its own coroutine. Several coroutines may await (or ``watch``) the same task at once;
+exactly one of them polls at a time (the "driver"), the others sleep on a shared future that the
+driver resolves after every poll and when it leaves, so there is never double polling and
+nothing keeps running when every awaiting coroutine is cancelled.
+
+Polling schedule (adaptive):
+
+* The client keeps a running estimate (EWMA) of how long tasks of each operation take from start
+  to finish (``DurationEstimates``), learned from the tasks it saw finish.
+* Without an estimate, the first poll comes after ``initial_interval``, then intervals grow by
+  ``multiplier`` up to ``max_interval``.
+* With an estimate, the first poll of a fresh task waits until shortly before the expected finish
+  (``EARLY_FRACTION`` of the estimate); from there the quick schedule starts over. A batch thus
+  spends about one or two polls per task while the finish is still noticed quickly. Tasks that
+  finish early move the estimate down, slow ones move it up.
+* Every interval is jittered (``POLL_JITTER``) so tasks started together do not poll in lockstep;
+  a server ``Retry-After`` on a poll answer replaces the planned interval.
+* A task started with a webhook (``client._hub.future(id)`` exists) first waits for the callback
+  for its expected duration plus ``client._hub.grace`` (``WEBHOOK_GRACE``), then polls at
+  ``max_interval``; every sleep ends at once when the callback arrives.
+* Transient poll failures (connection, 5xx, 429, a garbled body) are absorbed with backoff within
+  the deadline; ``POLL_MAX_CONSECUTIVE_ERRORS`` in a row raise the last one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from . import _clock
+from . import _constants as C
+from ._errors import (
+    APIConnectionError,
+    RateLimitError,
+    ResponseValidationError,
+    ServerError,
+    TaskFailedError,
+    TaskTimeoutError,
+)
+from ._families import failure_reason
+from ._transport import parse_retry_after
+from .models.common import TaskResult, TaskSnapshot
+
+if TYPE_CHECKING:
+    from ._client import AIMusicClient
+
+__all__ = ["DurationEstimates", "Family", "PollPolicy", "Task"]
+
+# The first poll of a fresh task comes at this share of the expected duration: early enough that
+# a task finishing a little faster than usual is noticed within one quick interval.
+EARLY_FRACTION = 0.85
+# Weight of the newest observation in the duration estimate: adapts within a handful of tasks,
+# while one outlier moves it only a little.
+EWMA_ALPHA = 0.2
+# The provider's 504 answer for a task it gave up on (credits refunded): a failure, not an outage.
+_TASK_TIMEOUT_MARK = "failed due to timeout"
+
+_jitter_rng = random.Random()
+
+
+@runtime_checkable
+class Family(Protocol):
+    """How one API family polls its tasks and reads their answers."""
+
+    name: str
+
+    def poll_path(self, task_id: str) -> str:
+        """The GET path that reports the task's state."""
+        ...
+
+    def parse_task(self, task_id: str, status: int, body: Any) -> TaskSnapshot:
+        """Normalise a poll answer (or a webhook body, status 200) into a snapshot.
+
+        Raises ``ResponseValidationError`` on a malformed body."""
+        ...
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How a ``Task`` polls: first interval, cap, growth factor, overall deadline (seconds)."""
+
+    initial_interval: float = C.POLL_INITIAL_INTERVAL
+    max_interval: float = C.POLL_MAX_INTERVAL
+    multiplier: float = C.POLL_MULTIPLIER
+    timeout: float = C.POLL_TIMEOUT
+
+    def __post_init__(self) -> None:
+        for name in ("initial_interval", "max_interval", "multiplier", "timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"PollPolicy.{name} must be a number > 0, got {value!r}")
+        if self.multiplier < 1:
+            raise ValueError(f"PollPolicy.multiplier must be >= 1, got {self.multiplier!r}")
+        if self.max_interval < self.initial_interval:
+            raise ValueError("PollPolicy.max_interval must be >= initial_interval")
+
+    def interval(self, step: int) -> float:
+        """The un-jittered interval before poll number ``step`` (0-based) of the quick schedule."""
+        return min(self.max_interval, self.initial_interval * self.multiplier ** min(step, 64))
+
+
+class DurationEstimates:
+    """Per-operation running estimate (EWMA) of seconds from start to finish."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: dict[str, float] = {}
+
+    def get(self, key: str) -> float | None:
+        return self._values.get(key)
+
+    def observe(self, key: str, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        old = self._values.get(key)
+        self._values[key] = seconds if old is None else old + EWMA_ALPHA * (seconds - old)
+
+
+def _jittered(delay: float) -> float:
+    return delay * _jitter_rng.uniform(1.0 - C.POLL_JITTER, 1.0 + C.POLL_JITTER)
+
+
+def _is_task_timeout(exc: ServerError) -> bool:
+    return exc.status == 504 and _TASK_TIMEOUT_MARK in exc.message.lower()
+
+
+class Task:
+    """A handle on server work: ``await task`` gives the ``TaskResult``.
+
+    ``id`` and ``family`` identify it (rebuild it later with ``client.task(id, family)``);
+    ``last`` is the latest snapshot seen, ``result`` the result once finished, ``polls`` how many
+    polls this handle sent.
+    """
+
+    __slots__ = (
+        "_client",
+        "_errors",
+        "_failure",
+        "_family",
+        "_fresh",
+        "_key",
+        "_next_at",
+        "_running",
+        "_signal",
+        "_started",
+        "_step",
+        "id",
+        "last",
+        "polls",
+        "result",
+    )
+
+    def __init__(
+        self,
+        client: AIMusicClient,
+        task_id: str,
+        family: Family,
+        *,
+        operation: str | None = None,
+        fresh: bool = False,
+    ) -> None:
+        self._client = client
+        self.id = task_id
+        self._family = family
+        # Tasks of one operation take similar times; the family is the fallback grouping.
+        self._key = operation or family.name
+        # Only a task whose start we saw teaches the estimate how long tasks take.
+        self._fresh = fresh
+        self._started = _clock.monotonic()
+        self.last: TaskSnapshot | None = None
+        self.result: TaskResult | None = None
+        self.polls = 0
+        self._failure: TaskFailedError | None = None
+        self._next_at: float | None = None
+        self._step = 0
+        self._errors = 0
+        self._running = False
+        self._signal: asyncio.Future[None] | None = None
+
+    @property
+    def family(self) -> str:
+        """The API family name: "sonic", "producer", ..."""
+        return self._family.name
+
+    @property
+    def done(self) -> bool:
+        """True once the task finished (succeeded or failed) and this handle knows it."""
+        return self.result is not None or self._failure is not None
+
+    def __repr__(self) -> str:
+        if self.result is not None:
+            state = "succeeded"
+        elif self._failure is not None:
+            state = "failed"
+        else:
+            state = self.last.status if self.last is not None else "pending"
+        return f"Task(id={self.id!r}, family={self.family!r}, state={state!r})"
+
+    def __await__(self) -> Generator[Any, None, TaskResult]:
+        return self.wait().__await__()
+
+    # -- public API ----------------------------------------------------------------------------
+    async def wait(self, timeout: float | None = None) -> TaskResult:
+        """Wait until every clip is terminal; return the result.
+
+        ``timeout`` defaults to the client's ``PollPolicy.timeout``. Raises ``TaskFailedError``
+        when every clip failed and ``TaskTimeoutError`` past the deadline (the task may still
+        finish: await it again or rebuild it with ``client.task(id)``).
+        """
+        begun = _clock.monotonic()
+        deadline = begun + (self._client.poll.timeout if timeout is None else timeout)
+        while True:
+            if self.result is not None:
+                return self.result
+            if self._failure is not None:
+                raise self._failure
+            if _clock.monotonic() >= deadline:
+                raise TaskTimeoutError(self.id, _clock.monotonic() - begun)
+            await self._advance(deadline)
+
+    async def refresh(self) -> TaskSnapshot:
+        """Poll once now and return the snapshot (also stored as ``last``)."""
+        if self.done and self.last is not None:
+            return self.last
+        snapshot, _ = await self._poll()
+        self._record(snapshot)
+        return snapshot
+
+    async def watch(self, timeout: float | None = None) -> AsyncIterator[TaskSnapshot]:
+        """Yield a snapshot each time the task's state changes, the final one last.
+
+        Ends after the final snapshot; raises like ``wait`` (``TaskFailedError`` after yielding
+        the failed snapshot, ``TaskTimeoutError`` past the deadline).
+        """
+        begun = _clock.monotonic()
+        deadline = begun + (self._client.poll.timeout if timeout is None else timeout)
+        seen: tuple[Any, ...] | None = None
+        while True:
+            snapshot = self.last
+            if snapshot is not None:
+                marker = _fingerprint(snapshot)
+                if marker != seen:
+                    seen = marker
+                    yield snapshot
+            if self.result is not None:
+                return
+            if self._failure is not None:
+                raise self._failure
+            if _clock.monotonic() >= deadline:
+                raise TaskTimeoutError(self.id, _clock.monotonic() - begun)
+            await self._advance(deadline)
+
+    # -- the wait machinery --------------------------------------------------------------------
+    async def _advance(self, deadline: float) -> None:
+        """Make progress: drive one poll step, or sleep until the current driver reports."""
+        if self._running:
+            signal = self._signal
+            if signal is None:
+                signal = self._signal = asyncio.get_running_loop().create_future()
+            await _clock.sleep(max(0.0, deadline - _clock.monotonic()), wake=signal)
+            return
+        self._running = True
+        try:
+            await self._drive(deadline)
+        finally:
+            self._running = False
+            signal, self._signal = self._signal, None
+            if signal is not None and not signal.done():
+                signal.set_result(None)
+
+    def _first_poll_at(self, hub: asyncio.Future[TaskSnapshot] | None) -> float:
+        policy = self._client.poll
+        now = _clock.monotonic()
+        expected = self._client._estimates.get(self._key) if self._fresh else None
+        if hub is not None:
+            until_expected = max(0.0, (expected or 0.0) - (now - self._started))
+            return now + until_expected + self._client._hub.grace
+        delay = _jittered(policy.initial_interval)
+        if expected is not None:
+            delay = max(delay, _jittered(expected * EARLY_FRACTION) - (now - self._started))
+        return now + delay
+
+    async def _drive(self, deadline: float) -> None:
+        """One step: sleep until the planned poll (or a webhook), then poll once."""
+        hub = self._client._hub.future(self.id)
+        if hub is not None and hub.cancelled():
+            hub = None
+        if self._next_at is None:
+            self._next_at = self._first_poll_at(hub)
+        delay = min(self._next_at, deadline) - _clock.monotonic()
+        if delay > 0:
+            await _clock.sleep(delay, wake=hub)
+        if hub is not None and hub.done() and not hub.cancelled():
+            self._record(hub.result())
+            return
+        if _clock.monotonic() < self._next_at:
+            return  # the deadline came first; the caller raises TaskTimeoutError
+        policy = self._client.poll
+        try:
+            snapshot, hint = await self._poll()
+        except (APIConnectionError, ServerError, RateLimitError, ResponseValidationError) as exc:
+            if isinstance(exc, ServerError) and _is_task_timeout(exc):
+                self._fail(exc.message, None)
+                return
+            self._errors += 1
+            if self._errors >= C.POLL_MAX_CONSECUTIVE_ERRORS:
+                self._errors = 0
+                raise
+            retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+            backoff = retry_after if retry_after is not None else policy.interval(self._errors)
+            self._next_at = _clock.monotonic() + min(_jittered(backoff), C.RETRY_AFTER_CAP)
+            return
+        self._errors = 0
+        self._record(snapshot)
+        if self.done:
+            return
+        if hub is not None:
+            interval = policy.max_interval
+        else:
+            interval = policy.interval(self._step)
+            self._step += 1
+        if hint is not None:
+            interval = min(hint, C.RETRY_AFTER_CAP)
+        self._next_at = _clock.monotonic() + _jittered(interval)
+
+    async def _poll(self) -> tuple[TaskSnapshot, float | None]:
+        """One GET of the task's state: the snapshot and the server's Retry-After hint."""
+        try:
+            response = await self._client._transport.request(
+                "GET",
+                self._family.poll_path(self.id),
+                kind="safe",
+                operation=f"{self._family.name}.poll",
+            )
+        finally:
+            self.polls += 1
+        snapshot = self._family.parse_task(self.id, response.status, response.data)
+        hint = parse_retry_after(response.headers.get("Retry-After"))
+        return snapshot, hint
+
+    def _record(self, snapshot: TaskSnapshot) -> None:
+        """Store a snapshot; a final one becomes the result (or the failure)."""
+        self.last = snapshot
+        if self.done or not snapshot.finished:
+            return
+        if self._fresh:
+            self._client._estimates.observe(self._key, _clock.monotonic() - self._started)
+        if snapshot.status == "failed":
+            self._fail(failure_reason(snapshot), snapshot)
+        else:
+            self.result = TaskResult.from_snapshot(snapshot)
+            self._release()
+
+    def _fail(self, reason: str, snapshot: TaskSnapshot | None) -> None:
+        self._failure = TaskFailedError(self.id, reason, snapshot=snapshot)
+        self._release()
+
+    def _release(self) -> None:
+        self._next_at = None
+        self._client._hub.release(self.id)
+
+
+def _fingerprint(snapshot: TaskSnapshot) -> tuple[Any, ...]:
+    """What counts as a change worth yielding from ``watch``."""
+    return (
+        snapshot.status,
+        snapshot.persona_id,
+        tuple((c.clip_id, c.state, c.audio_url) for c in snapshot.clips),
+    )

@@ -1,0 +1,131 @@
+"""Shared fixtures: a running emulator, a client bound to it, scripted servers, a fake clock.
+
+* ``emulator``         a started ``Emulator`` with tiny generation times (seed 1)
+* ``emulator_factory`` ``await emulator_factory(**config_fields)`` -> another started Emulator
+* ``client``           an ``AIMusicClient`` on ``emulator`` with a quick ``PollPolicy``
+* ``client_factory``   ``client_factory(base_url, api_key, **client_kwargs)`` -> AIMusicClient
+                       (entered; closed at teardown)
+* ``serve_app``        ``await serve_app(aiohttp_web_app)`` -> base URL of it on 127.0.0.1
+* ``fake_clock``       patches ``aimusic_async._clock``: sleeps are recorded in
+                       ``fake_clock.sleeps`` and advance ``fake_clock.now`` at once
+* ``FAST_POLL``        the quick PollPolicy used by ``client``
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from aimusic_async import AIMusicClient, PollPolicy, _clock
+
+# Tiny intervals: the emulator's tasks finish in a fraction of a second in tests.
+FAST_POLL = PollPolicy(initial_interval=0.05, max_interval=0.25, multiplier=1.5, timeout=20.0)
+# From accept to done: long enough to see "not ready" and "running", short enough for fast tests.
+TEST_GENERATION_TIME = (0.1, 0.3)
+
+
+class FakeClock:
+    """Virtual time for ``_clock``: sleeps return at once (after yielding to the loop) and move
+    ``now`` forward; a sleep whose ``wake`` future is already done returns without advancing."""
+
+    def __init__(self, start: float = 1000.0, wall: float = 1_800_000_000.0) -> None:
+        self.now = start
+        self.wall_offset = wall - start
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now + self.wall_offset
+
+    async def sleep(self, delay: float, wake: asyncio.Future[Any] | None = None) -> None:
+        if wake is not None and wake.done():
+            await asyncio.sleep(0)
+            return
+        delay = max(0.0, delay)
+        self.sleeps.append(delay)
+        self.now += delay
+        await asyncio.sleep(0)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    clock = FakeClock()
+    monkeypatch.setattr(_clock, "sleep", clock.sleep)
+    monkeypatch.setattr(_clock, "monotonic", clock.monotonic)
+    monkeypatch.setattr(_clock, "time", clock.time)
+    return clock
+
+
+@pytest.fixture
+async def serve_app() -> AsyncIterator[Callable[[web.Application], Awaitable[str]]]:
+    """Start aiohttp.web apps on 127.0.0.1 (free ports); returns their base URL."""
+    servers: list[TestServer] = []
+
+    async def start(app: web.Application) -> str:
+        server = TestServer(app, host="127.0.0.1", port=0)
+        await server.start_server()
+        servers.append(server)
+        return str(server.make_url("")).rstrip("/")
+
+    yield start
+    for server in reversed(servers):
+        await server.close()
+
+
+@pytest.fixture
+async def emulator_factory() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """``await emulator_factory(seed=..., generation_time=..., ...)`` -> started Emulator."""
+    from aimusic_async.testing import Emulator, EmulatorConfig
+
+    started: list[Any] = []
+
+    async def make(**fields: Any) -> Any:
+        fields.setdefault("seed", 1)
+        fields.setdefault("generation_time", TEST_GENERATION_TIME)
+        emu = Emulator(EmulatorConfig(**fields))
+        await emu.__aenter__()
+        started.append(emu)
+        return emu
+
+    yield make
+    for emu in reversed(started):
+        await emu.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def emulator(emulator_factory: Callable[..., Awaitable[Any]]) -> Any:
+    return await emulator_factory()
+
+
+@pytest.fixture
+async def client_factory() -> AsyncIterator[Callable[..., Awaitable[AIMusicClient]]]:
+    """``await client_factory(base_url, api_key, **kwargs)`` -> an entered client (closed later)."""
+    clients: list[AIMusicClient] = []
+
+    async def make(base_url: str, api_key: str, **kwargs: Any) -> AIMusicClient:
+        kwargs.setdefault("poll", FAST_POLL)
+        c = AIMusicClient(api_key=api_key, base_url=base_url, **kwargs)
+        await c.__aenter__()
+        clients.append(c)
+        return c
+
+    yield make
+    for c in reversed(clients):
+        await c.aclose()
+
+
+@pytest.fixture
+async def client(
+    emulator: Any, client_factory: Callable[..., Awaitable[AIMusicClient]]
+) -> AIMusicClient:
+    return await client_factory(emulator.base_url, emulator.api_key)
