@@ -1,0 +1,629 @@
+"""Run many jobs through the API: bounded, observable, restartable without paying twice.
+
+``run_batch(client, jobs, ...)`` (also ``client.batch(...)``) yields one ``JobOutcome`` per job in
+completion order. A ``Job`` names a start operation (``"sonic.create"``, ``"producer.create"``,
+``"sonic.extend"`` ...: any method of ``client.<family>`` that returns a ``Task``), its keyword
+arguments and a key unique within the batch. Each job is validated before anything is sent (the
+request model is built); a bad job becomes a failed outcome and sends nothing.
+
+With a journal (a SQLite file, see ``journal.py``) a batch that is stopped or killed and started
+again with the same jobs and journal:
+
+* re-emits finished jobs from the journal without a request (``origin="journal"``);
+* re-attaches to started tasks by id (``origin="reattached"``) instead of starting them again;
+* reports jobs whose start request had no answer (or was in flight when the process died) as
+  ``"unknown"`` and does not re-send them unless ``resubmit_unknown=True``: the task may exist
+  and be paid for, and the API offers no way to look it up by anything but its id;
+* re-runs failed jobs (their failure was definite: nothing usable was paid for).
+
+Start requests share the client's adaptive rate limiter (inside the transport); ``concurrency``
+bounds how many jobs are in flight (start, wait, download) at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import functools
+import inspect
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+import anyio.to_thread
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from . import _clock
+from ._errors import SubmissionUnknownError, TaskFailedError, TaskNotFoundError
+from .download import download
+from .journal import Journal, JournalConflictError, JournalEntry, fingerprint
+from .models.common import TaskResult
+
+if TYPE_CHECKING:
+    from ._client import AIMusicClient
+    from .tasks import Task
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "BatchProgress",
+    "BatchRun",
+    "Job",
+    "JobOutcome",
+    "OutcomeOrigin",
+    "OutcomeStatus",
+    "ProgressHook",
+    "run_batch",
+]
+
+logger = logging.getLogger("aimusic_async.batch")
+
+# Sixteen jobs in flight keeps a normal account busy without tripping the start rate limit;
+# batches that know their limits pass more.
+DEFAULT_CONCURRENCY = 16
+_FAMILIES = ("sonic", "producer", "nuro", "riffusion")
+
+OutcomeStatus = Literal["finished", "failed", "unknown"]
+# run: started in this run. reattached: started by an earlier run, awaited now by id.
+# journal: finished in an earlier run; the stored result is re-emitted without a request.
+OutcomeOrigin = Literal["run", "reattached", "journal"]
+
+
+class Job(BaseModel):
+    """One unit of batch work: ``operation`` (``"<family>.<method>"``) called with ``params``.
+
+    >>> Job(key="song-1", operation="sonic.create",
+    ...     params={"mv": "sonic-v5", "custom_mode": False, "gpt_description_prompt": "lo-fi"})
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    key: str = Field(min_length=1, max_length=500)
+    operation: str = Field(pattern=r"^[a-z_]+\.[a-z_][a-z0-9_]*$")
+    params: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+@dataclass
+class JobOutcome:
+    """What became of one job.
+
+    ``status``: ``finished`` (``result`` holds the task's result; ``files`` the downloads),
+    ``failed`` (``error`` says why; ``result`` may still be set when only a download failed),
+    ``unknown`` (the start request may or may not have created a task; not re-sent).
+    """
+
+    job: Job
+    status: OutcomeStatus
+    origin: OutcomeOrigin = "run"
+    task_id: str | None = None
+    family: str | None = None
+    result: TaskResult | None = None
+    error: BaseException | None = None
+    files: list[Path] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "finished"
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able digest (what ``aimusic batch --json`` prints per job)."""
+        clips = []
+        if self.result is not None:
+            clips = [
+                {
+                    "clip_id": c.clip_id,
+                    "state": c.state,
+                    "title": c.title,
+                    "audio_url": c.audio_url,
+                    "duration": c.duration,
+                }
+                for c in self.result.clips
+            ]
+        return {
+            "key": self.job.key,
+            "operation": self.job.operation,
+            "status": self.status,
+            "origin": self.origin,
+            "task_id": self.task_id,
+            "family": self.family,
+            "clips": clips,
+            "files": [str(p) for p in self.files],
+            "error": None
+            if self.error is None
+            else {"type": type(self.error).__name__, "message": str(self.error)},
+            "elapsed": round(self.elapsed, 3),
+        }
+
+
+class BatchProgress:
+    """Live counters of a batch, for progress displays (read them at any time).
+
+    ``queued`` jobs wait for a slot; ``starting`` have a start request in flight; ``running``
+    wait for their result (or download it); ``finished`` / ``failed`` / ``unknown`` are done
+    (``resumed`` of the finished came straight from the journal). ``started`` counts start
+    requests the server accepted in this run.
+    """
+
+    def __init__(self, total: int = 0) -> None:
+        self.total = total
+        self.queued = total
+        self.starting = 0
+        self.running = 0
+        self.started = 0
+        self.finished = 0
+        self.failed = 0
+        self.unknown = 0
+        self.resumed = 0
+        self.began = _clock.monotonic()
+
+    @property
+    def done(self) -> int:
+        return self.finished + self.failed + self.unknown
+
+    @property
+    def elapsed(self) -> float:
+        return max(0.0, _clock.monotonic() - self.began)
+
+    @property
+    def rate(self) -> float:
+        """Jobs completed per second by this run (journal re-emits do not count)."""
+        worked = self.done - self.resumed
+        elapsed = self.elapsed
+        return worked / elapsed if elapsed > 0 and worked > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds until every job is done at the current rate; None before the first result."""
+        remaining = self.total - self.done
+        if remaining <= 0:
+            return 0.0
+        rate = self.rate
+        return remaining / rate if rate > 0 else None
+
+    def as_dict(self) -> dict[str, Any]:
+        eta = self.eta
+        return {
+            "total": self.total,
+            "queued": self.queued,
+            "starting": self.starting,
+            "running": self.running,
+            "started": self.started,
+            "finished": self.finished,
+            "failed": self.failed,
+            "unknown": self.unknown,
+            "resumed": self.resumed,
+            "done": self.done,
+            "rate": round(self.rate, 3),
+            "eta": None if eta is None else round(eta, 1),
+            "elapsed": round(self.elapsed, 3),
+        }
+
+    def __repr__(self) -> str:
+        return f"BatchProgress({self.as_dict()})"
+
+
+ProgressHook = Callable[[BatchProgress], None]
+
+
+# -- validation without sending ------------------------------------------------------------------
+class _Prepared(Exception):
+    """Raised by the dry-run resource where the real one would send: the model was built."""
+
+    def __init__(self, family: str) -> None:
+        super().__init__(family)
+        self.family = family
+
+
+class _NotAStart(Exception):
+    pass
+
+
+class _NoSendClient:
+    """Stands in for the client during a dry run: anything that could send is refused."""
+
+    def __init__(self, client: AIMusicClient) -> None:
+        self._real = client
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("_transport", "download", "credits", "task"):
+            raise RuntimeError("a dry run must not send requests")
+        return getattr(self._real, name)
+
+
+_DRY_CLASSES: dict[type[Any], type[Any]] = {}
+
+
+def _dry_class(cls: type[Any]) -> type[Any]:
+    """``cls`` with ``_start`` / ``_call`` replaced by raisers (cached per resource class)."""
+    made = _DRY_CLASSES.get(cls)
+    if made is None:
+
+        async def _start(self: Any, path: str, body: Any, *, family: str, **_: Any) -> Any:
+            raise _Prepared(family)
+
+        async def _call(self: Any, *_: Any, **__: Any) -> Any:
+            raise _NotAStart
+
+        namespace = {"__slots__": (), "_start": _start, "_call": _call}
+        made = _DRY_CLASSES[cls] = type(f"_DryRun{cls.__name__}", (cls,), namespace)
+    return made
+
+
+def _method_of(client: AIMusicClient, operation: str) -> tuple[Any, str]:
+    family, _, name = operation.partition(".")
+    if family not in _FAMILIES or not name or name.startswith("_"):
+        raise ValueError(
+            f"unknown operation {operation!r}: expected '<family>.<method>' with family one of "
+            f"{', '.join(_FAMILIES)} (for example 'sonic.create')"
+        )
+    resource = getattr(client, family)
+    method = getattr(resource, name, None)
+    if method is None or not inspect.iscoroutinefunction(method):
+        raise ValueError(f"unknown operation {operation!r}: client.{family} has no {name}()")
+    return resource, name
+
+
+async def _validate(client: AIMusicClient, job: Job) -> str:
+    """Build the job's request exactly as the real call would, without sending; returns the
+    family its task will belong to. Raises what the real call would raise for bad input."""
+    resource, name = _method_of(client, job.operation)
+    dry = copy.copy(resource)
+    dry.__class__ = _dry_class(type(resource))
+    if hasattr(dry, "__dict__"):
+        for attr, value in vars(dry).items():
+            if value is client:
+                setattr(dry, attr, _NoSendClient(client))
+    try:
+        await getattr(dry, name)(**job.params)
+    except _Prepared as prepared:
+        return prepared.family
+    except _NotAStart:
+        pass
+    raise ValueError(
+        f"{job.operation} does not start a task; a batch runs task-starting operations only"
+    )
+
+
+# -- the run -------------------------------------------------------------------------------------
+_END = object()
+
+
+@dataclass
+class _Work:
+    job: Job
+    fp: str
+    entry: JournalEntry | None
+    family: str | None = None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class BatchRun(AsyncIterator[JobOutcome]):
+    """The running batch: an async iterator of outcomes with live ``progress``.
+
+    Breaking out of the loop and letting it go cancels the rest; ``await run.aclose()`` (or
+    ``async with run_batch(...) as run``) does so at once and waits until everything stopped.
+    """
+
+    def __init__(
+        self,
+        client: AIMusicClient,
+        jobs: Iterable[Job | Mapping[str, Any]],
+        *,
+        concurrency: int,
+        journal: str | os.PathLike[str] | Journal | None,
+        download_dir: str | os.PathLike[str] | None,
+        resubmit_unknown: bool,
+        progress: ProgressHook | None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self._jobs = [j if isinstance(j, Job) else Job.model_validate(j) for j in jobs]
+        seen: set[str] = set()
+        for job in self._jobs:
+            if job.key in seen:
+                raise ValueError(f"duplicate job key {job.key!r}: keys must be unique in a batch")
+            seen.add(job.key)
+        self._client = client
+        self._concurrency = concurrency
+        self._journal_arg = journal
+        self._download_dir = None if download_dir is None else Path(download_dir)
+        self._resubmit_unknown = resubmit_unknown
+        self._hook = progress
+        self.progress = BatchProgress(len(self._jobs))
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._runner: asyncio.Task[None] | None = None
+        self._journal: Journal | None = None
+        self._closed = False
+
+    # -- iterator protocol -------------------------------------------------------------------
+    def __aiter__(self) -> BatchRun:
+        return self
+
+    async def __anext__(self) -> JobOutcome:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._runner is None:
+            self.progress.began = _clock.monotonic()
+            self._runner = asyncio.ensure_future(self._run())
+        item = await self._queue.get()
+        if item is _END:
+            self._queue.put_nowait(_END)  # later calls end too
+            await self._runner  # raises what stopped the batch, if anything did
+            raise StopAsyncIteration
+        outcome: JobOutcome = item
+        return outcome
+
+    async def aclose(self) -> None:
+        """Cancel whatever is still running and wait until it has stopped."""
+        runner = self._runner
+        if runner is None:
+            self._closed = True
+            return
+        if not runner.done():
+            runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait([runner])
+        if not runner.cancelled():
+            runner.exception()  # retrieved: a failure surfaces via __anext__, not the loop log
+
+    async def __aenter__(self) -> BatchRun:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        runner = self._runner
+        if runner is not None and not runner.done():
+            with contextlib.suppress(RuntimeError):  # the loop may already be closed
+                runner.cancel()
+
+    # -- the runner --------------------------------------------------------------------------
+    def _changed(self) -> None:
+        if self._hook is not None:
+            try:
+                self._hook(self.progress)
+            except Exception:  # a broken display must not break the batch
+                logger.exception("batch progress hook failed")
+
+    def _emit(self, outcome: JobOutcome) -> None:
+        p = self.progress
+        if outcome.status == "finished":
+            p.finished += 1
+            if outcome.origin == "journal":
+                p.resumed += 1
+        elif outcome.status == "failed":
+            p.failed += 1
+        else:
+            p.unknown += 1
+        self._queue.put_nowait(outcome)
+        self._changed()
+
+    async def _run(self) -> None:
+        owned: Journal | None = None
+        try:
+            if isinstance(self._journal_arg, Journal):
+                self._journal = self._journal_arg
+                await self._journal.open()
+            elif self._journal_arg is not None:
+                owned = self._journal = Journal(self._journal_arg)
+                await owned.open()
+            if self._download_dir is not None:
+                await anyio.to_thread.run_sync(
+                    functools.partial(self._download_dir.mkdir, parents=True, exist_ok=True)
+                )
+            work = await self._plan()
+            limiter = anyio.CapacityLimiter(self._concurrency)
+            async with anyio.create_task_group() as tg:
+                for item in work:
+                    # Holding a slot before spawning keeps live tasks at `concurrency`, so a
+                    # batch of 100,000 jobs costs memory for its in-flight jobs only.
+                    token = object()
+                    await limiter.acquire_on_behalf_of(token)
+                    tg.start_soon(self._job, item, limiter, token)
+        finally:
+            if owned is not None:
+                with anyio.CancelScope(shield=True):
+                    await owned.aclose()
+            self._queue.put_nowait(_END)
+
+    async def _plan(self) -> list[_Work]:
+        work = [_Work(job, fingerprint(job.operation, job.params), None) for job in self._jobs]
+        if self._journal is not None:
+            existing = await self._journal.plan(
+                (w.job.key, w.job.operation, w.fp, w.job.params) for w in work
+            )
+            for w in work:
+                w.entry = existing.get(w.job.key)
+                if (
+                    w.entry is not None
+                    and w.entry.fingerprint != w.fp
+                    and w.entry.state in ("planned", "failed")
+                ):
+                    # Nothing usable was paid for under the old request: take the new one.
+                    await self._journal.replan(w.job.key, w.job.operation, w.fp, w.job.params)
+                    w.entry = None
+        return work
+
+    async def _job(self, work: _Work, limiter: anyio.CapacityLimiter, token: object) -> None:
+        began = _clock.monotonic()
+        p = self.progress
+        p.queued -= 1
+        try:
+            outcome = await self._job_outcome(work)
+        except Exception as exc:  # a bug or a broken journal: still one outcome per job
+            logger.exception("batch job %r failed unexpectedly", work.job.key)
+            outcome = JobOutcome(work.job, "failed", error=exc)
+        finally:
+            limiter.release_on_behalf_of(token)
+        outcome.elapsed = _clock.monotonic() - began
+        self._emit(outcome)
+
+    async def _job_outcome(self, work: _Work) -> JobOutcome:
+        job, entry, journal = work.job, work.entry, self._journal
+        if entry is not None and entry.fingerprint != work.fp:
+            return JobOutcome(
+                job,
+                "failed",
+                task_id=entry.task_id,
+                family=entry.family,
+                error=JournalConflictError(job.key, entry.state),
+            )
+        if entry is not None and entry.state == "finished" and entry.result is not None:
+            result = TaskResult.model_validate(entry.result)
+            outcome = JobOutcome(
+                job,
+                "finished",
+                origin="journal",
+                task_id=entry.task_id,
+                family=entry.family,
+                result=result,
+                files=[Path(f) for f in entry.files],
+            )
+            return await self._ensure_files(outcome, entry)
+        if entry is not None and entry.state == "started" and entry.task_id:
+            handle = self._client.task(entry.task_id, entry.family or "sonic")
+            return await self._await(work, handle, origin="reattached")
+        if (
+            entry is not None
+            and entry.state in ("starting", "unknown")
+            and not self._resubmit_unknown
+        ):
+            reason = entry.error or "the process stopped while its start request was in flight"
+            error = SubmissionUnknownError(
+                reason, operation=job.operation, path="", payload=dict(job.params)
+            )
+            return JobOutcome(job, "unknown", error=error)
+
+        # A new start. Validate first: a bad job sends nothing.
+        try:
+            work.family = await _validate(self._client, job)
+        except (ValidationError, TypeError, ValueError) as exc:
+            if journal is not None:
+                await journal.mark_failed(job.key, _describe(exc))
+            return JobOutcome(job, "failed", error=exc)
+
+        p = self.progress
+        if journal is not None:
+            await journal.mark_starting(job.key)  # committed before a byte is sent
+        p.starting += 1
+        self._changed()
+        try:
+            resource, name = _method_of(self._client, job.operation)
+            task: Task = await getattr(resource, name)(**job.params)
+        except SubmissionUnknownError as exc:
+            if journal is not None:
+                await journal.mark_unknown(job.key, exc.reason)
+            return JobOutcome(job, "unknown", error=exc)
+        except Exception as exc:
+            # Any other error means the server refused the request or never got it.
+            if journal is not None:
+                await journal.mark_failed(job.key, _describe(exc))
+            return JobOutcome(job, "failed", error=exc)
+        finally:
+            p.starting -= 1
+        p.started += 1
+        if journal is not None:
+            await journal.mark_started(job.key, task.id, task.family)
+        return await self._await(work, task, origin="run")
+
+    async def _await(self, work: _Work, task: Task, *, origin: OutcomeOrigin) -> JobOutcome:
+        job, journal, p = work.job, self._journal, self.progress
+        p.running += 1
+        self._changed()
+        try:
+            try:
+                result = await task.wait()
+            except (TaskFailedError, TaskNotFoundError) as exc:
+                # Definite: the task is over (or never was) and will not produce a result.
+                if journal is not None:
+                    await journal.mark_failed(job.key, _describe(exc))
+                return JobOutcome(
+                    job, "failed", origin=origin, task_id=task.id, family=task.family, error=exc
+                )
+            except Exception as exc:
+                # Timeout, outage...: the task may still finish. The journal keeps "started",
+                # so a rerun re-attaches to it instead of paying again.
+                return JobOutcome(
+                    job, "failed", origin=origin, task_id=task.id, family=task.family, error=exc
+                )
+            if journal is not None:
+                await journal.mark_finished(job.key, result.model_dump(mode="json"))
+            outcome = JobOutcome(
+                job, "finished", origin=origin, task_id=task.id, family=task.family, result=result
+            )
+            return await self._ensure_files(outcome, None)
+        finally:
+            p.running -= 1
+
+    async def _ensure_files(self, outcome: JobOutcome, entry: JournalEntry | None) -> JobOutcome:
+        """Download every succeeded clip into ``download_dir`` (again, if files went missing)."""
+        folder = self._download_dir
+        if folder is None or outcome.result is None:
+            return outcome
+        if entry is not None and entry.files:
+            present = await anyio.to_thread.run_sync(
+                lambda: all(os.path.isfile(f) for f in entry.files)
+            )
+            if present:
+                return outcome
+        files: list[Path] = []
+        try:
+            for clip in outcome.result.succeeded:
+                if clip.audio_url:
+                    # overwrite: the name holds the clip id, so an existing file is this clip.
+                    files.append(
+                        await download(self._client, clip, str(folder) + os.sep, overwrite=True)
+                    )
+        except Exception as exc:
+            outcome.status, outcome.error = "failed", exc
+            return outcome
+        outcome.files = files
+        if self._journal is not None:
+            await self._journal.set_files(outcome.job.key, [str(f) for f in files])
+        return outcome
+
+
+def run_batch(
+    client: AIMusicClient,
+    jobs: Iterable[Job | Mapping[str, Any]],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    journal: str | os.PathLike[str] | Journal | None = None,
+    download_dir: str | os.PathLike[str] | None = None,
+    resubmit_unknown: bool = False,
+    progress: ProgressHook | None = None,
+) -> BatchRun:
+    """Run ``jobs`` with at most ``concurrency`` in flight; iterate the result for outcomes.
+
+    >>> async with run_batch(client, jobs, concurrency=32, journal="batch.db") as run:
+    ...     async for outcome in run:
+    ...         print(outcome.job.key, outcome.status, run.progress.done)
+
+    ``progress`` is called (synchronously, on the loop) after every change of ``run.progress``.
+    Raises ``ValueError`` at once for duplicate keys; everything else is a per-job outcome,
+    except a journal that cannot be opened (``JournalError``, raised by the iteration).
+    """
+    return BatchRun(
+        client,
+        jobs,
+        concurrency=concurrency,
+        journal=journal,
+        download_dir=download_dir,
+        resubmit_unknown=resubmit_unknown,
+        progress=progress,
+    )

@@ -1,0 +1,286 @@
+"""Streaming, atomic downloads of generated audio (or any http/https URL).
+
+``await download(client, clip_or_url, dest)`` streams the body with the client's session into a
+hidden temporary file in the destination folder, fsyncs it, checks the byte count against
+``Content-Length`` and only then renames it into place. Any failure (HTTP error, dropped or
+truncated body, cancellation) removes the temporary file: a file at the final path is always
+complete. Transient failures (connection errors, 408/429/5xx, truncation) are retried with
+backoff through ``_clock.sleep``.
+
+The API key is never sent: a download never adds an ``Authorization`` header (the client's
+session does not carry one; the key is added per API request only). File system work runs in
+worker threads, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import aiohttp
+import anyio
+import anyio.to_thread
+
+from . import _clock
+from ._constants import DOWNLOAD_CHUNK, RETRY_INITIAL_DELAY, RETRY_MAX_DELAY
+from ._errors import AIMusicError
+from ._filenames import clip_filename, numbered, safe_filename, url_extension
+from .models.common import Clip
+
+if TYPE_CHECKING:
+    from ._client import AIMusicClient
+
+__all__ = ["DOWNLOAD_RETRIES", "DownloadError", "download", "download_url"]
+
+# Three retries ride out a CDN blip (a dropped connection, a 503 during a deploy) without
+# hiding a dead link for long: with 0.5 s initial backoff the worst case adds about 4 s.
+DOWNLOAD_RETRIES = 3
+# A whole-file deadline would kill large stems on slow links; a stalled read or connect is what
+# signals a dead transfer, so bound those instead.
+DOWNLOAD_CONNECT_TIMEOUT = 10.0
+DOWNLOAD_READ_TIMEOUT = 60.0
+# Chunks are gathered in memory up to this size before one thread hop writes them, so a large
+# file costs a few dozen hops instead of one per 64 KiB chunk.
+_WRITE_BATCH = 1024 * 1024
+_RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Serialises "pick a free name, rename into it" between concurrent downloads in this process.
+_PLACE_LOCK = threading.Lock()
+
+
+class DownloadError(AIMusicError):
+    """A file could not be downloaded. ``url`` has its query string removed (CDN URLs are often
+    signed); ``status`` is the HTTP status when the server answered, else None."""
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        super().__init__(f"{message} ({url})")
+        self.url = url
+        self.status = status
+
+
+class _Transient(Exception):
+    """A failure worth retrying; carries what to tell the caller if retries run out."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _public_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+@dataclass(frozen=True)
+class _Target:
+    folder: Path
+    filename: str
+    auto_named: bool  # True: name made by us, collisions get " (2)"; False: the caller's path
+
+
+def _resolve_target(dest: str | os.PathLike[str], filename: str) -> _Target:
+    """Runs in a thread: decide folder and name, create the folder, keep names inside it."""
+    raw = os.fspath(dest)
+    path = Path(raw).expanduser()
+    if path.is_dir() or raw.endswith(("/", os.sep)):
+        folder = path.resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        # Defence in depth: the sanitiser already guarantees this.
+        if (folder / filename).resolve().parent != folder:
+            raise ValueError(f"unsafe file name {filename!r}")
+        return _Target(folder, filename, True)
+    folder = path.parent.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return _Target(folder, path.name, False)
+
+
+def _open_temp(target: _Target) -> tuple[str, IO[bytes]]:
+    fd, tmp = tempfile.mkstemp(
+        dir=target.folder, prefix="." + target.filename[:40] + ".", suffix=".part"
+    )
+    return tmp, os.fdopen(fd, "wb")
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows cannot open directories; rename durability is the FS's there.
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _finish(tmp: str, handle: IO[bytes], target: _Target, overwrite: bool) -> Path:
+    """Runs in a thread: make the bytes durable, then rename into place (never half a file)."""
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()
+    with _PLACE_LOCK:
+        if overwrite:
+            final = target.folder / target.filename
+        else:
+            n = 1
+            while True:
+                final = target.folder / numbered(target.filename, n)
+                if not final.exists():
+                    break
+                if not target.auto_named:
+                    raise FileExistsError(f"{final} exists; pass overwrite=True to replace it")
+                n += 1
+        os.replace(tmp, final)
+    _fsync_dir(target.folder)
+    return final
+
+
+def _discard(tmp: str, handle: IO[bytes]) -> None:
+    try:
+        handle.close()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _write(handle: IO[bytes], chunks: list[bytes]) -> None:
+    handle.write(b"".join(chunks))
+
+
+def _backoff(attempt: int) -> float:
+    cap = min(RETRY_MAX_DELAY, RETRY_INITIAL_DELAY * (2**attempt))
+    return random.uniform(cap / 2, cap)
+
+
+async def _fetch_once(
+    session: aiohttp.ClientSession, url: str, target: _Target, overwrite: bool
+) -> Path:
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=DOWNLOAD_CONNECT_TIMEOUT, sock_read=DOWNLOAD_READ_TIMEOUT
+    )
+    # identity: the byte count must match Content-Length, so no transparent decompression.
+    headers = {"Accept-Encoding": "identity"}
+    try:
+        async with session.get(url, headers=headers, timeout=timeout) as resp:
+            if resp.status in _RETRYABLE:
+                raise _Transient(f"HTTP {resp.status}", resp.status)
+            if resp.status >= 400:
+                raise DownloadError(f"HTTP {resp.status}", url=_public_url(url), status=resp.status)
+            expected = resp.content_length
+            tmp, handle = await anyio.to_thread.run_sync(_open_temp, target)
+            try:
+                received = 0
+                pending: list[bytes] = []
+                pending_size = 0
+                async for chunk in resp.content.iter_chunked(DOWNLOAD_CHUNK):
+                    pending.append(chunk)
+                    pending_size += len(chunk)
+                    if pending_size >= _WRITE_BATCH:
+                        await anyio.to_thread.run_sync(_write, handle, pending)
+                        received += pending_size
+                        pending, pending_size = [], 0
+                if pending:
+                    await anyio.to_thread.run_sync(_write, handle, pending)
+                    received += pending_size
+                if expected is not None and received != expected:
+                    raise _Transient(f"truncated body: {received} of {expected} bytes")
+                return await anyio.to_thread.run_sync(_finish, tmp, handle, target, overwrite)
+            except BaseException:
+                # Shielded: a cancelled download must still remove its temporary file.
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(_discard, tmp, handle)
+                raise
+    except aiohttp.ClientPayloadError as exc:
+        raise _Transient(f"body interrupted: {exc.__class__.__name__}") from exc
+    except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+        raise _Transient(f"connection failed: {exc.__class__.__name__}") from exc
+
+
+async def download_url(
+    session: aiohttp.ClientSession,
+    url: str,
+    dest: str | os.PathLike[str],
+    *,
+    filename: str | None = None,
+    retries: int = DOWNLOAD_RETRIES,
+    overwrite: bool = False,
+) -> Path:
+    """Download ``url`` with ``session`` (which must not carry credentials) to ``dest``.
+
+    ``dest`` is a directory (an existing one, or a path ending in a separator), where the file
+    is named ``filename`` (sanitised) or after the URL; or a file path. Returns the final path.
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"only http and https URLs can be downloaded, got {_public_url(url)!r}")
+    if retries < 0:
+        raise ValueError("retries must be >= 0")
+    if filename is None:
+        stem = unquote(parts.path).rsplit("/", 1)[-1]
+        ext = url_extension(url, default="")
+        stem = stem[: len(stem) - len(ext)] if ext and stem.lower().endswith(ext) else stem
+        filename = safe_filename(stem, default="download") + ext
+    else:
+        filename = safe_filename(filename, default="download")
+    target = await anyio.to_thread.run_sync(_resolve_target, dest, filename)
+    attempt = 0
+    while True:
+        try:
+            return await _fetch_once(session, url, target, overwrite)
+        except _Transient as exc:
+            if attempt >= retries:
+                raise DownloadError(
+                    f"download failed after {attempt + 1} attempts: {exc}",
+                    url=_public_url(url),
+                    status=exc.status,
+                ) from exc
+            await _clock.sleep(_backoff(attempt))
+            attempt += 1
+
+
+def _has_auth_header(session: aiohttp.ClientSession) -> bool:
+    return any(name.lower() in ("authorization", "proxy-authorization") for name in session.headers)
+
+
+async def download(
+    client: AIMusicClient,
+    clip_or_url: Clip | str,
+    dest: str | os.PathLike[str],
+    *,
+    retries: int = DOWNLOAD_RETRIES,
+    overwrite: bool = False,
+) -> Path:
+    """Stream a clip's audio (or any http/https URL) to ``dest`` atomically; returns the path.
+
+    For a clip saved into a directory the name is ``"<title> [<clip id>].<ext>"``, sanitised.
+    An existing file is kept and the new one numbered (``" (2)"``) unless ``overwrite=True``
+    (for an explicit file path, ``FileExistsError`` instead).
+
+    >>> path = await client.download(result.succeeded[0], "out/")
+    """
+    if isinstance(clip_or_url, Clip):
+        url = clip_or_url.audio_url
+        if not url:
+            raise ValueError(f"clip {clip_or_url.clip_id} has no audio_url yet")
+        name: str | None = clip_filename(clip_or_url.title, clip_or_url.clip_id, url_extension(url))
+    else:
+        url, name = clip_or_url, None
+    session = client._transport.session
+    if _has_auth_header(session):
+        # A session supplied by the caller with credentials baked in: never let those reach a
+        # file host. A private, header-free session costs one connection setup.
+        async with aiohttp.ClientSession() as private:
+            return await download_url(
+                private, url, dest, filename=name, retries=retries, overwrite=overwrite
+            )
+    return await download_url(
+        session, url, dest, filename=name, retries=retries, overwrite=overwrite
+    )
