@@ -35,7 +35,8 @@ from pydantic import ValidationError
 
 from . import _clock
 from . import _constants as C
-from ._errors import ResponseValidationError, WebhookVerificationError
+from ._errors import AIMusicError, ResponseValidationError, WebhookVerificationError
+from ._families import SonicFamily
 from .models._base import ResponseModel
 from .models.common import Clip, TaskSnapshot
 
@@ -270,27 +271,6 @@ def _truncate(payload: Any) -> Any:
     return text if len(text) <= 500 else text[:500] + "..."
 
 
-def _generic_snapshot(task_id: str, family: str, payload: Mapping[str, Any]) -> TaskSnapshot:
-    """Snapshot from a clip-list body, for callers that parse events without a client."""
-    data = payload.get("data")
-    clips = [Clip.model_validate(c) for c in data] if isinstance(data, list) else []
-    if not clips:
-        status: Any = "not_ready"
-    elif not all(c.is_terminal for c in clips):
-        status = "running"
-    else:
-        status = "succeeded" if any(c.succeeded for c in clips) else "failed"
-    message = payload.get("message")
-    return TaskSnapshot(
-        task_id=task_id,
-        family=family,
-        status=status,
-        clips=clips,
-        message=message if isinstance(message, str) else None,
-        raw=dict(payload),
-    )
-
-
 def _kind(name: str | None, code: int | None, snapshot: TaskSnapshot) -> EventKind:
     if name:
         suffix = name.strip().rsplit(".", 1)[-1].lower()
@@ -317,11 +297,21 @@ def _build_event(
         if family is not None:
             snapshot = family.parse_task(task_id, 200, payload)
         else:
-            snapshot = _generic_snapshot(task_id, family_name, payload)
+            # Without a client, read the body as sonic's clip list (the shape all families use).
+            snapshot = SonicFamily().parse_task(task_id, 200, payload)
+            if snapshot.family != family_name:
+                snapshot = snapshot.model_copy(update={"family": family_name})
+    except ResponseValidationError:
+        raise
     except ValidationError as exc:
         raise ResponseValidationError(
             f"webhook body for task {task_id} does not parse: {exc.errors()[0].get('msg')}",
             body=_truncate(payload),
+        ) from None
+    except AIMusicError as exc:
+        # e.g. an error envelope the poll parser maps to an API error: nonsense for a callback.
+        raise ResponseValidationError(
+            f"webhook body for task {task_id} is not a task state: {exc}", body=_truncate(payload)
         ) from None
     code = payload.get("code")
     code = code if isinstance(code, int) and not isinstance(code, bool) else None

@@ -266,7 +266,9 @@ def test_kind_inferred_without_an_event_name() -> None:
         (b"\xff\xfe", "not valid JSON"),
         (b"[1, 2]", "JSON object"),
         (b'{"code": 200, "data": []}', "no task_id"),
-        (b'{"task_id": "t", "data": [{"state": "succeeded"}]}', "does not parse"),
+        (b'{"task_id": "t", "data": [{"state": "succeeded"}]}', "clip_id"),
+        (b'{"task_id": "t", "data": "done"}', "not a list"),
+        (b'{"task_id": "t", "code": 400, "message": "task not found."}', "not a task state"),
     ],
 )
 def test_malformed_bodies_raise_response_validation_error(body: bytes, match: str) -> None:
