@@ -1,0 +1,461 @@
+"""Task polling, results, failures, deadlines, sharing, cancellation, webhooks, adaptivity."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from aimusic_async import (
+    AIMusicClient,
+    AuthenticationError,
+    PollPolicy,
+    ResponseValidationError,
+    ServerError,
+    Task,
+    TaskFailedError,
+    TaskNotFoundError,
+    TaskSnapshot,
+    TaskTimeoutError,
+)
+from aimusic_async import _constants as C
+from aimusic_async._families import SonicFamily
+from aimusic_async.models.common import Clip
+from aimusic_async.tasks import DurationEstimates
+
+from ._scripted import DROP, Script
+
+Serve = Callable[[web.Application], Awaitable[str]]
+POLICY = PollPolicy(initial_interval=0.01, max_interval=0.03, multiplier=1.5, timeout=10.0)
+TID = "51bc6dd0-508a-414d-9ef3-71f7bad81cf7"
+PATH = f"/api/v1/sonic/task/{TID}"
+
+
+def clip(n: int, state: str, **extra: Any) -> dict[str, Any]:
+    base = {
+        "clip_id": f"clip-{n}",
+        "state": state,
+        "title": "Song",
+        "duration": "104.88",
+        "mv": "chirp-v5",
+        "video_url": None,
+        "created_at": "2025-10-12T13:13:02.488Z",
+    }
+    if state == "succeeded":
+        base["audio_url"] = f"https://cdn.example/{n}.mp3"
+    base.update(extra)
+    return base
+
+
+def ok(*clips: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    return (200, {"code": 200, "message": "success", "data": list(clips)})
+
+
+LIFECYCLE = [
+    (202, {"code": 202, "type": "not_ready", "error": "not ready"}),
+    (200, {"type": "not_ready", "message": "Task is not ready yet"}),
+    (200, {"code": 200, "message": "success"}),
+    ok(clip(1, "pending"), clip(2, "pending")),
+    ok(clip(1, "succeeded"), clip(2, "streaming")),
+    ok(clip(1, "succeeded"), clip(2, "succeeded")),
+]
+
+
+@pytest.fixture
+async def scripted_client(
+    serve_app: Serve,
+) -> AsyncIterator[Callable[..., Awaitable[tuple[AIMusicClient, Script]]]]:
+    clients: list[AIMusicClient] = []
+
+    async def make(steps: list[Any], **kw: Any) -> tuple[AIMusicClient, Script]:
+        script = Script(steps)
+        base = await serve_app(script.app())
+        kw.setdefault("poll", POLICY)
+        kw.setdefault("max_retries", 0)
+        c = AIMusicClient(api_key="sk-test", base_url=base, **kw)
+        c.register_family(SonicFamily())
+        await c.__aenter__()
+        clients.append(c)
+        return c, script
+
+    yield make
+    for c in clients:
+        await c.aclose()
+
+
+Make = Callable[..., Awaitable[tuple[AIMusicClient, Script]]]
+
+
+async def test_lifecycle_to_result_and_reawait(scripted_client: Make) -> None:
+    client, script = await scripted_client(LIFECYCLE)
+    task = client.task(TID)
+    assert repr(task) == f"Task(id={TID!r}, family='sonic', state='pending')"
+    result = await task
+    assert [c.clip_id for c in result.clips] == ["clip-1", "clip-2"]
+    assert result.clips[0].duration == pytest.approx(104.88)
+    assert len(result.succeeded) == 2
+    assert task.polls == script.count(PATH) == len(LIFECYCLE)
+    assert task.result is result
+    assert "succeeded" in repr(task)
+    # Re-await: the same result, no request.
+    assert await task is result
+    assert await task.wait() is result
+    assert script.count() == len(LIFECYCLE)
+
+
+async def test_partial_failure_is_a_result(scripted_client: Make) -> None:
+    client, _ = await scripted_client(
+        [ok(clip(1, "succeeded"), clip(2, "failed", error_message="moderation"))]
+    )
+    result = await client.task(TID)
+    assert [c.clip_id for c in result.succeeded] == ["clip-1"]
+    assert [c.clip_id for c in result.failed] == ["clip-2"]
+
+
+async def test_all_failed_raises_with_reason_and_reraises(scripted_client: Make) -> None:
+    client, script = await scripted_client(
+        [ok(clip(1, "running")), ok(clip(1, "failed", error_message="Upstream error"))]
+    )
+    task = client.task(TID)
+    with pytest.raises(TaskFailedError) as info:
+        await task
+    assert info.value.task_id == TID
+    assert info.value.reason == "Upstream error"
+    n = script.count()
+    with pytest.raises(TaskFailedError):
+        await task
+    assert script.count() == n
+    assert "failed" in repr(task)
+
+
+async def test_provider_timeout_504_means_failed(scripted_client: Make) -> None:
+    client, _ = await scripted_client(
+        [(504, {"message": "Task failed due to timeout. Credits were previously refunded."})]
+    )
+    with pytest.raises(TaskFailedError) as info:
+        await client.task(TID)
+    assert "timeout" in info.value.reason
+
+
+async def test_deadline_raises_task_timeout(scripted_client: Make) -> None:
+    client, _ = await scripted_client([(202, None)])
+    task = client.task(TID)
+    with pytest.raises(TaskTimeoutError) as info:
+        await task.wait(timeout=0.15)
+    assert info.value.task_id == TID
+    assert isinstance(info.value, TimeoutError)
+    assert info.value.waited >= 0.15
+    assert task.polls >= 3
+
+
+async def test_policy_timeout_is_the_default_deadline(scripted_client: Make) -> None:
+    client, _ = await scripted_client(
+        [(202, None)], poll=PollPolicy(initial_interval=0.01, max_interval=0.02, timeout=0.1)
+    )
+    with pytest.raises(TaskTimeoutError):
+        await client.task(TID)
+
+
+async def test_transient_poll_errors_are_absorbed(scripted_client: Make) -> None:
+    steps = [
+        (500, {"message": "Internal Server Error."}),
+        DROP,
+        (200, "<<garbled>>"),
+        (429, {"message": "slow"}, {"Retry-After": "0.01"}),
+        (200, {"code": 200, "data": [{"state": "running"}]}),  # clip without id: malformed
+        ok(clip(1, "succeeded")),
+    ]
+    client, script = await scripted_client(steps)
+    result = await client.task(TID)
+    assert result.clips[0].clip_id == "clip-1"
+    assert script.count() == len(steps)
+
+
+async def test_too_many_consecutive_errors_raise_the_last(scripted_client: Make) -> None:
+    client, script = await scripted_client([(503, {"message": "down"})])
+    with pytest.raises(ServerError):
+        await client.task(TID)
+    assert script.count() == C.POLL_MAX_CONSECUTIVE_ERRORS
+
+
+async def test_garbled_bodies_forever_raise_response_validation(scripted_client: Make) -> None:
+    client, _ = await scripted_client([(200, {"code": 200, "data": "nonsense"})])
+    with pytest.raises(ResponseValidationError):
+        await client.task(TID)
+
+
+@pytest.mark.parametrize(
+    ("step", "exc"),
+    [
+        ((400, {"code": 400, "message": "task not found."}), TaskNotFoundError),
+        ((401, {"message": "Invalid authorization format."}), AuthenticationError),
+    ],
+)
+async def test_fatal_errors_propagate_at_once(
+    scripted_client: Make, step: Any, exc: type[Exception]
+) -> None:
+    client, script = await scripted_client([step])
+    with pytest.raises(exc):
+        await client.task(TID)
+    assert script.count() == 1
+
+
+async def test_create_voice_object_answer(scripted_client: Make) -> None:
+    client, _ = await scripted_client(
+        [(202, None), (200, {"code": 200, "data": {"persona_id": "p-1", "name": "Me"}})]
+    )
+    result = await client.task(TID)
+    assert result.persona_id == "p-1"
+
+
+async def test_refresh_is_one_poll(scripted_client: Make) -> None:
+    client, script = await scripted_client(LIFECYCLE)
+    task = client.task(TID)
+    snap = await task.refresh()
+    assert isinstance(snap, TaskSnapshot)
+    assert snap.status == "not_ready"
+    assert task.last is snap
+    assert script.count() == 1
+
+
+async def test_watch_yields_changes_in_order(scripted_client: Make) -> None:
+    client, _ = await scripted_client(LIFECYCLE)
+    task = client.task(TID)
+    statuses = []
+    async for snap in task.watch():
+        statuses.append((snap.status, tuple(c.state for c in snap.clips)))
+    # Three "not ready" shapes collapse into one change; every clip transition is seen.
+    assert statuses == [
+        ("not_ready", ()),
+        ("running", ("pending", "pending")),
+        ("running", ("succeeded", "streaming")),
+        ("succeeded", ("succeeded", "succeeded")),
+    ]
+    assert task.result is not None
+
+
+async def test_concurrent_awaits_share_one_poll_loop(scripted_client: Make) -> None:
+    client, script = await scripted_client(LIFECYCLE)
+    task = client.task(TID)
+    results = await asyncio.gather(*(task.wait() for _ in range(20)), task.refresh())
+    assert all(r is results[0] for r in results[:20])
+    # The 20 waiters and one refresh cost what a single waiter costs (+ the refresh).
+    assert script.count() == len(LIFECYCLE)
+
+
+async def test_follower_takes_over_when_driver_is_cancelled(scripted_client: Make) -> None:
+    client, _ = await scripted_client([(202, None)] * 8 + [ok(clip(1, "succeeded"))])
+    task = client.task(TID)
+    first = asyncio.ensure_future(task.wait())
+    await asyncio.sleep(0.03)
+    second = asyncio.ensure_future(task.wait())
+    await asyncio.sleep(0.02)
+    first.cancel()
+    result = await second
+    assert result.clips[0].clip_id == "clip-1"
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
+def _client_side(tasks: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
+    # The scripted server's keep-alive handlers are the server's business, not the client's.
+    return {t for t in tasks if "RequestHandler" not in repr(t.get_coro())}
+
+
+async def test_cancellation_leaves_nothing_running(scripted_client: Make) -> None:
+    client, script = await scripted_client([(202, None)] * 10 + [ok(clip(1, "succeeded"))])
+    before = asyncio.all_tasks()
+    task = client.task(TID)
+    waiter = asyncio.ensure_future(task.wait())
+    await asyncio.sleep(0.05)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    seen = script.count()
+    await asyncio.sleep(0.1)
+    assert script.count() == seen  # no polling after cancellation
+    assert _client_side(asyncio.all_tasks()) == _client_side(before)
+    connector = client._transport.session.connector
+    assert connector is not None
+    assert not connector._acquired  # no connection held by a cancelled poll
+    # The handle is still usable.
+    assert (await task).clips[0].clip_id == "clip-1"
+
+
+async def test_webhook_push_resolves_without_polls(scripted_client: Make) -> None:
+    client, script = await scripted_client([(202, None)])
+    client._hub.grace = 30.0
+    client._hub.expect(TID)
+    task = Task(client, TID, SonicFamily(), fresh=True)
+    waiter = asyncio.ensure_future(task.wait())
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    snap = SonicFamily().parse_task(TID, 200, ok(clip(1, "succeeded"))[1])
+    assert client._hub.deliver(snap)
+    result = await asyncio.wait_for(waiter, 1.0)
+    assert result.clips[0].clip_id == "clip-1"
+    assert script.count() == 0
+    assert client._hub.future(TID) is None  # released
+
+
+async def test_webhook_lost_falls_back_to_polling(scripted_client: Make) -> None:
+    client, script = await scripted_client([(202, None), ok(clip(1, "succeeded"))])
+    client._hub.grace = 0.05
+    client._hub.expect(TID)
+    result = await Task(client, TID, SonicFamily(), fresh=True).wait()
+    assert result.clips[0].clip_id == "clip-1"
+    assert script.count() == 2
+
+
+async def test_webhook_failed_push_raises(scripted_client: Make) -> None:
+    client, _ = await scripted_client([(202, None)])
+    client._hub.expect(TID)
+    snap = SonicFamily().parse_task(TID, 200, ok(clip(1, "failed", error_message="nope"))[1])
+    client._hub.deliver(snap)
+    with pytest.raises(TaskFailedError, match="nope"):
+        await Task(client, TID, SonicFamily(), fresh=True)
+
+
+# -- adaptive schedule (virtual time) ----
+async def test_adaptive_schedule_learns_durations(serve_app: Serve, fake_clock: Any) -> None:
+    """Tasks take 30 s; after a few, each costs about two polls with a lag of a few seconds."""
+    finish_at: dict[str, float] = {}
+
+    async def handler(request: web.Request) -> web.Response:
+        tid = request.match_info["tid"]
+        if fake_clock.now < finish_at[tid]:
+            return web.json_response({"type": "not_ready"})
+        return web.json_response({"code": 200, "data": [clip(1, "succeeded")]})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/sonic/task/{tid}", handler)
+    base = await serve_app(app)
+    policy = PollPolicy(initial_interval=3.0, max_interval=20.0, multiplier=1.6, timeout=600.0)
+    polls: list[int] = []
+    lags: list[float] = []
+    async with AIMusicClient(api_key="k", base_url=base, poll=policy) as client:
+        client.register_family(SonicFamily())
+        for i in range(12):
+            tid = f"t{i}"
+            finish_at[tid] = fake_clock.now + 30.0
+            task = Task(client, tid, SonicFamily(), operation="sonic.create", fresh=True)
+            await task
+            polls.append(task.polls)
+            lags.append(fake_clock.now - finish_at[tid])
+    # Without an estimate: 3, 4.8, 7.7, 12.3, 19.7 s ... about 5 polls to pass 30 s.
+    assert polls[0] >= 5
+    assert max(polls[6:]) <= 3
+    assert max(lags[6:]) <= 6.0
+    est = client._estimates.get("sonic.create")
+    assert est is not None
+    assert 30.0 <= est <= 40.0
+
+
+def test_duration_estimates_ewma() -> None:
+    est = DurationEstimates()
+    assert est.get("x") is None
+    est.observe("x", 10.0)
+    assert est.get("x") == 10.0
+    est.observe("x", 20.0)
+    assert est.get("x") == pytest.approx(12.0)
+    est.observe("x", 0.0)  # ignored
+    assert est.get("x") == pytest.approx(12.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"initial_interval": 0},
+        {"max_interval": -1},
+        {"multiplier": 0.5},
+        {"timeout": 0},
+        {"initial_interval": 5, "max_interval": 1},
+    ],
+)
+def test_poll_policy_validation(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="PollPolicy"):
+        PollPolicy(**kwargs)
+
+
+def test_poll_policy_is_immutable_and_backs_off() -> None:
+    p = PollPolicy(initial_interval=1, max_interval=5, multiplier=2, timeout=60)
+    assert [p.interval(i) for i in range(5)] == [1, 2, 4, 5, 5]
+    with pytest.raises(AttributeError):
+        p.timeout = 5  # type: ignore[misc]
+
+
+# -- SonicFamily shapes ----
+FAMILY = SonicFamily()
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (202, None),
+        (202, {"code": 202, "type": "not_ready", "error": "x"}),
+        (200, {"type": "not_ready", "message": "not ready"}),
+        (200, {"code": 200, "message": "success"}),
+        (200, {"code": 200, "message": "success", "data": None}),
+        (200, {"code": 200, "message": "success", "data": []}),
+    ],
+)
+def test_not_ready_shapes(status: int, body: Any) -> None:
+    snap = FAMILY.parse_task(TID, status, body)
+    assert snap.status == "not_ready"
+    assert not snap.finished
+
+
+def test_clip_states_make_the_status() -> None:
+    def status(*states: str) -> str:
+        body = {"code": 200, "data": [clip(i, s) for i, s in enumerate(states)]}
+        return FAMILY.parse_task(TID, 200, body).status
+
+    assert status("pending", "running") == "running"
+    assert status("succeeded", "streaming") == "running"
+    assert status("succeeded", "running") == "running"
+    assert status("succeeded", "failed") == "succeeded"
+    assert status("failed", "failed") == "failed"
+    assert status("SUCCEEDED") == "succeeded"
+
+
+def test_auto_concat_pairs_wait_for_full() -> None:
+    running = {"code": 200, "data": [{"extended": clip(1, "succeeded"), "full": None}]}
+    snap = FAMILY.parse_task(TID, 200, running)
+    assert snap.status == "running"
+    done = {"code": 200, "data": [{"extended": clip(1, "succeeded"), "full": clip(2, "succeeded")}]}
+    snap = FAMILY.parse_task(TID, 200, done)
+    assert snap.status == "succeeded"
+    assert snap.clips[0].clip_id == "clip-2"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "text",
+        42,
+        {"code": 200, "data": "x"},
+        {"code": 200, "data": [{"state": "running"}]},
+        {"code": 200, "data": {"unexpected": 1}},
+    ],
+)
+def test_malformed_bodies(body: Any) -> None:
+    with pytest.raises(ResponseValidationError):
+        FAMILY.parse_task(TID, 200, body)
+
+
+def test_clip_model_tolerates_quirks() -> None:
+    c = Clip.model_validate(clip(1, "succeeded", new_field="kept", created_at=""))
+    assert c.duration == pytest.approx(104.88)
+    assert c.created_at is None
+    assert c.model_extra == {"new_field": "kept"}
+
+
+async def test_client_task_rejects_bad_ids(scripted_client: Make) -> None:
+    client, _ = await scripted_client([(202, None)])
+    with pytest.raises(ValueError, match="task_id"):
+        client.task("  ")
+    with pytest.raises(ValueError, match="family"):
+        client.task(TID, family="nope")
