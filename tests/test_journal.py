@@ -1,0 +1,127 @@
+"""The batch journal: durable states, group commit, exclusivity, no SQLite on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from blockbuster import blockbuster_ctx
+
+from aimusic_async.journal import Journal, JournalError, fingerprint
+
+
+def _read_states(path: Path) -> dict[str, str]:
+    conn = sqlite3.connect(path)
+    try:
+        return dict(conn.execute("SELECT key, state FROM jobs").fetchall())
+    finally:
+        conn.close()
+
+
+async def test_lifecycle_is_durable_across_instances(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    fp = fingerprint("sonic.create", {"title": "a"})
+    async with Journal(path) as journal:
+        before = await journal.plan([("a", "sonic.create", fp, {"title": "a"})])
+        assert before == {}
+        await journal.mark_starting("a")
+        await journal.mark_started("a", "task-1", "sonic")
+        await journal.mark_finished("a", {"task_id": "task-1", "clips": []})
+        await journal.set_files("a", ["/x/a.wav"])
+    # A second process (a fresh instance) sees everything that was committed.
+    async with Journal(path) as journal:
+        again = await journal.plan([("a", "sonic.create", fp, {"title": "a"})])
+        entry = again["a"]
+        assert entry.state == "finished"
+        assert entry.task_id == "task-1"
+        assert entry.family == "sonic"
+        assert entry.result == {"task_id": "task-1", "clips": []}
+        assert entry.files == ["/x/a.wav"]
+        assert entry.attempts == 1
+
+
+async def test_starting_is_committed_before_the_call_returns(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    async with Journal(path) as journal:
+        await journal.plan([("k", "sonic.create", "fp", {})])
+        await journal.mark_starting("k")
+        # Read it back from the file with an independent connection: the row is on disk even
+        # while this journal is open (it holds an exclusive lock, so read after closing).
+    assert _read_states(path) == {"k": "starting"}
+
+
+async def test_unknown_key_is_an_error_and_neighbours_still_commit(tmp_path: Path) -> None:
+    async with Journal(tmp_path / "j.db") as journal:
+        await journal.plan([("a", "op.x", "fp", {}), ("b", "op.x", "fp", {})])
+        results = await asyncio.gather(
+            journal.mark_failed("a", "boom"),
+            journal.mark_failed("missing", "boom"),
+            journal.mark_unknown("b", "lost"),
+            return_exceptions=True,
+        )
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], KeyError)
+        entries = await journal.entries()
+    assert entries["a"].state == "failed" and entries["a"].error == "boom"
+    assert entries["b"].state == "unknown"
+
+
+async def test_replan_only_for_unpaid_states(tmp_path: Path) -> None:
+    async with Journal(tmp_path / "j.db") as journal:
+        await journal.plan([("f", "op.x", "old", {}), ("s", "op.x", "old", {})])
+        await journal.mark_failed("f", "x")
+        await journal.mark_starting("s")
+        await journal.mark_started("s", "t", "sonic")
+        await journal.replan("f", "op.x", "new", {"a": 1})
+        await journal.replan("s", "op.x", "new", {"a": 1})
+        entries = await journal.entries()
+    assert (entries["f"].fingerprint, entries["f"].state) == ("new", "planned")
+    assert (entries["s"].fingerprint, entries["s"].state) == ("old", "started")
+
+
+async def test_second_batch_on_the_same_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    async with Journal(path) as first:
+        await first.plan([("a", "op.x", "fp", {})])
+        second = Journal(path)
+        with pytest.raises(JournalError, match="in use"):
+            await second.open()
+        await second.aclose()
+
+
+async def test_not_a_journal_file(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    journal = Journal(path)
+    with pytest.raises(JournalError, match="cannot be used"):
+        await journal.open()
+    await journal.aclose()
+
+
+async def test_many_concurrent_writes_group_commit_off_the_loop(tmp_path: Path) -> None:
+    keys = [f"job-{i}" for i in range(300)]
+    # blockbuster raises if any sqlite3 or file call runs on the event loop thread.
+    with blockbuster_ctx():
+        async with Journal(tmp_path / "j.db") as journal:
+            await journal.plan((k, "sonic.create", "fp", {"i": i}) for i, k in enumerate(keys))
+            await asyncio.gather(*(journal.mark_starting(k) for k in keys))
+            await asyncio.gather(*(journal.mark_started(k, f"t-{k}", "sonic") for k in keys))
+            entries = await journal.entries()
+    assert len(entries) == 300
+    assert {e.state for e in entries.values()} == {"started"}
+    assert entries["job-7"].task_id == "t-job-7"
+
+
+def test_fingerprint_is_order_independent_and_sensitive() -> None:
+    a = fingerprint("sonic.create", {"x": 1, "y": [1, 2]})
+    assert a == fingerprint("sonic.create", {"y": [1, 2], "x": 1})
+    assert a != fingerprint("sonic.create", {"x": 2, "y": [1, 2]})
+    assert a != fingerprint("sonic.extend", {"x": 1, "y": [1, 2]})
+
+
+async def test_use_before_open_is_a_clear_error(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db")
+    with pytest.raises(JournalError, match="not open"):
+        await journal.get("x")
