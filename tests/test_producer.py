@@ -7,7 +7,15 @@ from typing import Any
 import pydantic
 import pytest
 
-from aimusic_async._errors import ResponseValidationError
+from aimusic_async import AIMusicClient
+from aimusic_async._errors import (
+    BadRequestError,
+    EndpointRetiredError,
+    ResponseValidationError,
+    TaskFailedError,
+    TaskNotFoundError,
+)
+from aimusic_async.batch import Job
 from aimusic_async.models.producer import (
     PRODUCER_REPLACEMENTS,
     PRODUCER_RETIRED_TASK_TYPES,
@@ -16,6 +24,7 @@ from aimusic_async.models.producer import (
     ProducerUploadRequest,
     build_producer_create,
 )
+from aimusic_async.pricing import price
 from aimusic_async.resources.producer import ProducerFamily
 
 # -- request models -------------------------------------------------------------------------------
@@ -255,3 +264,149 @@ def test_webhook_body_without_status() -> None:
 def test_garbled_answers_raise_response_validation_error(body: Any) -> None:
     with pytest.raises(ResponseValidationError):
         FAMILY.parse_task("t1", 200, body)
+
+
+# -- against the emulator ---------------------------------------------------------------------
+
+
+async def test_create_happy_path(client: AIMusicClient, emulator: Any) -> None:
+    before = emulator.balance(emulator.api_key).total
+    task = await client.producer.create(sound="emotional pop with gentle piano", title="Back")
+    assert task.family == "producer"
+    result = await task
+    assert result.family == "producer"
+    (clip,) = result.clips
+    assert clip.succeeded
+    assert clip.title == "Back"
+    assert clip.audio_url is not None
+    assert clip.audio_url.startswith(emulator.cdn_url)
+    assert clip.duration is not None
+    assert clip.duration > 0
+    record = emulator.tasks[task.id]
+    assert record.family == "producer"
+    assert record.body["task_type"] == "create_music"
+    assert emulator.balance(emulator.api_key).total == before - price("producer", "create_music")
+    # get(): one poll, same answer as the finished task.
+    snap = await client.producer.get(task.id)
+    assert snap.status == "succeeded"
+    assert snap.clips[0].clip_id == clip.clip_id
+    # A rebuilt handle resolves the same result.
+    again = await client.task(task.id, family="producer")
+    assert again.clips[0].clip_id == clip.clip_id
+
+
+async def test_watch_shows_progress_before_success(client: AIMusicClient) -> None:
+    task = await client.producer.create(lyrics="[Verse]\nla la", sound="folk")
+    seen = [snap.status async for snap in task.watch()]
+    assert seen[-1] == "succeeded"
+    assert set(seen) <= {"not_ready", "running", "succeeded"}
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"sound": "pop", "title": "x" * 81},
+        {"title": "only a title"},
+        {"sound": "pop", "weirdness": 1.5},
+        {"sound": "pop", "seed": "abc"},
+        {"sound": "pop", "make_instrumental": "yes"},
+        {"task_type": "extend_music", "clip_id": "c"},
+        {"task_type": "replace_music", "clip_id": "c", "starts_at": 9, "ends_at": 3},
+        {"task_type": "cover_music", "clip_id": "c"},
+    ],
+)
+async def test_invalid_input_sends_nothing(
+    client: AIMusicClient, emulator: Any, kwargs: dict[str, Any]
+) -> None:
+    requests = emulator.stats.requests
+    with pytest.raises(pydantic.ValidationError):
+        await client.producer.create(**kwargs)
+    with pytest.raises(pydantic.ValidationError):
+        await client.producer.download("c", format="flac")  # type: ignore[arg-type]
+    with pytest.raises(pydantic.ValidationError):
+        await client.producer.upload("not a url")
+    assert emulator.stats.requests == requests
+
+
+RETIRED_CALLS: dict[str, dict[str, Any]] = {
+    "extend_music": {"clip_id": "c", "starts_at": 10, "instruction": "more strings"},
+    "replace_music": {"clip_id": "c", "starts_at": 10, "ends_at": 20, "instruction": "guitar"},
+    "cover_music": {"clip_id": "c", "instruction": "as jazz"},
+    "cover_upload_music": {"clip_id": "c", "instruction": "as jazz", "strength": 0.4},
+    "music_variation": {"clip_id": "c"},
+    "swap_music_vocals": {"clip_id": "c", "lyrics": "new words"},
+    "swap_music_sound": {"clip_id": "c", "sound": "orchestral"},
+}
+
+
+@pytest.mark.parametrize("task_type", sorted(RETIRED_CALLS))
+async def test_retired_task_types_name_the_replacement(
+    client: AIMusicClient, emulator: Any, task_type: str
+) -> None:
+    balance = emulator.balance(emulator.api_key).total
+    with pytest.raises(EndpointRetiredError) as info:
+        await client.producer.create(task_type=task_type, **RETIRED_CALLS[task_type])  # type: ignore[arg-type]
+    err = info.value
+    assert err.status == 410
+    assert err.replacement == PRODUCER_REPLACEMENTS[task_type]
+    assert err.replacement is not None
+    assert err.replacement in str(err)
+    assert task_type in err.message  # the server's own text is kept
+    assert emulator.stats.creates == 0
+    assert emulator.balance(emulator.api_key).total == balance
+
+
+async def test_failed_task_raises_with_the_reason(
+    emulator_factory: Any, client_factory: Any
+) -> None:
+    emu = await emulator_factory(clip_failure_rate=1.0)
+    client = await client_factory(emu.base_url, emu.api_key)
+    task = await client.producer.create(sound="doomed")
+    with pytest.raises(TaskFailedError) as info:
+        await task
+    assert info.value.task_id == task.id
+    assert "Refund processed" in info.value.reason
+    assert task.last is not None
+    assert task.last.status == "failed"
+
+
+async def test_upload_then_download_both_formats(client: AIMusicClient, emulator: Any) -> None:
+    upload = await client.producer.upload("https://example.com/audio/my-song.mp3")
+    uploaded = (await upload).clips[0]
+    assert uploaded.succeeded
+    assert emulator.tasks[upload.id].body == {"audio_url": "https://example.com/audio/my-song.mp3"}
+
+    song = (await (await client.producer.create(sound="pop"))).clips[0]
+    for fmt in ("mp3", "wav"):
+        task = await client.producer.download(song.clip_id, format=fmt)
+        assert emulator.tasks[task.id].body == {"clip_id": song.clip_id, "format": fmt}
+        (clip,) = (await task).clips
+        assert clip.succeeded
+        assert clip.audio_url is not None
+    # The uploaded clip is a valid clip_id too.
+    await (await client.producer.download(uploaded.clip_id))
+
+
+async def test_server_side_errors_surface(client: AIMusicClient) -> None:
+    with pytest.raises(BadRequestError):
+        await client.producer.download("no-such-clip", format="mp3")
+    with pytest.raises(TaskNotFoundError):
+        await client.producer.get("no-such-task")
+
+
+async def test_batch_runs_producer_jobs(client: AIMusicClient, emulator: Any) -> None:
+    jobs = [
+        Job(key=f"p{n}", operation="producer.create", params={"sound": "ambient", "title": f"p{n}"})
+        for n in range(3)
+    ]
+    jobs.append(Job(key="bad", operation="producer.create", params={"title": "no sound"}))
+    outcomes = {o.job.key: o async for o in client.batch(jobs, concurrency=4)}
+    for n in range(3):
+        out = outcomes[f"p{n}"]
+        assert out.status == "finished", out.error
+        assert out.result is not None
+        assert out.result.family == "producer"
+        assert out.result.clips[0].title == f"p{n}"
+    assert outcomes["bad"].status == "failed"
+    assert isinstance(outcomes["bad"].error, pydantic.ValidationError)
+    assert emulator.stats.creates == 3

@@ -49,7 +49,8 @@ class RiffusionCreateRequest(RequestModel):
     """Every ``/riffusion/create`` operation (two songs per call).
 
     - ``custom_mode=False``: ``prompt`` describes the song.
-    - ``custom_mode=True``: ``lyrics`` and/or ``sound`` (style), optional ``title``.
+    - ``custom_mode=True``: ``lyrics`` (unless ``make_instrumental``), ``sound`` (style),
+      ``title`` (<= 80).
     - Any ``task_type`` other than ``create_music`` works on ``continue_clip_id``; the extend
       types also need ``continue_at`` (seconds), the vocal swaps ``lyrics``.
     """
@@ -59,7 +60,7 @@ class RiffusionCreateRequest(RequestModel):
     mv: Annotated[str, Field(min_length=1)] = "FUZZ-1.1 Pro"
     prompt: str | None = None
     lyrics: str | None = None
-    title: str | None = None
+    title: Annotated[str, Field(max_length=80)] | None = None
     sound: str | None = None
     make_instrumental: bool | None = None
     continue_clip_id: Annotated[str, Field(min_length=1)] | None = None
@@ -67,19 +68,20 @@ class RiffusionCreateRequest(RequestModel):
 
     @model_validator(mode="after")
     def _rules(self) -> RiffusionCreateRequest:
+        if not self.custom_mode and not self.prompt:
+            raise PydanticCustomError(
+                "missing_prompt", "prompt is required when custom_mode is false"
+            )
+        if self.custom_mode and not self.lyrics and not self.make_instrumental:
+            raise PydanticCustomError(
+                "missing_lyrics",
+                "lyrics is required when custom_mode is true (unless make_instrumental)",
+            )
         if self.task_type == "create_music":
             if self.continue_clip_id is not None or self.continue_at is not None:
                 raise PydanticCustomError(
                     "continue_on_create",
                     "continue_clip_id / continue_at need a task_type such as extend_music",
-                )
-            if not self.custom_mode and not self.prompt:
-                raise PydanticCustomError(
-                    "missing_prompt", "prompt is required when custom_mode is false"
-                )
-            if self.custom_mode and not (self.lyrics or self.sound):
-                raise PydanticCustomError(
-                    "missing_lyrics", "lyrics or sound is required when custom_mode is true"
                 )
             return self
         if self.continue_clip_id is None:
