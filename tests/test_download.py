@@ -16,8 +16,8 @@ from blockbuster import blockbuster_ctx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aimusic_async._constants import FILENAME_MAX
 from aimusic_async import AIMusicClient, Clip
+from aimusic_async._constants import FILENAME_MAX
 from aimusic_async._filenames import clip_filename, numbered, safe_filename, url_extension
 from aimusic_async.download import DownloadError, download
 
@@ -51,7 +51,8 @@ HOSTILE = [
 
 def _check(name: str) -> None:
     assert name
-    assert "/" not in name and "\\" not in name
+    assert "/" not in name
+    assert "\\" not in name
     assert ".." not in name
     assert not name.startswith((".", " "))
     assert not name.endswith((".", " "))
@@ -91,7 +92,8 @@ def test_numbered_and_extensions() -> None:
     assert numbered("song.wav", 1) == "song.wav"
     assert numbered("song.wav", 2) == "song (2).wav"
     long = numbered("x" * FILENAME_MAX + ".wav", 12)
-    assert long.endswith(" (12).wav") and len(long.encode()) <= FILENAME_MAX + 4
+    assert long.endswith(" (12).wav")
+    assert len(long.encode()) <= FILENAME_MAX + 4
     assert url_extension("https://cdn/a/b.WAV?sig=1") == ".wav"
     assert url_extension("https://cdn/a/b") == ".mp3"
     assert url_extension("https://cdn/a/b.exe%2F..%2Fx") == ".mp3"
@@ -162,7 +164,7 @@ async def test_clip_download_is_exact_named_and_keyless(
     clip = Clip(clip_id="c-1", title="../../Night Drive", audio_url=f"{cdn}/f/c-1.wav?sig=abc")
     with blockbuster_ctx():  # no file system call may run on the event loop
         path = await client.download(clip, tmp_path)
-    assert path == tmp_path.resolve() / "_._Night Drive [c-1].wav"
+    assert path == tmp_path.resolve() / "_._Night Drive [c-1].wav"  # noqa: ASYNC240
     assert path.read_bytes() == FileHost.BODY
     assert _listing(tmp_path) == [path.name]
     assert host.auth_seen == []
@@ -191,7 +193,8 @@ async def test_transient_failures_are_retried_with_backoff(
     path = await download(client, f"{cdn}/f/a.wav", tmp_path, retries=3)
     assert path.read_bytes() == FileHost.BODY
     assert host.requests == 3
-    assert len(fake_clock.sleeps) == 2 and all(s > 0 for s in fake_clock.sleeps)
+    assert len(fake_clock.sleeps) == 2
+    assert all(s > 0 for s in fake_clock.sleeps)
     assert _listing(tmp_path) == ["a.wav"]
 
 
@@ -223,7 +226,8 @@ async def test_cancelled_download_removes_its_temporary_file(
         if _listing(tmp_path):
             break
         await asyncio.sleep(0.01)
-    assert len(_listing(tmp_path)) == 1 and _listing(tmp_path)[0].endswith(".part")
+    assert len(_listing(tmp_path)) == 1
+    assert _listing(tmp_path)[0].endswith(".part")
     job.cancel()
     with pytest.raises(asyncio.CancelledError):
         await job
@@ -236,7 +240,8 @@ async def test_a_session_with_credentials_never_leaks_them(
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {CANARY}"}) as session:
         host, cdn, client = await _setup(serve_app, client_factory, ["ok"], session=session)
         await download(client, f"{cdn}/f/a.wav", tmp_path)
-    assert host.requests == 1 and host.auth_seen == []
+    assert host.requests == 1
+    assert host.auth_seen == []
 
 
 @pytest.mark.parametrize(

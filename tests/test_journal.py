@@ -61,10 +61,12 @@ async def test_unknown_key_is_an_error_and_neighbours_still_commit(tmp_path: Pat
             journal.mark_unknown("b", "lost"),
             return_exceptions=True,
         )
-        assert results[0] is None and results[2] is None
+        assert results[0] is None
+        assert results[2] is None
         assert isinstance(results[1], KeyError)
         entries = await journal.entries()
-    assert entries["a"].state == "failed" and entries["a"].error == "boom"
+    assert entries["a"].state == "failed"
+    assert entries["a"].error == "boom"
     assert entries["b"].state == "unknown"
 
 
