@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pydantic
 import pytest
 
-from aimusic_async._errors import ResponseValidationError
+from aimusic_async import AIMusicClient
+from aimusic_async._errors import BadRequestError, ResponseValidationError, TaskFailedError
+from aimusic_async.batch import Job
 from aimusic_async.models.riffusion import (
     RIFFUSION_TASK_TYPES,
     RiffusionCreateRequest,
@@ -137,3 +140,120 @@ def test_garbage() -> None:
         FAMILY.parse_task("t", 200, "html error page")
     with pytest.raises(ResponseValidationError):
         FAMILY.parse_task("t", 200, {"data": [{"clip_id": "c", "duration": "forever"}]})
+
+
+# -- against the emulator ---------------------------------------------------------------------
+
+
+def warns_for(method: str) -> Any:
+    return pytest.warns(DeprecationWarning, match=rf"client\.riffusion\.{method} is deprecated")
+
+
+def _no_warning(fn: Any) -> Any:
+    """Run ``fn`` (a coroutine factory) while recording warnings; return (value, warnings)."""
+
+    async def run() -> tuple[Any, list[warnings.WarningMessage]]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = await fn()
+        return value, list(caught)
+
+    return run()
+
+
+async def test_create_warns_once_per_client_and_yields_two_clips(
+    client: AIMusicClient, emulator: Any, client_factory: Any
+) -> None:
+    with pytest.warns(DeprecationWarning, match=r"riffusion\.create") as record:
+        task = await client.riffusion.create(custom_mode=False, prompt="r&b pop song")
+    assert len(record) == 1
+    assert record[0].filename == __file__  # points at the caller's line
+    result = await task
+    assert result.family == "riffusion"
+    assert len(result.clips) == 2
+    assert all(c.succeeded and c.audio_url for c in result.clips)
+    assert emulator.tasks[task.id].body["prompt"] == "r&b pop song"
+
+    # Second use on the same client: silent.
+    task2, caught = await _no_warning(
+        lambda: client.riffusion.create(
+            custom_mode=True, lyrics="[Verse]\nStars they shine", title="Starts", sound="pop"
+        )
+    )
+    assert [w for w in caught if issubclass(w.category, DeprecationWarning)] == []
+    await task2
+
+    # get() is its own method: one warning the first time.
+    with pytest.warns(DeprecationWarning, match=r"riffusion\.get"):
+        snap = await client.riffusion.get(task.id)
+    assert snap.status == "succeeded"
+    assert len(snap.clips) == 2
+
+    # A new client warns again (the flag is per client).
+    other = await client_factory(emulator.base_url, emulator.api_key)
+    with warns_for("get"):
+        await other.riffusion.get(task.id)
+
+
+async def test_upload_then_extend_uploaded_clip(client: AIMusicClient, emulator: Any) -> None:
+    with pytest.warns(DeprecationWarning, match=r"riffusion\.upload"):
+        uploaded = await client.riffusion.upload("https://example.com/free-song.mp3")
+    assert uploaded.clip_id
+    with warns_for("create"):
+        task = await client.riffusion.create(
+            custom_mode=True, task_type="extend_upload_music", lyrics="[Verse]\nmore",
+            sound="pop", continue_clip_id=uploaded.clip_id, continue_at=5,
+        )  # fmt: skip
+    assert len((await task).clips) == 2
+    assert emulator.tasks[task.id].body["continue_clip_id"] == uploaded.clip_id
+
+
+async def test_validation_sends_nothing_and_server_checks_remain(
+    client: AIMusicClient, emulator: Any
+) -> None:
+    requests = emulator.stats.requests
+    # The warning comes first, then the refusal.
+    with warns_for("create"), pytest.raises(pydantic.ValidationError, match="prompt"):
+        await client.riffusion.create(custom_mode=False)
+    with pytest.raises(pydantic.ValidationError, match="continue_at"):
+        await client.riffusion.create(
+            custom_mode=True, lyrics="x", task_type="extend_music", continue_clip_id="c"
+        )
+    with warns_for("upload"), pytest.raises(pydantic.ValidationError, match="url"):
+        await client.riffusion.upload("ftp://nope")
+    assert emulator.stats.requests == requests
+    # An unknown mv passes locally (the model list changes); this host refuses it.
+    with pytest.raises(BadRequestError, match="mv"):
+        await client.riffusion.create(custom_mode=False, prompt="x", mv="FUZZ-9")
+    # A continue_clip_id the server does not know.
+    with pytest.raises(BadRequestError):
+        await client.riffusion.create(
+            custom_mode=True, lyrics="x", task_type="cover_music", continue_clip_id="nope"
+        )
+
+
+async def test_failed_task(emulator_factory: Any, client_factory: Any) -> None:
+    emu = await emulator_factory(clip_failure_rate=1.0)
+    client = await client_factory(emu.base_url, emu.api_key)
+    with warns_for("create"):
+        task = await client.riffusion.create(custom_mode=False, prompt="doomed")
+    with pytest.raises(TaskFailedError) as info:
+        await task
+    assert info.value.task_id == task.id
+    assert info.value.reason
+
+
+async def test_batch_runs_riffusion_jobs(client: AIMusicClient, emulator: Any) -> None:
+    jobs = [
+        Job(key=f"r{n}", operation="riffusion.create",
+            params={"custom_mode": False, "prompt": f"song {n}"})
+        for n in range(3)
+    ]  # fmt: skip
+    with warns_for("create"):
+        outcomes = [o async for o in client.batch(jobs, concurrency=3)]
+    assert sorted(o.job.key for o in outcomes) == ["r0", "r1", "r2"]
+    for out in outcomes:
+        assert out.status == "finished", out.error
+        assert out.result is not None
+        assert len(out.result.clips) == 2
+    assert emulator.stats.creates == 3
