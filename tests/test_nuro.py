@@ -6,8 +6,10 @@ from typing import Any
 
 import pydantic
 import pytest
+from aiohttp import web
 
-from aimusic_async._errors import ResponseValidationError
+from aimusic_async import AIMusicClient
+from aimusic_async._errors import EndpointRetiredError, ResponseValidationError, TaskFailedError
 from aimusic_async.models.nuro import NuroBgmRequest, NuroVocalRequest
 from aimusic_async.resources.nuro import NuroFamily
 
@@ -198,3 +200,114 @@ def test_202_and_garbage() -> None:
         FAMILY.parse_task("t", 200, ["not", "an", "object"])
     with pytest.raises(ResponseValidationError):
         FAMILY.parse_task("t", 200, {"status": "succeeded", "duration": "long"})
+
+
+# -- against the emulator (nuro retired: 410) ------------------------------------------------
+
+
+async def test_vocal_create_is_retired_with_replacement(
+    client: AIMusicClient, emulator: Any
+) -> None:
+    balance = emulator.balance(emulator.api_key).total
+    with pytest.raises(EndpointRetiredError) as info:
+        await client.nuro.create_vocal(lyrics="[verse] la la", genre="Pop", duration=60)
+    assert info.value.status == 410
+    assert info.value.replacement == "client.sonic.create"
+    assert "client.sonic.create" in str(info.value)
+    assert "retired" in info.value.message  # the server's text is kept
+    assert emulator.stats.creates == 0
+    assert emulator.balance(emulator.api_key).total == balance
+
+
+async def test_instrumental_create_and_get_are_retired(client: AIMusicClient) -> None:
+    with pytest.raises(EndpointRetiredError) as info:
+        await client.nuro.create_instrumental(
+            description="calm corporate", mood=["calm", "positive"], duration=45
+        )
+    assert info.value.replacement == "client.producer.create"
+    with pytest.raises(EndpointRetiredError) as got:
+        await client.nuro.get("4c35433b-1649-433d-b513-8422af70fbaa")
+    assert got.value.replacement is not None
+    assert "client.sonic.create" in got.value.replacement
+
+
+async def test_invalid_input_sends_nothing(client: AIMusicClient, emulator: Any) -> None:
+    requests = emulator.stats.requests
+    with pytest.raises(pydantic.ValidationError, match="lyrics"):
+        await client.nuro.create_vocal(lyrics="x" * 2001)
+    with pytest.raises(pydantic.ValidationError, match="mood"):
+        await client.nuro.create_instrumental(description="d", mood=["calm"] * 6)  # type: ignore[list-item]
+    with pytest.raises(pydantic.ValidationError, match="segments"):
+        await client.nuro.create_instrumental(
+            description="d", segments=[{"name": "intro", "duration": 20}]
+        )
+    assert emulator.stats.requests == requests
+
+
+# -- a host that still serves nuro (scripted) ------------------------------------------------
+
+
+def _nuro_host(fail: bool = False) -> tuple[web.Application, list[dict[str, Any]]]:
+    """A tiny nuro server: pending, running (progress), then succeeded (or failed)."""
+    bodies: list[dict[str, Any]] = []
+    polls: dict[str, int] = {}
+
+    async def create(request: web.Request) -> web.Response:
+        bodies.append(await request.json())
+        return web.json_response({"message": "success", "task_id": f"n{len(bodies)}"})
+
+    async def task(request: web.Request) -> web.Response:
+        tid = request.match_info["task_id"]
+        n = polls[tid] = polls.get(tid, 0) + 1
+        base = {"task_id": tid, "audio_url": "", "lyrics": "", "duration": "", "genre": "",
+                "mood": "", "gender": "", "timbre": ""}  # fmt: skip
+        if n == 1:
+            return web.json_response({**base, "status": "pending", "progress": 0})
+        if n == 2:
+            return web.json_response({**base, "status": "running", "progress": 50})
+        if fail:
+            return web.json_response(
+                {**base, "status": "failed", "progress": 100, "message": "algorithm error"}
+            )
+        return web.json_response({**DONE, "task_id": tid})
+
+    app = web.Application()
+    app.router.add_post("/api/v1/nuro/create", create)
+    app.router.add_get("/api/v1/nuro/task/{task_id}", task)
+    return app, bodies
+
+
+async def test_served_nuro_lifecycle(serve_app: Any, client_factory: Any) -> None:
+    app, bodies = _nuro_host()
+    client = await client_factory(await serve_app(app), "key")
+    task = await client.nuro.create_vocal(
+        lyrics="[verse] We were both young", genre="Hip Hop/Rap", mood="Chill", gender="Male",
+        timbre="Husky", duration=120,
+    )  # fmt: skip
+    assert task.family == "nuro"
+    statuses = [snap.status async for snap in task.watch()]
+    assert statuses == ["not_ready", "running", "succeeded"]
+    assert bodies[0] == {"type": "vocal", "lyrics": "[verse] We were both young",
+                         "genre": "Hip Hop/Rap", "mood": "Chill", "gender": "Male",
+                         "timbre": "Husky", "duration": 120}  # fmt: skip
+    result = await task
+    (clip,) = result.clips
+    assert clip.clip_id == task.id
+    assert clip.audio_url == DONE["audio_url"]
+
+    bgm = await client.nuro.create_instrumental(
+        description="cinematic score", version="v2.0",
+        segments=[{"name": "intro", "duration": 20}, {"name": "outro", "duration": 25}],
+    )  # fmt: skip
+    assert bodies[1]["type"] == "bgm"
+    assert bodies[1]["segments"][1] == {"name": "outro", "duration": 25}
+    assert (await bgm).clips[0].succeeded
+    assert (await client.nuro.get(bgm.id)).status == "succeeded"
+
+
+async def test_served_nuro_failure(serve_app: Any, client_factory: Any) -> None:
+    app, _ = _nuro_host(fail=True)
+    client = await client_factory(await serve_app(app), "key")
+    task = await client.nuro.create_instrumental(description="d", genre=("ambient",))
+    with pytest.raises(TaskFailedError, match="algorithm error"):
+        await task
