@@ -8,10 +8,10 @@ offending field in ``loc``, so a ``ValidationError`` always names what to fix.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import AfterValidator, Field, SecretStr, TypeAdapter, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from typing_extensions import Self
 
@@ -54,6 +54,7 @@ __all__ = [
     "UpsampleTagsRequest",
     "VoxRequest",
     "WavRequest",
+    "build_create_request",
     "prompt_limit",
     "supports_vocal_gender",
     "tags_limit",
@@ -411,6 +412,26 @@ SonicCreateRequest = Annotated[
 ]
 """Any body of ``POST /api/v1/sonic/create``, chosen by ``task_type``."""
 
+_CREATE_ADAPTER: TypeAdapter[SonicCreateRequest] = TypeAdapter(SonicCreateRequest)
+_TASK_TYPES: tuple[str, ...] = get_args(SonicTaskType)
+
+
+def build_create_request(fields: Mapping[str, Any]) -> SonicCreateRequest:
+    """The ``/sonic/create`` body for ``fields`` (``task_type`` defaults to ``create_music``;
+    ``None`` values count as not given). Raises ``ValidationError`` naming the field."""
+    data = {k: v for k, v in fields.items() if v is not None}
+    task_type = data.setdefault("task_type", "create_music")
+    if task_type not in _TASK_TYPES:
+        # The union alone would report an unknown tag with an empty loc.
+        problem = _problem(
+            "task_type",
+            "task_type",
+            "'task_type' must be one of " + ", ".join(_TASK_TYPES),
+            task_type,
+        )
+        raise ValidationError.from_exception_data("SonicCreateRequest", [problem])
+    return _CREATE_ADAPTER.validate_python(data)
+
 
 # -- other generating routes ---------------------------------------------------------------------
 class UploadRequest(_Checked):
@@ -426,7 +447,7 @@ class UploadExtendRequest(_Timed):
 
     url: Url
     custom_mode: bool
-    continue_at: Seconds | None = None
+    continue_at: Seconds
     auto_concat: bool | None = None
 
 
@@ -486,7 +507,6 @@ class ReplaceSectionRequest(_Styled):
     """
 
     clip_id: NonBlank
-    mv: ModelId | None = None  # type: ignore[assignment]  # the docs list it without requiring it
     infill_start_s: Seconds
     infill_end_s: Seconds
     infill_lyrics: str | None = None
@@ -513,6 +533,8 @@ class CreateVoiceRequest(StartRequest):
     """``POST /sonic/create-voice``: a persona cloned from a clear solo vocal (> 10 s)."""
 
     audio_url: Url
+    # Not on the stored pages; the finished task echoes a ``name`` with the persona id.
+    name: Annotated[NonBlank, Field(max_length=PERSONA_NAME_LIMIT)] | None = None
 
 
 # -- sync utilities ------------------------------------------------------------------------------

@@ -409,10 +409,15 @@ def test_mashup_exactly_two_clips() -> None:
 
 
 def test_replace_section_window() -> None:
-    base = {"clip_id": CLIP, "infill_start_s": 30}
-    s.ReplaceSectionRequest.model_validate({**base, "infill_end_s": 45})  # mv optional
+    base = {"clip_id": CLIP, "infill_start_s": 30, "mv": "chirp-v4"}
+    s.ReplaceSectionRequest.model_validate({**base, "infill_end_s": 45})
     assert_rejects(s.ReplaceSectionRequest, {**base, "infill_end_s": 30}, "infill_end_s")
-    assert_rejects(s.ReplaceSectionRequest, {"clip_id": CLIP, "infill_end_s": 3}, "infill_start_s")
+    assert_rejects(
+        s.ReplaceSectionRequest, {"clip_id": CLIP, "mv": "m", "infill_end_s": 3}, "infill_start_s"
+    )
+    assert_rejects(
+        s.ReplaceSectionRequest, {"clip_id": CLIP, "infill_start_s": 1, "infill_end_s": 3}, "mv"
+    )
     assert_rejects(s.ReplaceSectionRequest, {**base, "infill_end_s": 45, "mv": ""}, "mv")
 
 
@@ -591,3 +596,15 @@ def test_vox_result_tolerant_and_unknown_fields_kept() -> None:
     assert vox.audio_url == "https://c/v.mp3"
     assert vox.model_extra is not None
     assert vox.model_extra["new_thing"] == 1
+
+
+def test_build_create_request_defaults_and_names_task_type() -> None:
+    req = s.build_create_request({**_create(), "title": None})
+    assert isinstance(req, s.CreateMusicRequest)
+    assert "title" not in req.to_wire()
+    with pytest.raises(ValidationError) as exc:
+        s.build_create_request(_create(task_type="sing_music"))
+    assert field_errors(exc, "task_type")
+    with pytest.raises(ValidationError) as exc:
+        s.build_create_request({"task_type": "remaster", "mv": "sonic-v5"})
+    assert field_errors(exc, "continue_clip_id")

@@ -1,0 +1,591 @@
+"""``client.sonic``: every sonic operation.
+
+Operations that start server work return a ``Task`` (``await task`` gives the clips); the
+synchronous utilities return a typed result. Every method builds its request model first, so bad
+input raises ``pydantic.ValidationError`` naming the field before anything is sent (and before any
+credit is spent). Field names are the API's own; a method on one clip takes that clip's id first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from pydantic import BaseModel
+from typing_extensions import TypedDict, Unpack
+
+from .. import _clock
+from .._errors import APITimeoutError
+from .._families import SonicFamily
+from .._transport import error_from_response
+from ..models._base import RequestModel
+from ..models.common import TaskSnapshot
+from ..models.sonic_requests import (
+    AddInstrumentalRequest,
+    AddVocalsRequest,
+    AlignedLyricsRequest,
+    BpmRequest,
+    ConcatMusicRequest,
+    CoverMusicRequest,
+    CreatePersonaRequest,
+    CreateVoiceRequest,
+    ExtendMusicRequest,
+    MashupRequest,
+    MidiRequest,
+    PersonaMusicRequest,
+    RemasterRequest,
+    ReplaceSectionRequest,
+    SampleRequest,
+    SonicModel,
+    SonicTaskType,
+    StemsBasicRequest,
+    StemsFullRequest,
+    UploadCoverRequest,
+    UploadExtendRequest,
+    UploadRequest,
+    UpsampleTagsRequest,
+    VocalGender,
+    VoxRequest,
+    WavRequest,
+    build_create_request,
+)
+from ..models.sonic_results import (
+    AlignedLyricsResult,
+    BpmResult,
+    MidiResult,
+    PersonaResult,
+    UploadResult,
+    UpsampleTagsResult,
+    VoxResult,
+    WavResult,
+)
+from ._base import Resource
+
+if TYPE_CHECKING:
+    from .._client import AIMusicClient
+    from ..tasks import Task
+
+__all__ = ["SonicCreateFields", "SonicResource"]
+
+# The MIDI page calls the route synchronous yet says it may need asking again until the file is
+# ready. Ask up to 8 times, 2 s apart growing by 1.5x to 10 s: about a minute in all, the order of
+# a short generation, without hammering a route that may charge per call.
+MIDI_MAX_ATTEMPTS = 8
+MIDI_RETRY_DELAY = 2.0
+MIDI_RETRY_MAX_DELAY = 10.0
+MIDI_RETRY_MULTIPLIER = 1.5
+
+_P = "/api/v1/sonic"
+# Operation names are "sonic.<method>", so a create() of a task type with its own method is
+# reported (errors, duration estimates, batch journals) the same way as that method.
+_OPERATION = {
+    "create_music": "sonic.create",
+    "extend_music": "sonic.extend",
+    "cover_music": "sonic.cover",
+    "concat_music": "sonic.concat",
+    "persona_music": "sonic.create_with_persona",
+    "remaster": "sonic.remaster",
+    "add_vocals": "sonic.add_vocals",
+    "add_instrumental": "sonic.add_instrumental",
+}
+R = TypeVar("R", bound=BaseModel)
+
+
+class SonicCreateFields(TypedDict, total=False):
+    """Every field ``/sonic/create`` takes; which ones apply depends on ``task_type``."""
+
+    task_type: SonicTaskType
+    mv: SonicModel | str
+    custom_mode: bool
+    prompt: str
+    gpt_description_prompt: str
+    title: str
+    tags: str
+    negative_tags: str
+    make_instrumental: bool
+    auto_lyrics: bool
+    vocal_gender: VocalGender
+    style_weight: float
+    weirdness_constraint: float
+    audio_weight: float
+    duration: int
+    continue_clip_id: str
+    continue_at: float
+    persona_id: str
+    variation_category: Literal["subtle", "normal", "high"]
+    overpainting_start_s: float
+    overpainting_end_s: float
+    use_suno_cdn: bool
+    webhook_url: str
+    webhook_secret: str
+
+
+def _build(model: type[R], args: Mapping[str, Any], **rename: str) -> R:
+    """The request model from a method's arguments: ``self`` dropped, ``None`` meaning "not
+    given", parameters renamed to the API's field (``clip_id`` -> ``continue_clip_id``)."""
+    data = {
+        rename.get(name, name): value
+        for name, value in args.items()
+        if name != "self" and value is not None
+    }
+    return model.model_validate(data)
+
+
+class SonicResource(Resource):
+    """``client.sonic``: generation tasks, uploads, edits, stems and analysis utilities.
+
+    >>> task = await client.sonic.create(mv="sonic-v5", custom_mode=False,
+    ...                                  gpt_description_prompt="calm lo-fi for studying")
+    >>> result = await task
+    """
+
+    def __init__(self, client: AIMusicClient) -> None:
+        super().__init__(client)
+        client.register_family(SonicFamily())
+
+    async def _go(self, path: str, body: RequestModel, operation: str) -> Task:
+        return await self._start(f"{_P}/{path}", body, family="sonic", operation=operation)
+
+    async def _sync(
+        self,
+        route: str,
+        body: RequestModel,
+        result: type[R],
+        operation: str,
+        kind: Literal["safe", "start"] = "safe",
+    ) -> R:
+        path = f"{_P}/{route}"
+        transport = self._client._transport
+        response = await transport.request(
+            "POST", path, json=body.to_wire(), kind=kind, operation=operation
+        )
+        # Some answers carry an error only in the envelope: HTTP 200 with {"code": 4xx/5xx}.
+        data = response.data
+        code = data.get("code") if isinstance(data, Mapping) else None
+        if isinstance(code, int) and not isinstance(code, bool) and code >= 400:
+            raise error_from_response(code, data, path)
+        return transport.parse(result, response)
+
+    # -- /sonic/create -------------------------------------------------------------------------
+    async def create(self, **fields: Unpack[SonicCreateFields]) -> Task:
+        """Start any ``/sonic/create`` task; ``task_type`` defaults to ``create_music``.
+
+        Custom mode sings your ``prompt`` (lyrics); description mode writes a song from
+        ``gpt_description_prompt`` (<= 400 chars). The typed helpers (``extend``, ``cover``, ...)
+        start the other task types with their own required fields.
+
+        >>> task = await client.sonic.create(mv="sonic-v5", custom_mode=True,
+        ...     title="Starry Night", tags="pop, dreamy", prompt="[Verse]\\nStars they shine")
+        """
+        body = build_create_request(fields)
+        operation = _OPERATION.get(body.task_type, f"sonic.{body.task_type}")
+        return await self._go("create", body, operation)
+
+    async def extend(
+        self,
+        clip_id: str,
+        *,
+        continue_at: float,
+        mv: SonicModel | str,
+        custom_mode: bool,
+        prompt: str | None = None,
+        gpt_description_prompt: str | None = None,
+        title: str | None = None,
+        tags: str | None = None,
+        negative_tags: str | None = None,
+        make_instrumental: bool | None = None,
+        auto_lyrics: bool | None = None,
+        vocal_gender: VocalGender | None = None,
+        style_weight: float | None = None,
+        weirdness_constraint: float | None = None,
+        audio_weight: float | None = None,
+        duration: int | None = None,
+        use_suno_cdn: bool = False,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Continue a generated clip from ``continue_at`` seconds (``extend_music``).
+
+        The result holds only the new part; ``concat`` joins it with its source. For audio you
+        uploaded use ``upload_extend`` or ``create(task_type="extend_upload_music", ...)``.
+
+        >>> more = await client.sonic.extend(clip.clip_id, continue_at=60, mv="sonic-v5",
+        ...                                  custom_mode=True, prompt="[Verse 2]\\n...")
+        """
+        body = _build(ExtendMusicRequest, locals(), clip_id="continue_clip_id")
+        return await self._go("create", body, "sonic.extend")
+
+    async def cover(
+        self,
+        clip_id: str,
+        *,
+        mv: SonicModel | str,
+        custom_mode: bool,
+        prompt: str | None = None,
+        gpt_description_prompt: str | None = None,
+        title: str | None = None,
+        tags: str | None = None,
+        negative_tags: str | None = None,
+        make_instrumental: bool | None = None,
+        auto_lyrics: bool | None = None,
+        vocal_gender: VocalGender | None = None,
+        style_weight: float | None = None,
+        weirdness_constraint: float | None = None,
+        audio_weight: float | None = None,
+        duration: int | None = None,
+        use_suno_cdn: bool = False,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Restyle a generated clip (``cover_music``); ``audio_weight`` 0-1 sets how close."""
+        body = _build(CoverMusicRequest, locals(), clip_id="continue_clip_id")
+        return await self._go("create", body, "sonic.cover")
+
+    async def concat(
+        self,
+        clip_id: str,
+        *,
+        use_suno_cdn: bool = False,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Join an extension (its clip id) with its source into the full song (2 credits)."""
+        body = _build(ConcatMusicRequest, locals(), clip_id="continue_clip_id")
+        return await self._go("create", body, "sonic.concat")
+
+    async def create_with_persona(
+        self,
+        persona_id: str,
+        *,
+        mv: SonicModel | str,
+        custom_mode: bool,
+        prompt: str | None = None,
+        gpt_description_prompt: str | None = None,
+        title: str | None = None,
+        tags: str | None = None,
+        negative_tags: str | None = None,
+        make_instrumental: bool | None = None,
+        auto_lyrics: bool | None = None,
+        vocal_gender: VocalGender | None = None,
+        style_weight: float | None = None,
+        weirdness_constraint: float | None = None,
+        audio_weight: float | None = None,
+        duration: int | None = None,
+        use_suno_cdn: bool = False,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """A new song sung by a persona (``persona_music``): the id from ``create_persona`` or
+        from a finished ``create_voice`` task (``result.persona_id``)."""
+        body = _build(PersonaMusicRequest, locals())
+        return await self._go("create", body, "sonic.create_with_persona")
+
+    async def remaster(
+        self,
+        clip_id: str,
+        *,
+        mv: SonicModel | str,
+        variation_category: Literal["subtle", "normal", "high"] | None = None,
+        use_suno_cdn: bool = False,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Remaster a generated clip (best on clips under 24 h old)."""
+        body = _build(RemasterRequest, locals(), clip_id="continue_clip_id")
+        return await self._go("create", body, "sonic.remaster")
+
+    async def add_vocals(
+        self,
+        clip_id: str,
+        *,
+        mv: SonicModel | str,
+        prompt: str,
+        custom_mode: bool | None = None,
+        title: str | None = None,
+        tags: str | None = None,
+        negative_tags: str | None = None,
+        vocal_gender: VocalGender | None = None,
+        style_weight: float | None = None,
+        weirdness_constraint: float | None = None,
+        audio_weight: float | None = None,
+        overpainting_start_s: float | None = None,
+        overpainting_end_s: float | None = None,
+        use_suno_cdn: bool = False,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Sing the lyrics in ``prompt`` over an instrumental you uploaded (< 24 h old);
+        optionally only between ``overpainting_start_s`` and ``overpainting_end_s``."""
+        body = _build(AddVocalsRequest, locals(), clip_id="continue_clip_id")
+        return await self._go("create", body, "sonic.add_vocals")
+
+    async def add_instrumental(
+        self,
+        clip_id: str,
+        *,
+        mv: SonicModel | str,
+        prompt: str | None = None,
+        custom_mode: bool | None = None,
+        title: str | None = None,
+        tags: str | None = None,
+        negative_tags: str | None = None,
+        vocal_gender: VocalGender | None = None,
+        style_weight: float | None = None,
+        weirdness_constraint: float | None = None,
+        audio_weight: float | None = None,
+        overpainting_start_s: float | None = None,
+        overpainting_end_s: float | None = None,
+        use_suno_cdn: bool = False,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Accompany vocals you uploaded (< 24 h old) with an instrumental."""
+        body = _build(AddInstrumentalRequest, locals(), clip_id="continue_clip_id")
+        return await self._go("create", body, "sonic.add_instrumental")
+
+    # -- dedicated generation routes -----------------------------------------------------------
+    async def upload_extend(
+        self,
+        url: str,
+        *,
+        continue_at: float,
+        mv: SonicModel | str,
+        custom_mode: bool,
+        auto_concat: bool | None = None,
+        prompt: str | None = None,
+        gpt_description_prompt: str | None = None,
+        title: str | None = None,
+        tags: str | None = None,
+        negative_tags: str | None = None,
+        make_instrumental: bool | None = None,
+        auto_lyrics: bool | None = None,
+        vocal_gender: VocalGender | None = None,
+        style_weight: float | None = None,
+        weirdness_constraint: float | None = None,
+        audio_weight: float | None = None,
+        duration: int | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Upload the audio at ``url`` and extend it in one call (``/sonic/upload-extend``);
+        with ``auto_concat`` the result is the whole song."""
+        body = _build(UploadExtendRequest, locals())
+        return await self._go("upload-extend", body, "sonic.upload_extend")
+
+    async def upload_cover(
+        self,
+        url: str,
+        *,
+        mv: SonicModel | str,
+        custom_mode: bool,
+        prompt: str | None = None,
+        gpt_description_prompt: str | None = None,
+        title: str | None = None,
+        tags: str | None = None,
+        negative_tags: str | None = None,
+        make_instrumental: bool | None = None,
+        auto_lyrics: bool | None = None,
+        vocal_gender: VocalGender | None = None,
+        style_weight: float | None = None,
+        weirdness_constraint: float | None = None,
+        audio_weight: float | None = None,
+        duration: int | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Upload the audio at ``url`` and cover it in one call (``/sonic/upload-cover``)."""
+        body = _build(UploadCoverRequest, locals())
+        return await self._go("upload-cover", body, "sonic.upload_cover")
+
+    async def sample(
+        self,
+        clip_id: str | None = None,
+        *,
+        url: str | None = None,
+        mv: SonicModel | str,
+        custom_mode: bool,
+        chop_sample_start_s: float | None = None,
+        chop_sample_end_s: float | None = None,
+        prompt: str | None = None,
+        gpt_description_prompt: str | None = None,
+        title: str | None = None,
+        tags: str | None = None,
+        negative_tags: str | None = None,
+        make_instrumental: bool | None = None,
+        auto_lyrics: bool | None = None,
+        vocal_gender: VocalGender | None = None,
+        style_weight: float | None = None,
+        weirdness_constraint: float | None = None,
+        audio_weight: float | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """A full song from a fragment: a clip (sent as ``sample_clip_id``) or an audio ``url``,
+        optionally chopped to ``chop_sample_start_s``..``chop_sample_end_s``."""
+        body = _build(SampleRequest, locals(), clip_id="sample_clip_id")
+        return await self._go("sample", body, "sonic.sample")
+
+    async def mashup(
+        self,
+        mashup_clip_ids: Sequence[str],
+        *,
+        mv: SonicModel | str,
+        custom_mode: bool,
+        prompt: str | None = None,
+        gpt_description_prompt: str | None = None,
+        title: str | None = None,
+        tags: str | None = None,
+        negative_tags: str | None = None,
+        make_instrumental: bool | None = None,
+        auto_lyrics: bool | None = None,
+        vocal_gender: VocalGender | None = None,
+        style_weight: float | None = None,
+        weirdness_constraint: float | None = None,
+        audio_weight: float | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Blend exactly two clips into a new song (sonic-* or chirp-* models)."""
+        args = dict(locals())
+        if isinstance(mashup_clip_ids, (list, tuple)):
+            args["mashup_clip_ids"] = list(mashup_clip_ids)
+        body = _build(MashupRequest, args)
+        return await self._go("mashup", body, "sonic.mashup")
+
+    async def replace_section(
+        self,
+        clip_id: str,
+        *,
+        infill_start_s: float,
+        infill_end_s: float,
+        mv: SonicModel | str,
+        prompt: str | None = None,
+        infill_lyrics: str | None = None,
+        auto_concat: bool | None = None,
+        title: str | None = None,
+        tags: str | None = None,
+        negative_tags: str | None = None,
+        vocal_gender: VocalGender | None = None,
+        style_weight: float | None = None,
+        weirdness_constraint: float | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Regenerate ``infill_start_s``..``infill_end_s`` of a clip with ``infill_lyrics``
+        (``prompt``: the whole song's lyrics, for context). ``auto_concat`` also returns the
+        re-assembled song."""
+        body = _build(ReplaceSectionRequest, locals())
+        return await self._go("replace-section", body, "sonic.replace_section")
+
+    async def stems_basic(
+        self, clip_id: str, *, webhook_url: str | None = None, webhook_secret: str | None = None
+    ) -> Task:
+        """Split a clip into vocals and instrumental; the result has one clip per stem."""
+        body = _build(StemsBasicRequest, locals())
+        return await self._go("stems/basic", body, "sonic.stems_basic")
+
+    async def stems_full(
+        self, clip_id: str, *, webhook_url: str | None = None, webhook_secret: str | None = None
+    ) -> Task:
+        """Split a clip into one track per instrument group (a dozen or more stems)."""
+        body = _build(StemsFullRequest, locals())
+        return await self._go("stems/full", body, "sonic.stems_full")
+
+    async def create_voice(
+        self,
+        audio_url: str,
+        *,
+        name: str | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Clone a voice from a clear solo vocal (> 10 s, MP3/WAV); the finished task's
+        ``result.persona_id`` feeds ``create_with_persona``."""
+        body = _build(CreateVoiceRequest, locals())
+        return await self._go("create-voice", body, "sonic.create_voice")
+
+    # -- synchronous utilities -----------------------------------------------------------------
+    async def upload(self, url: str, *, callback_url: str | None = None) -> UploadResult:
+        """Upload audio you own from a public ``url``; ``result.clip_id`` feeds the
+        ``*_upload_music`` tasks, ``upload_*``, ``add_vocals`` ... (takes about 20 s).
+
+        With ``callback_url`` the server answers at once with ``result.task_id`` (``pending`` is
+        true) and posts the clip to that URL later; ``client.task(result.task_id)`` polls it.
+        Sent like a start request (never re-sent blind): an upload is paid and creates a clip.
+
+        >>> up = await client.sonic.upload("https://example.com/my-song.mp3")
+        >>> task = await client.sonic.create(task_type="extend_upload_music", ...)
+        """
+        body = _build(UploadRequest, locals())
+        return await self._sync("upload", body, UploadResult, "sonic.upload", kind="start")
+
+    async def create_persona(
+        self,
+        clip_id: str,
+        *,
+        name: str,
+        describe: str | None = None,
+        styles: str | None = None,
+        vox_audio_id: str | None = None,
+        vocal_start_s: float | None = None,
+        vocal_end_s: float | None = None,
+    ) -> PersonaResult:
+        """A reusable voice from a clip (optionally the ``vox_audio_id`` from ``vox``);
+        ``result.persona_id`` feeds ``create_with_persona``. The docs mark this route
+        unavailable upstream at times: expect an ``APIError`` then."""
+        body = _build(CreatePersonaRequest, locals())
+        return await self._sync(
+            "persona", body, PersonaResult, "sonic.create_persona", kind="start"
+        )
+
+    async def bpm(self, clip_id: str) -> BpmResult:
+        """The clip's tempo: ``avg_bpm``, ``max_bpm``, ``min_bpm``."""
+        return await self._sync("bpm", _build(BpmRequest, locals()), BpmResult, "sonic.bpm")
+
+    async def vox(
+        self,
+        clip_id: str,
+        *,
+        vocal_start_s: float | None = None,
+        vocal_end_s: float | None = None,
+    ) -> VoxResult:
+        """The clip's vocals, optionally a window of at most 30 s; ``result.vox_audio_id``
+        feeds ``create_persona``."""
+        return await self._sync("vox", _build(VoxRequest, locals()), VoxResult, "sonic.vox")
+
+    async def wav(self, clip_id: str) -> WavResult:
+        """A lossless WAV of the clip: ``result.wav_url``."""
+        return await self._sync("wav", _build(WavRequest, locals()), WavResult, "sonic.wav")
+
+    async def midi(self, clip_id: str) -> MidiResult:
+        """The clip's notes as JSON plus a ``.mid`` URL. The server may answer before the file is
+        ready; the call asks again (bounded) until ``midi_url`` is there, else raises
+        ``APITimeoutError``."""
+        body = _build(MidiRequest, locals())
+        delay = MIDI_RETRY_DELAY
+        for attempt in range(1, MIDI_MAX_ATTEMPTS + 1):
+            result = await self._sync("midi", body, MidiResult, "sonic.midi")
+            if result.ready:
+                return result
+            if attempt < MIDI_MAX_ATTEMPTS:
+                await _clock.sleep(delay)
+                delay = min(delay * MIDI_RETRY_MULTIPLIER, MIDI_RETRY_MAX_DELAY)
+        raise APITimeoutError(
+            f"the MIDI of clip {clip_id} was not ready after {MIDI_MAX_ATTEMPTS} attempts",
+            path=f"{_P}/midi",
+        )
+
+    async def aligned_lyrics(self, clip_id: str) -> AlignedLyricsResult:
+        """Word timings of the clip's lyrics (the first call per clip costs 1 credit)."""
+        body = _build(AlignedLyricsRequest, locals())
+        return await self._sync("aligned-lyrics", body, AlignedLyricsResult, "sonic.aligned_lyrics")
+
+    async def upsample_tags(self, tags: str) -> UpsampleTagsResult:
+        """Expand short style tags into a richer description: ``result.upsampled_tags``."""
+        body = _build(UpsampleTagsRequest, locals())
+        return await self._sync("upsample-tags", body, UpsampleTagsResult, "sonic.upsample_tags")
+
+    # -- tasks ---------------------------------------------------------------------------------
+    async def get(self, task_id: str) -> TaskSnapshot:
+        """One poll of a sonic task (``GET /sonic/task/{id}``): its current snapshot (free)."""
+        return await self._client.task(task_id, family="sonic").refresh()
