@@ -410,3 +410,25 @@ async def test_batch_runs_producer_jobs(client: AIMusicClient, emulator: Any) ->
     assert outcomes["bad"].status == "failed"
     assert isinstance(outcomes["bad"].error, pydantic.ValidationError)
     assert emulator.stats.creates == 3
+
+
+async def test_webhook_resolves_producer_tasks_without_polling(
+    emulator_factory: Any, client_factory: Any
+) -> None:
+    emu = await emulator_factory()
+    client = await client_factory(emu.base_url, emu.api_key, webhook_secret="wh-secret")
+    await client.webhooks.serve()
+    task = await client.producer.create(sound="pop")
+    result = await task
+    assert result.clips[0].succeeded
+    assert task.polls == 0
+    assert emu.stats.polls == 0
+    assert emu.tasks[task.id].body["webhook_url"].startswith("http://127.0.0.1:")
+
+    failing = await emulator_factory(clip_failure_rate=1.0)
+    client = await client_factory(failing.base_url, failing.api_key, webhook_secret="s")
+    await client.webhooks.serve()
+    task = await client.producer.create(sound="doomed")
+    with pytest.raises(TaskFailedError, match="Refund processed"):
+        await task
+    assert failing.stats.polls == 0
