@@ -11,14 +11,13 @@ from ._options import add_global_options
 
 __all__ = ["SUBCOMMAND_MODULES", "build_parser", "main"]
 
-# Each module exposes ``add_parser(subparsers)`` and sets a ``handler(args) -> int`` default.
+# Each module exposes ``add_parser(subparsers)`` and sets a ``handler(args) -> int`` default
+# (``func`` also works: the emulator subcommand uses that name).
 # Order is the order of ``aimusic --help``.
 SUBCOMMAND_MODULES = (
-    "demo_cmd",
     "create_cmd",
     "task_cmds",
     "download_cmd",
-    "batch_cmd",
     "credits_cmd",
     "emulator_cmd",
 )
@@ -53,5 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors: keep argparse's code
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    code: int = args.handler(args)
-    return code
+    handler = getattr(args, "handler", None) or getattr(args, "func", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    return int(handler(args))

@@ -111,7 +111,9 @@ class UI:
         if self.json_mode:
             return
         cells = [[self.scrub("" if v is None else str(v)) for v in row] for row in rows]
-        console = self.console()
+        # Rich tables on a terminal; elsewhere plain aligned columns that never wrap, so logs
+        # and pipes get one line per row.
+        console = self.console() if self.is_tty else None
         if console is not None:
             from rich import box
             from rich.table import Table

@@ -76,7 +76,9 @@ def read_jobs(path: Path, check: Callable[[dict[str, Any]], Any]) -> list[Any]:
         try:
             job = check(data)
         except pydantic.ValidationError as exc:
-            raise UsageError(f"{where}: {_job_error(exc)}") from None
+            params = data.get("params")
+            known = list(params) if isinstance(params, dict) else None
+            raise UsageError(f"{where}: {_job_error(exc, known)}") from None
         except UsageError as exc:
             raise UsageError(f"{where}: {exc}") from None
         except (ValueError, TypeError) as exc:
@@ -89,10 +91,10 @@ def read_jobs(path: Path, check: Callable[[dict[str, Any]], Any]) -> list[Any]:
     return jobs
 
 
-def _job_error(exc: pydantic.ValidationError) -> str:
+def _job_error(exc: pydantic.ValidationError, known: list[str] | None) -> str:
     # Errors from the Job model name top-level fields (key, operation, params.x); errors from
     # a request model name the parameter (title) and get the "params." prefix.
     title = exc.title or ""
     if title == "Job":
         return format_validation_error(exc, prefix="")
-    return format_validation_error(exc, prefix="params")
+    return format_validation_error(exc, prefix="params", known=known)

@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._constants import API_KEY_ENV, BASE_URL_ENV
@@ -190,21 +190,35 @@ def parse_params(pairs: Sequence[str], document: str | None) -> dict[str, Any]:
     return params
 
 
-def format_validation_error(exc: pydantic.ValidationError, *, prefix: str = "params") -> str:
-    """The first error of a pydantic ValidationError as ``params.title: <message>``."""
+def format_validation_error(
+    exc: pydantic.ValidationError,
+    *,
+    prefix: str = "params",
+    known: Collection[str] | None = None,
+) -> str:
+    """The first error of a pydantic ValidationError as ``params.title: <message>``.
+
+    A tagged union (sonic create, producer create) puts the tag first in the location
+    (``create_music.title``); it is dropped when it is not one of the ``known`` parameter names
+    (or, without them, when the error comes from a union).
+    """
     errors = exc.errors(include_url=False)
     if not errors:
         return f"{prefix}: {exc}"
     first = errors[0]
-    loc = [str(p) for p in first.get("loc", ()) if not _is_union_tag(p)]
+    loc = [str(p) for p in first.get("loc", ())]
+    if len(loc) > 1 and _is_union_tag(loc[0], exc, known):
+        loc = loc[1:]
     where = ".".join([p for p in (prefix, *loc) if p]) or "input"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{where}: {first.get('msg', 'invalid')}{more}"
 
 
-def _is_union_tag(part: Any) -> bool:
-    # A discriminated union adds the tag (e.g. "create_music") or a function name to the location.
-    return isinstance(part, str) and (part.startswith("function-") or part.endswith("]"))
+def _is_union_tag(part: str, exc: pydantic.ValidationError, known: Collection[str] | None) -> bool:
+    if known is not None:
+        return part not in known
+    title = exc.title or ""
+    return "union" in title or "." in title or part.endswith("_music")
 
 
 def describe_error(exc: BaseException) -> str:

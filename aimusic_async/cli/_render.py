@@ -63,7 +63,7 @@ def show_clips(ui: UI, item: TaskSnapshot | TaskResult, *, status: str | None = 
     state = status or getattr(item, "status", "succeeded")
     ui.say(
         f"task {item.task_id} ({item.family}): {state}"
-        + (f" - {item.message}" if item.message else "")
+        + (f" - {item.message}" if item.message and item.message != "success" else "")
     )
     if item.persona_id:
         ui.say(f"persona_id: {item.persona_id}")

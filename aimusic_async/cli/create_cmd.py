@@ -6,12 +6,22 @@ import argparse
 import inspect
 from typing import Any
 
+import pydantic
 from pydantic import BaseModel
 
 from ._console import UI
 from ._operations import bind_operation
-from ._options import EXIT_OK, add_global_options, add_wait_options, make_client, parse_params, run
-from ._render import task_json
+from ._options import (
+    EXIT_OK,
+    UsageError,
+    add_global_options,
+    add_wait_options,
+    format_validation_error,
+    make_client,
+    parse_params,
+    run,
+)
+from ._render import show_clips
 from .task_cmds import wait_for_task
 
 __all__ = ["add_parser"]
@@ -71,9 +81,13 @@ async def _create(args: argparse.Namespace, ui: UI) -> int:
     params = parse_params(args.param, args.params_json)
     async with make_client(args) as client:
         call = bind_operation(client, args.operation, params)
-        outcome = call()
-        if inspect.isawaitable(outcome):
-            outcome = await outcome
+        try:
+            outcome = call()
+            if inspect.isawaitable(outcome):
+                outcome = await outcome
+        except pydantic.ValidationError as exc:
+            # Bad input, caught before anything was sent.
+            raise UsageError(format_validation_error(exc, known=params)) from None
         if not isinstance(outcome, Task):
             # A synchronous utility (bpm, wav, lyrics ...): its typed result is the answer.
             _show_result(ui, outcome)
@@ -98,8 +112,14 @@ def _show_result(ui: UI, result: Any) -> None:
     if ui.json_mode:
         ui.emit_json(doc)
         return
+    variants = getattr(result, "variants", None)
+    if isinstance(variants, list):  # lyrics: show them as text, not as a table cell
+        for n, variant in enumerate(variants, start=1):
+            ui.say(f"--- {n}. {getattr(variant, 'title', '') or '(untitled)'}")
+            ui.say(str(getattr(variant, "lyrics", "")).rstrip())
+        return
     if hasattr(result, "task_id") and hasattr(result, "clips"):
-        ui.emit_json(task_json(result))
+        show_clips(ui, result)
         return
     if isinstance(doc, dict):
         rows = [[k, _short(v)] for k, v in doc.items() if k != "raw"]
