@@ -326,6 +326,13 @@ class Task:
         else:
             interval = policy.interval(self._step)
             self._step += 1
+            # Tasks started together learn from the first ones to finish: skip ahead to just
+            # before the expected finish, then restart the quick schedule there.
+            expected = self._client._estimates.get(self._key) if self._fresh else None
+            if expected is not None:
+                until = expected * EARLY_FRACTION - (_clock.monotonic() - self._started)
+                if until > interval:
+                    interval, self._step = until, 0
         if hint is not None:
             interval = min(hint, C.RETRY_AFTER_CAP)
         self._next_at = _clock.monotonic() + _jittered(interval)
