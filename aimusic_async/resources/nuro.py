@@ -9,7 +9,7 @@ serve it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 
@@ -153,7 +153,7 @@ class NuroResource(Resource):
         self,
         *,
         description: str,
-        version: str | None = None,
+        version: Literal["v1.0", "v2.0"] | None = None,
         genre: Sequence[NuroBgmGenre] | None = None,
         mood: Sequence[NuroMood] | None = None,
         instrument: Sequence[NuroInstrument] | None = None,
