@@ -4,6 +4,8 @@ bad input that never reaches the server. MIDI's ask-again loop runs against a sc
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -435,3 +437,41 @@ async def test_error_in_envelope_of_a_200(
     client = await client_factory(await serve_app(app), "k")
     with pytest.raises(InsufficientCreditsError):
         await client.sonic.bpm("clip-1")
+
+
+async def test_webhook_secret_sent_but_never_logged(
+    sonic_client: Any,
+    emu: Any,
+    serve_app: Callable[[web.Application], Awaitable[str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "canary-sonic-secret-7f2e"
+    hooks: list[tuple[dict[str, str], bytes]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        hooks.append((dict(request.headers), await request.read()))
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    url = await serve_app(app)
+    clip = await song(sonic_client)
+    caplog.set_level("DEBUG", logger="aimusic_async")
+    task = await sonic_client.sonic.stems_basic(
+        clip, webhook_url=f"{url}/hook", webhook_secret=secret
+    )
+    assert emu.tasks[task.id].body["webhook_secret"] == secret
+    assert emu.tasks[task.id].body["webhook_url"] == f"{url}/hook"
+    # The emulator signs its callback with our secret. (Not awaited: with a webhook_url of the
+    # caller's own, the task waits for that callback to be handed to client.webhooks first.)
+    for _ in range(250):
+        if hooks:
+            break
+        await asyncio.sleep(0.02)
+    assert hooks
+    headers, raw = hooks[0]
+    signed = f"{headers['X-Webhook-Timestamp']}.".encode() + raw
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    assert headers["X-Webhook-Signature"] == f"sha256={expected}"
+    assert secret not in caplog.text
+    assert secret not in repr(task)
