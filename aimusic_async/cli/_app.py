@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = (
     "create_cmd",
     "task_cmds",
     "download_cmd",
+    "batch_cmd",
     "credits_cmd",
     "emulator_cmd",
 )

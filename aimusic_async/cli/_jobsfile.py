@@ -9,26 +9,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 
 from ._options import UsageError, format_validation_error
 
-__all__ = ["JobLine", "read_jobs"]
+__all__ = ["read_jobs"]
+
+T = TypeVar("T")
 
 # A batch file bigger than this is almost certainly not a jobs file (a WAV passed by mistake).
 MAX_FILE_BYTES = 256 * 1024 * 1024
-
-
-class JobLine:
-    """One parsed line: its number and the decoded object."""
-
-    __slots__ = ("data", "lineno")
-
-    def __init__(self, lineno: int, data: dict[str, Any]) -> None:
-        self.lineno = lineno
-        self.data = data
 
 
 def _load_lines(path: Path) -> list[str]:
@@ -46,15 +38,15 @@ def _load_lines(path: Path) -> list[str]:
         raise UsageError(f"{path}: {exc.strerror}") from None
 
 
-def read_jobs(path: Path, check: Callable[[dict[str, Any]], Any]) -> list[Any]:
-    """Parse and check every line; the list of whatever ``check`` returns (the Job objects).
+def read_jobs(path: Path, check: Callable[[dict[str, Any]], T]) -> list[tuple[int, T]]:
+    """Parse and check every line; ``(line number, whatever check returned)`` per job.
 
     ``check`` builds a job from one decoded line and raises pydantic.ValidationError (or
     UsageError / ValueError) when the line is bad. Blank lines are skipped. The first bad line
     stops the reading with a UsageError naming it.
     """
     name = path.name
-    jobs: list[Any] = []
+    jobs: list[tuple[int, T]] = []
     seen: dict[str, int] = {}
     for lineno, raw in enumerate(_load_lines(path), start=1):
         text = raw.strip()
@@ -85,7 +77,7 @@ def read_jobs(path: Path, check: Callable[[dict[str, Any]], Any]) -> list[Any]:
             raise UsageError(f"{where}: {exc}") from None
         if isinstance(key, str):
             seen[key] = lineno
-        jobs.append(job)
+        jobs.append((lineno, job))
     if not jobs:
         raise UsageError(f"{name}: no jobs (expected one JSON object per line)")
     return jobs

@@ -1,19 +1,22 @@
 """Live progress for long work: started / running / done / failed / unknown, rate and ETA.
 
-On a terminal with rich: one redrawn bar. Otherwise (a pipe, a log file, no rich): a plain line
-now and then, never a redraw. In JSON mode: nothing (stdout is for the JSON only).
+The figures come from the batch's own counters (``BatchProgress``: ``run.progress``), read on a
+timer. On a terminal with rich: one redrawn bar. Otherwise (a pipe, a log file, no rich): a plain
+line now and then when something moved, never a redraw. In JSON mode: nothing (stdout is for
+the JSON only).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import asyncio
+import contextlib
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from .. import _clock
 from ._console import UI
 
-__all__ = ["Counts", "ProgressDisplay"]
+__all__ = ["ProgressDisplay", "ProgressSource", "fmt_duration"]
 
 # A plain progress line at most this often: enough to see a batch move in a CI log, few enough
 # lines that a 1,000-job batch does not flood it.
@@ -22,125 +25,125 @@ PLAIN_INTERVAL = 5.0
 LIVE_REFRESH = 8
 
 
-@dataclass
-class Counts:
-    """Where the jobs are. ``done`` and ``failed`` and ``unknown`` are final."""
+class ProgressSource(Protocol):
+    """What the display reads (``aimusic_async.batch.BatchProgress`` has all of it)."""
 
-    total: int = 0
-    started: int = 0
-    running: int = 0
-    done: int = 0
-    failed: int = 0
-    unknown: int = 0
-    skipped: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
+    total: int
+    started: int
+    running: int
+    finished: int
+    failed: int
+    unknown: int
 
     @property
-    def finished(self) -> int:
-        return self.done + self.failed + self.unknown + self.skipped
+    def done(self) -> int: ...
+    @property
+    def rate(self) -> float: ...
+    @property
+    def eta(self) -> float | None: ...
 
 
-def _fmt_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds + 0.5))
-    minutes, secs = divmod(seconds, 60)
+def fmt_duration(seconds: float) -> str:
+    whole = max(0, int(seconds + 0.5))
+    minutes, secs = divmod(whole, 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class ProgressDisplay:
-    """Shows a Counts object as it changes. Use as a context manager; call ``refresh()``."""
+    """Shows a ProgressSource while a batch runs: ``async with ProgressDisplay(ui, src): ...``."""
 
-    def __init__(self, ui: UI, counts: Counts, *, label: str = "jobs") -> None:
+    def __init__(self, ui: UI, source: ProgressSource, *, label: str = "jobs") -> None:
         self.ui = ui
-        self.counts = counts
+        self.source = source
         self.label = label
-        self._started_at = _clock.monotonic()
-        self._last_plain = 0.0
-        self._last_line = ""
         self._progress: Any = None
-        self._task_id: Any = None
+        self._bar: Any = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._last_core = ""
+        self._last_plain = -PLAIN_INTERVAL
 
-    # -- figures ---------------------------------------------------------------------------------
-    def elapsed(self) -> float:
-        return _clock.monotonic() - self._started_at
-
-    def rate(self) -> float:
-        """Finished jobs per second so far."""
-        elapsed = self.elapsed()
-        return self.counts.finished / elapsed if elapsed > 0 else 0.0
-
-    def eta(self) -> float | None:
-        rate = self.rate()
-        remaining = self.counts.total - self.counts.finished
-        if remaining <= 0:
-            return 0.0
-        return remaining / rate if rate > 0 else None
-
-    def summary(self) -> str:
-        c = self.counts
+    def line(self) -> str:
+        """One line: ``7/12 jobs | started 12 | running 5 | done 6 | failed 1 | ...``."""
+        s = self.source
+        eta = s.eta
         parts = [
-            f"{c.finished}/{c.total} {self.label}",
-            f"started {c.started}",
-            f"running {c.running}",
-            f"done {c.done}",
-            f"failed {c.failed}",
-            f"unknown {c.unknown}",
+            f"{s.done}/{s.total} {self.label}",
+            f"started {s.started}",
+            f"running {s.running}",
+            f"done {s.finished}",
+            f"failed {s.failed}",
+            f"unknown {s.unknown}",
+            f"{s.rate * 60:.1f}/min",
+            f"ETA {fmt_duration(eta)}" if eta is not None else "ETA -",
         ]
-        if c.skipped:
-            parts.append(f"skipped {c.skipped}")
-        parts.append(f"{self.rate() * 60:.1f}/min")
-        eta = self.eta()
-        parts.append(f"ETA {_fmt_duration(eta)}" if eta is not None else "ETA -")
         return " | ".join(parts)
-
-    # -- drawing ---------------------------------------------------------------------------------
-    def __enter__(self) -> ProgressDisplay:
-        self._started_at = _clock.monotonic()
-        if self.ui.json_mode or not self.ui.live:
-            return self
-        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
-
-        self._progress = Progress(
-            SpinnerColumn(),
-            BarColumn(bar_width=30),
-            TextColumn("{task.fields[line]}"),
-            console=self.ui.console(),
-            refresh_per_second=LIVE_REFRESH,
-            transient=False,
-        )
-        self._progress.start()
-        self._task_id = self._progress.add_task(
-            self.label, total=max(self.counts.total, 1), line=self.summary()
-        )
-        return self
 
     def refresh(self, *, force: bool = False) -> None:
         if self.ui.json_mode:
             return
-        line = self.summary()
+        line = self.line()
         if self._progress is not None:
             self._progress.update(
-                self._task_id,
-                completed=self.counts.finished,
-                total=max(self.counts.total, 1),
-                line=line,
+                self._bar, completed=self.source.done, total=max(self.source.total, 1), line=line
             )
             return
         now = _clock.monotonic()
-        if force or now - self._last_plain >= PLAIN_INTERVAL:
-            # Skip a line identical to the last one (nothing moved).
-            core = line.rsplit(" | ", 2)[0]
-            if force or core != self._last_line:
-                self._last_line = core
-                self._last_plain = now
-                self.ui.say(line)
+        # The counts without rate and ETA: print only when a job moved.
+        core = line.rsplit(" | ", 2)[0]
+        if force or (core != self._last_core and now - self._last_plain >= PLAIN_INTERVAL):
+            self._last_core = core
+            self._last_plain = now
+            self.ui.say(line)
 
-    def __exit__(
+    def note(self, text: str) -> None:
+        """A line printed above the live bar (or plainly), e.g. a failed job."""
+        if self.ui.json_mode:
+            return
+        if self._progress is not None:
+            self._progress.console.print(self.ui.scrub(text), markup=False, highlight=False)
+        else:
+            self.ui.say(text)
+
+    async def _tick(self) -> None:
+        # Real time on purpose: a display tick is not SDK behaviour that tests fake via _clock.
+        interval = 1 / LIVE_REFRESH if self._progress is not None else 0.5
+        while True:
+            await asyncio.sleep(interval)
+            self.refresh()
+
+    async def __aenter__(self) -> ProgressDisplay:
+        if self.ui.json_mode:
+            return self
+        if self.ui.live:
+            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                BarColumn(bar_width=30),
+                TextColumn("{task.fields[line]}"),
+                console=self.ui.console(),
+                refresh_per_second=LIVE_REFRESH,
+                transient=False,
+            )
+            self._progress.start()
+            self._bar = self._progress.add_task(
+                self.label, total=max(self.source.total, 1), line=self.line()
+            )
+        self._ticker = asyncio.ensure_future(self._tick())
+        return self
+
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
         if self._progress is not None:
             self.refresh()
             self._progress.stop()
