@@ -26,8 +26,8 @@ __all__ = ["Account", "ClipRecord", "EmulatorState", "TaskRecord"]
 # Clips start running a quarter of the way from appearing to done, and stream from 60 % on.
 _RUN_AT = 0.25
 _STREAM_AT = 0.6
-# Clips of one task finish spread over the last 30 % of the task's generation window.
-_FINISH_SPREAD = 0.3
+# Other clips of a task finish 10-40 % of the clip window before the last one: visibly apart.
+_FINISH_SPREAD = (0.1, 0.4)
 
 _FAILURE_REASONS = (
     "Generation failed upstream. Credits were refunded.",
@@ -308,7 +308,7 @@ class EmulatorState:
             if i == len(clips) - 1:
                 done = t_done  # the last clip defines "done" = created + generation time
             else:
-                done = t_done - window * _FINISH_SPREAD * self.rng.random()
+                done = t_done - window * self.rng.uniform(*_FINISH_SPREAD)
             failed = self.chance(cfg.clip_failure_rate)
             span = done - t_ready
             fields = dict(fields)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 from aimusic_async.testing import Emulator, EmulatorConfig
 
 # Tiny generation times keep each lifecycle test well under a second.
-FAST = EmulatorConfig(generation_time=(0.15, 0.25), seed=7)
+FAST = EmulatorConfig(generation_time=(0.05, 0.1), seed=7)
 
 
 @dataclass

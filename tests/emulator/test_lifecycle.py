@@ -115,10 +115,8 @@ async def test_same_seed_same_answers(make_api: MakeApi) -> None:
         api = await make_api(config)
         ids = [await api.create() for _ in range(4)]
         finals = [await api.wait(t) for t in ids]
-        runs.append(
-            (
-                ids,
-                [[(c["clip_id"], c["state"], c["duration"]) for c in f.body["data"]] for f in finals],
-            )
-        )
+        clips = [
+            [(c["clip_id"], c["state"], c["duration"]) for c in f.body["data"]] for f in finals
+        ]
+        runs.append((ids, clips))
     assert runs[0] == runs[1]
