@@ -221,7 +221,7 @@ class _Prepared(Exception):
 
 
 class _NotAStart(Exception):
-    pass
+    """The dry-run method reached for a sync call or the transport: not a task start."""
 
 
 class _NoSendClient:
@@ -232,7 +232,7 @@ class _NoSendClient:
 
     def __getattr__(self, name: str) -> Any:
         if name in ("_transport", "download", "credits", "task"):
-            raise RuntimeError("a dry run must not send requests")
+            raise _NotAStart(name)
         return getattr(self._real, name)
 
 
@@ -357,16 +357,17 @@ class BatchRun(AsyncIterator[JobOutcome]):
         item = await self._queue.get()
         if item is _END:
             self._queue.put_nowait(_END)  # later calls end too
-            await self._runner  # raises what stopped the batch, if anything did
+            if not self._runner.cancelled():
+                await self._runner  # raises what stopped the batch, if anything did
             raise StopAsyncIteration
         outcome: JobOutcome = item
         return outcome
 
     async def aclose(self) -> None:
         """Cancel whatever is still running and wait until it has stopped."""
+        self._closed = True
         runner = self._runner
         if runner is None:
-            self._closed = True
             return
         if not runner.done():
             runner.cancel()
@@ -387,7 +388,7 @@ class BatchRun(AsyncIterator[JobOutcome]):
         await self.aclose()
 
     def __del__(self) -> None:
-        runner = self._runner
+        runner = getattr(self, "_runner", None)  # None when __init__ raised
         if runner is not None and not runner.done():
             with contextlib.suppress(RuntimeError):  # the loop may already be closed
                 runner.cancel()
