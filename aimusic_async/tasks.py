@@ -147,6 +147,7 @@ class Task:
         "_fresh",
         "_key",
         "_next_at",
+        "_prev_poll",
         "_running",
         "_signal",
         "_started",
@@ -179,6 +180,7 @@ class Task:
         self.polls = 0
         self._failure: TaskFailedError | None = None
         self._next_at: float | None = None
+        self._prev_poll: float | None = None
         self._step = 0
         self._errors = 0
         self._running = False
@@ -321,6 +323,7 @@ class Task:
         self._record(snapshot)
         if self.done:
             return
+        self._prev_poll = _clock.monotonic()
         if hub is not None:
             interval = policy.max_interval
         else:
@@ -358,7 +361,11 @@ class Task:
         if self.done or not snapshot.finished:
             return
         if self._fresh:
-            self._client._estimates.observe(self._key, _clock.monotonic() - self._started)
+            now = _clock.monotonic()
+            # The task finished somewhere between the last "not yet" poll and this answer: the
+            # midpoint keeps the polling interval itself out of the estimate.
+            finished_at = now if self._prev_poll is None else (self._prev_poll + now) / 2
+            self._client._estimates.observe(self._key, finished_at - self._started)
         if snapshot.status == "failed":
             self._fail(failure_reason(snapshot), snapshot)
         else:
