@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -432,3 +434,30 @@ async def test_webhook_resolves_producer_tasks_without_polling(
     with pytest.raises(TaskFailedError, match="Refund processed"):
         await task
     assert failing.stats.polls == 0
+
+
+def test_cli_batch_runs_producer_and_riffusion_jobs(
+    aimusic_emulator_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aimusic_async.cli import main
+
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [
+        {"key": "p1", "operation": "producer.create", "params": {"sound": "drone", "title": "D"}},
+        {"key": "u1", "operation": "producer.upload",
+         "params": {"audio_url": "https://example.com/a.mp3"}},
+        {"key": "r1", "operation": "riffusion.create",
+         "params": {"custom_mode": False, "prompt": "r&b pop song"}},
+    ]  # fmt: skip
+    jobs.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    with pytest.warns(DeprecationWarning, match="riffusion"):
+        code = main(["batch", str(jobs), "--json", "--poll-interval", "0.05"])
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert code == 0
+    by_key = {o["key"]: o for o in out}
+    assert set(by_key) == {"p1", "u1", "r1"}
+    assert all(o["status"] == "finished" for o in out)
+    assert by_key["p1"]["family"] == "producer"
+    assert by_key["p1"]["clips"][0]["title"] == "D"
+    assert len(by_key["r1"]["clips"]) == 2
+    assert aimusic_emulator_env.stats.creates == 3
