@@ -15,6 +15,7 @@ __all__ = ["SUBCOMMAND_MODULES", "build_parser", "main"]
 # (``func`` also works: the emulator subcommand uses that name).
 # Order is the order of ``aimusic --help``.
 SUBCOMMAND_MODULES = (
+    "demo_cmd",
     "create_cmd",
     "task_cmds",
     "download_cmd",

@@ -117,12 +117,14 @@ class UI:
         if console is not None:
             from rich import box
             from rich.table import Table
+            from rich.text import Text
 
             table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
             for name in columns:
                 table.add_column(name, overflow="fold")
             for row in cells:
-                table.add_row(*row)
+                # Text, not markup: file names like "Song [clip-id].wav" must print as they are.
+                table.add_row(*(Text(v) for v in row))
             console.print(table)
             return
         widths = [len(c) for c in columns]

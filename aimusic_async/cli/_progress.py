@@ -50,6 +50,21 @@ def fmt_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def _two_line_progress() -> Any:
+    """A rich Progress that draws the counts on a second line (fits an 80-column terminal)."""
+    from rich.progress import Progress
+    from rich.text import Text
+
+    class TwoLineProgress(Progress):
+        counts_line = ""
+
+        def get_renderables(self) -> Any:
+            yield self.make_tasks_table(self.tasks)
+            yield Text(self.counts_line)
+
+    return TwoLineProgress
+
+
 class ProgressDisplay:
     """Shows a ProgressSource while a batch runs: ``async with ProgressDisplay(ui, src): ...``."""
 
@@ -63,29 +78,36 @@ class ProgressDisplay:
         self._last_core = ""
         self._last_plain = -PLAIN_INTERVAL
 
+    def counts(self) -> str:
+        s = self.source
+        return (
+            f"started {s.started} | running {s.running} | done {s.finished} | "
+            f"failed {s.failed} | unknown {s.unknown}"
+        )
+
+    def speed(self) -> tuple[str, str]:
+        eta = self.source.eta
+        return f"{self.source.rate * 60:.1f}/min", fmt_duration(eta) if eta is not None else "-"
+
     def line(self) -> str:
         """One line: ``7/12 jobs | started 12 | running 5 | done 6 | failed 1 | ...``."""
+        rate, eta = self.speed()
         s = self.source
-        eta = s.eta
-        parts = [
-            f"{s.done}/{s.total} {self.label}",
-            f"started {s.started}",
-            f"running {s.running}",
-            f"done {s.finished}",
-            f"failed {s.failed}",
-            f"unknown {s.unknown}",
-            f"{s.rate * 60:.1f}/min",
-            f"ETA {fmt_duration(eta)}" if eta is not None else "ETA -",
-        ]
-        return " | ".join(parts)
+        return f"{s.done}/{s.total} {self.label} | {self.counts()} | {rate} | ETA {eta}"
 
     def refresh(self, *, force: bool = False) -> None:
         if self.ui.json_mode:
             return
         line = self.line()
         if self._progress is not None:
+            rate, eta = self.speed()
+            self._progress.counts_line = self.counts()
             self._progress.update(
-                self._bar, completed=self.source.done, total=max(self.source.total, 1), line=line
+                self._bar,
+                completed=self.source.done,
+                total=max(self.source.total, 1),
+                rate=rate,
+                eta=eta,
             )
             return
         now = _clock.monotonic()
@@ -116,19 +138,22 @@ class ProgressDisplay:
         if self.ui.json_mode:
             return self
         if self.ui.live:
-            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+            from rich.progress import BarColumn, SpinnerColumn, TextColumn
 
-            self._progress = Progress(
+            self._progress = _two_line_progress()(
                 SpinnerColumn(),
-                BarColumn(bar_width=30),
-                TextColumn("{task.fields[line]}"),
+                BarColumn(bar_width=24),
+                TextColumn("{task.completed}/{task.total} " + self.label, markup=False),
+                TextColumn("{task.fields[rate]}  ETA {task.fields[eta]}", markup=False),
                 console=self.ui.console(),
                 refresh_per_second=LIVE_REFRESH,
                 transient=False,
             )
+            self._progress.counts_line = self.counts()
             self._progress.start()
+            rate, eta = self.speed()
             self._bar = self._progress.add_task(
-                self.label, total=max(self.source.total, 1), line=self.line()
+                self.label, total=max(self.source.total, 1), rate=rate, eta=eta
             )
         self._ticker = asyncio.ensure_future(self._tick())
         return self
