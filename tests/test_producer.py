@@ -242,6 +242,19 @@ def test_wav_only_download_answer_exposes_audio_url() -> None:
     assert snap.clips[0].audio_url == "https://cdn.example/x.wav"
 
 
+def test_what_counts_as_delivered_depends_on_the_task_type() -> None:
+    lyrics = {"clip_id": "l1", "title": "Lyrics", "lyrics": "[Verse]\nhello"}
+    body = {"status": "SUCCESS", "task_type": "make_lyrics", "data": [lyrics]}
+    assert FAMILY.parse_task("t", 200, body).status == "succeeded"
+    empty = {**body, "data": [{**lyrics, "lyrics": ""}]}
+    assert FAMILY.parse_task("t", 200, empty).status == "running"
+    bare = {k: v for k, v in CLIP.items() if not k.endswith("_url")}
+    video = {"status": "SUCCESS", "task_type": "video_clip", "data": [bare]}
+    assert FAMILY.parse_task("t", 200, video).status == "running"  # no file yet
+    done = {**video, "data": [{**bare, "video_url": "https://cdn.example/v.mp4"}]}
+    assert FAMILY.parse_task("t", 200, done).status == "succeeded"
+
+
 def test_failed_carries_the_message() -> None:
     body = {"code": 200, "status": "FAILED", "message": "generation failed; refund processed"}
     snap = FAMILY.parse_task("t1", 200, body)
@@ -387,6 +400,23 @@ async def test_upload_then_download_both_formats(client: AIMusicClient, emulator
         assert clip.audio_url is not None
     # The uploaded clip is a valid clip_id too.
     await (await client.producer.download(uploaded.clip_id))
+
+
+async def test_make_lyrics_and_video_clip(client: AIMusicClient, emulator: Any) -> None:
+    lyrics_task = await client.producer.make_lyrics("a song about harbour lights")
+    assert emulator.tasks[lyrics_task.id].body == {"prompt": "a song about harbour lights"}
+    (text,) = (await lyrics_task).clips
+    assert text.lyrics
+    assert "harbour lights" in text.lyrics
+    song = (await (await client.producer.create(sound="pop"))).clips[0]
+    video_task = await client.producer.video_clip(song.clip_id)
+    assert emulator.tasks[video_task.id].body == {"clip_id": song.clip_id}
+    assert emulator.tasks[video_task.id].family == "producer"
+    assert (await video_task).clips[0].succeeded
+    requests = emulator.stats.requests
+    with pytest.raises(pydantic.ValidationError, match="prompt"):
+        await client.producer.make_lyrics("")
+    assert emulator.stats.requests == requests
 
 
 async def test_server_side_errors_surface(client: AIMusicClient) -> None:

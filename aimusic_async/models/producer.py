@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ._base import RequestModel, ResponseModel
+from ._base import RequestModel
 
 __all__ = [
     "PRODUCER_MODELS",
@@ -21,16 +21,17 @@ __all__ = [
     "PRODUCER_RETIRED_TASK_TYPES",
     "PRODUCER_TASK_TYPES",
     "ProducerCoverMusic",
-    "ProducerCreateAccepted",
     "ProducerCreateMusic",
     "ProducerCreateRequest",
     "ProducerDownloadRequest",
     "ProducerExtendMusic",
+    "ProducerLyricsRequest",
     "ProducerMusicVariation",
     "ProducerReplaceMusic",
     "ProducerSwapMusic",
     "ProducerTaskType",
     "ProducerUploadRequest",
+    "ProducerVideoRequest",
     "WebhookFields",
     "build_producer_create",
 ]
@@ -250,8 +251,13 @@ class ProducerDownloadRequest(WebhookFields):
     format: Literal["mp3", "wav"] = "mp3"
 
 
-class ProducerCreateAccepted(ResponseModel):
-    """The answer to every producer start request: ``{"message", "task_id"}``."""
+class ProducerLyricsRequest(WebhookFields):
+    """``/producer/lyrics-create``: lyrics from a text ``prompt`` (field name unconfirmed)."""
 
-    task_id: str
-    message: str | None = None
+    prompt: NonEmpty
+
+
+class ProducerVideoRequest(WebhookFields):
+    """``/producer/video-clip``: a music video for ``clip_id`` (field name unconfirmed)."""
+
+    clip_id: NonEmpty

@@ -16,8 +16,10 @@ from ..models.common import Clip, TaskSnapshot
 from ..models.producer import (
     PRODUCER_REPLACEMENTS,
     ProducerDownloadRequest,
+    ProducerLyricsRequest,
     ProducerTaskType,
     ProducerUploadRequest,
+    ProducerVideoRequest,
     build_producer_create,
 )
 from ._base import Resource
@@ -53,16 +55,26 @@ def parse_clip_list(task_id: str, items: Any, *, family: str) -> list[Clip]:
     return parse_clips(filled, task_id=task_id, family=family)
 
 
-def _has_audio(clip: Clip) -> bool:
+# Poll answers name their task_type; a lyrics task delivers text, the others a file. The
+# documented quirk (SUCCESS before the file is in place) is only known for audio, so any media
+# URL counts for a video task rather than risk waiting for a field the service may not send.
+# (Documented name: make_lyrics; the emulator reports lyrics_create.)
+_TEXT_TASKS = frozenset({"make_lyrics", "lyrics_create"})
+
+
+def _delivered(clip: Clip, task_type: Any) -> bool:
+    """Whether a SUCCESS clip carries what its task produces (else: keep polling)."""
+    if task_type in _TEXT_TASKS:
+        return bool(clip.lyrics)
     extra = clip.model_extra or {}
-    return bool(clip.audio_url or extra.get("wav_url"))
+    return bool(clip.audio_url or extra.get("wav_url") or clip.video_url)
 
 
 def _with_state(clip: Clip, state: str, error: str | None = None) -> Clip:
     update: dict[str, Any] = {"state": state}
     if state == "failed" and error and not clip.error_message:
         update["error_message"] = error
-    if state == "succeeded" and not clip.audio_url:
+    if state == "succeeded" and not clip.audio_url and (clip.model_extra or {}).get("wav_url"):
         # A wav-only download answer: make the file reachable where every caller looks.
         update["audio_url"] = (clip.model_extra or {}).get("wav_url")
     return clip.model_copy(update=update)
@@ -122,7 +134,8 @@ class ProducerFamily:
             reason = message if message and message.lower() != "success" else "task failed"
             return snap("failed", [_with_state(c, "failed", reason) for c in clips], reason)
         if top in _SUCCESS and clips:
-            if not all(c.failed or _has_audio(c) for c in clips):
+            task_type = body.get("task_type")
+            if not all(c.failed or _delivered(c, task_type) for c in clips):
                 # Documented quirk: SUCCESS can come before the file is in place; keep polling.
                 return snap("running", [_with_state(c, "running") for c in clips], message)
             done = [c if c.failed else _with_state(c, "succeeded") for c in clips]
@@ -135,7 +148,8 @@ class ProducerFamily:
 
 
 class ProducerResource(Resource):
-    """``client.producer``: create (every documented task type), upload, download, get."""
+    """``client.producer``: create (every documented task type), upload, download, get; also
+    make_lyrics and video_clip (their request fields are not confirmed by the docs)."""
 
     def __init__(self, client: AIMusicClient) -> None:
         super().__init__(client)
@@ -245,6 +259,44 @@ class ProducerResource(Resource):
         )
         return await self._start(
             "/api/v1/producer/download", body, family="producer", operation="producer.download"
+        )
+
+    async def make_lyrics(
+        self,
+        prompt: str,
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Start producer lyric writing from a text prompt (1 credit); the finished clip's
+        ``lyrics`` holds the text. The request field name is not confirmed by the docs."""
+        body = ProducerLyricsRequest(
+            prompt=prompt, webhook_url=webhook_url, webhook_secret=webhook_secret
+        )
+        return await self._start(
+            "/api/v1/producer/lyrics-create",
+            body,
+            family="producer",
+            operation="producer.make_lyrics",
+        )
+
+    async def video_clip(
+        self,
+        clip_id: str,
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Start rendering a music video for a producer clip (5 credits); the finished clip
+        carries ``video_url``. The request field name is not confirmed by the docs."""
+        body = ProducerVideoRequest(
+            clip_id=clip_id, webhook_url=webhook_url, webhook_secret=webhook_secret
+        )
+        return await self._start(
+            "/api/v1/producer/video-clip",
+            body,
+            family="producer",
+            operation="producer.video_clip",
         )
 
     async def get(self, task_id: str) -> TaskSnapshot:
