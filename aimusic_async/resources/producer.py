@@ -81,7 +81,7 @@ def _with_state(clip: Clip, state: str, error: str | None = None) -> Clip:
 
 
 class ProducerFamily:
-    """Polling and parsing for producer tasks (create, upload, download)."""
+    """Polling and parsing for every producer task (create, upload, download, lyrics, video)."""
 
     name = "producer"
 
