@@ -99,9 +99,12 @@ class AIMusicClient:
 
     async def aclose(self) -> None:
         """Close everything the client owns (a session passed in by the caller stays open)."""
-        if "webhooks" in self.__dict__:
-            await self.webhooks.aclose()
-        await self._transport.aclose()
+        try:
+            if "webhooks" in self.__dict__:
+                await self.webhooks.aclose()
+        finally:
+            # The pool is closed even when stopping the receiver failed or was cancelled.
+            await self._transport.aclose()
 
     # -- namespaces --------------------------------------------------------------------------
     @cached_property

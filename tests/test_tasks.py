@@ -465,3 +465,25 @@ async def test_client_task_rejects_bad_ids(scripted_client: Make) -> None:
         client.task("  ")
     with pytest.raises(ValueError, match="family"):
         client.task(TID, family="nope")
+
+
+def test_a_waiting_handle_is_small() -> None:
+    """Benchmarks hold 10,000 tasks in flight; a handle with its last snapshot stays ~2 KB."""
+    import tracemalloc
+
+    client = AIMusicClient(api_key="k", base_url="http://127.0.0.1:9")
+    family = SonicFamily()
+    body = {"code": 202, "type": "not_ready", "error": "Task is not ready yet"}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        handles = []
+        for i in range(2000):
+            t = Task(client, f"51bc6dd0-508a-414d-9ef3-{i:012d}", family, fresh=True)
+            t.last = family.parse_task(t.id, 202, dict(body))
+            handles.append(t)
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    per_task = sum(d.size_diff for d in after.compare_to(before, "filename")) / len(handles)
+    assert per_task < 4096
