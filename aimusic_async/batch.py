@@ -299,7 +299,7 @@ class _Work:
     job: Job
     fp: str
     entry: JournalEntry | None
-    family: str | None = None
+    invalid: BaseException | None = None  # why the job cannot be sent (found before any send)
 
 
 def _describe(exc: BaseException) -> str:
@@ -458,7 +458,21 @@ class BatchRun(AsyncIterator[JobOutcome]):
                     # Nothing usable was paid for under the old request: take the new one.
                     await self._journal.replan(w.job.key, w.job.operation, w.fp, w.job.params)
                     w.entry = None
+        # Every job that will be sent is validated before the first request of the batch.
+        for w in work:
+            if self._needs_start(w.entry, w.fp):
+                try:
+                    await _validate(self._client, w.job)
+                except (ValidationError, TypeError, ValueError) as exc:
+                    w.invalid = exc
         return work
+
+    def _needs_start(self, entry: JournalEntry | None, fp: str) -> bool:
+        if entry is None or entry.state in ("planned", "failed"):
+            return True
+        if entry.fingerprint != fp:
+            return False  # a conflict, reported as such
+        return entry.state in ("starting", "unknown") and self._resubmit_unknown
 
     async def _job(self, work: _Work, limiter: anyio.CapacityLimiter, token: object) -> None:
         began = _clock.monotonic()
@@ -510,13 +524,11 @@ class BatchRun(AsyncIterator[JobOutcome]):
             )
             return JobOutcome(job, "unknown", error=error)
 
-        # A new start. Validate first: a bad job sends nothing.
-        try:
-            work.family = await _validate(self._client, job)
-        except (ValidationError, TypeError, ValueError) as exc:
+        # A new start; a job that failed validation in _plan sends nothing.
+        if work.invalid is not None:
             if journal is not None:
-                await journal.mark_failed(job.key, _describe(exc))
-            return JobOutcome(job, "failed", error=exc)
+                await journal.mark_failed(job.key, _describe(work.invalid))
+            return JobOutcome(job, "failed", error=work.invalid)
 
         p = self.progress
         if journal is not None:

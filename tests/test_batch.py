@@ -353,3 +353,26 @@ async def test_cancelling_the_consumer_stops_the_batch(
         await consumer
     assert new_tasks(tasks_before) == set()
     assert emu.stats.creates <= 10
+
+
+async def test_rerun_downloads_missing_files_again_without_a_request(
+    emulator: Any, client: AIMusicClient, tmp_path: Path
+) -> None:
+    out, journal = tmp_path / "out", tmp_path / "j.db"
+    async with run_batch(
+        client, [song("m1"), song("m2")], journal=journal, download_dir=out
+    ) as run:
+        first = await collect(run)
+    gone = first["m1"].files[0]
+    gone.unlink()
+    requests, cdn = emulator.stats.requests, emulator.stats.cdn_requests
+    async with run_batch(
+        client, [song("m1"), song("m2")], journal=journal, download_dir=out
+    ) as run:
+        second = await collect(run)
+    assert emulator.stats.requests == requests  # no API request: results come from the journal
+    # m1's clips are fetched again (both: the job's files are re-made together); m2's are kept.
+    assert emulator.stats.cdn_requests == cdn + len(first["m1"].files)
+    assert second["m1"].origin == "journal"
+    assert second["m1"].files == first["m1"].files
+    assert gone.read_bytes() == emulator.audio_bytes(first["m1"].result.succeeded[0].clip_id)  # type: ignore[union-attr]
