@@ -142,7 +142,10 @@ class Emulator:
 
     @property
     def tasks(self) -> Mapping[str, TaskRecord]:
-        """Every accepted task by id: family, operation, request body, key, clips..."""
+        """Every accepted task by id: family, operation, request body, key, clips...
+
+        Live view; from another thread (thread mode) take a copy first: ``dict(emu.tasks)``.
+        """
         return self._state.tasks
 
     @property
@@ -157,13 +160,15 @@ class Emulator:
     def set_balance(self, key: str | None, credits: int, extra_credits: int = 0) -> None:
         """Set a key's balance; an unknown key is added as a valid key."""
         key = key or self.api_key
-        self._state.settle()
-        account = self._state.accounts.get(key)
-        if account is None:
-            self._state.accounts[key] = Account(credits, extra_credits)
-            self._state.api_keys = (*self._state.api_keys, key)
-        else:
-            account.credits, account.extra_credits = credits, extra_credits
+        state = self._state
+        state.settle()
+        with state.lock:
+            account = state.accounts.get(key)
+            if account is None:
+                state.accounts[key] = Account(credits, extra_credits)
+                state.api_keys = (*state.api_keys, key)
+            else:
+                account.credits, account.extra_credits = credits, extra_credits
 
     def audio_bytes(self, clip_id: str) -> bytes:
         """Exactly the bytes the CDN serves at a clip's audio_url."""

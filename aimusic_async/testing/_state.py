@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import random
 import secrets
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -138,6 +139,8 @@ class EmulatorState:
         self._refund_seq = 0
         # key -> (tokens, last refill time)
         self._buckets: dict[str, tuple[float, float]] = {}
+        # Balances are read and set from the caller's thread in thread mode.
+        self.lock = threading.Lock()
 
     # -- time and randomness ---------------------------------------------------------------
     @staticmethod
@@ -157,12 +160,15 @@ class EmulatorState:
         """Apply refunds whose failing clip has reached its end."""
         now = self.now()
         heap = self._refunds
-        while heap and heap[0][0] <= now:
-            _, _, key, amount, extra, _ = heapq.heappop(heap)
-            account = self.accounts[key]
-            account.extra_credits += extra
-            account.credits += amount - extra
-            self.stats.credits_refunded += amount
+        if not heap or heap[0][0] > now:
+            return
+        with self.lock:
+            while heap and heap[0][0] <= now:
+                _, _, key, amount, extra, _ = heapq.heappop(heap)
+                account = self.accounts[key]
+                account.extra_credits += extra
+                account.credits += amount - extra
+                self.stats.credits_refunded += amount
 
     def balance(self, key: str) -> Account:
         self.settle()
@@ -174,10 +180,11 @@ class EmulatorState:
     def charge(self, key: str, amount: int) -> int:
         """Take ``amount`` (extra credits first); returns the part taken from extra credits."""
         account = self.balance(key)
-        extra = min(account.extra_credits, amount)
-        account.extra_credits -= extra
-        account.credits -= amount - extra
-        self.stats.credits_charged += amount
+        with self.lock:
+            extra = min(account.extra_credits, amount)
+            account.extra_credits -= extra
+            account.credits -= amount - extra
+            self.stats.credits_charged += amount
         return extra
 
     def _schedule_refunds(self, task: TaskRecord) -> None:
