@@ -89,10 +89,12 @@ def _lower_headers(headers: HeadersLike) -> dict[str, str]:
     out: dict[str, str] = {}
     items = headers.items()
     for name, value in items:
-        key = name.lower() if isinstance(name, str) else str(name).lower()
+        # Raw ASGI headers are bytes; HTTP header bytes are latin-1 by definition.
+        raw_name = name.decode("latin-1") if isinstance(name, (bytes, bytearray)) else str(name)
+        key = raw_name.lower()
         text = value.decode("latin-1") if isinstance(value, (bytes, bytearray)) else str(value)
         if key in out and out[key] != text:
-            raise WebhookVerificationError(f"conflicting values for the {name} header")
+            raise WebhookVerificationError(f"conflicting values for the {raw_name} header")
         out[key] = text
     return out
 

@@ -327,6 +327,21 @@ async def test_use_rejects_bad_urls(client: AIMusicClient) -> None:
     with pytest.raises(ValueError, match="public_url"):
         client.webhooks.use("hooks.example.com/x")
     assert not client._hub.enabled
+    with pytest.raises(ValueError, match="public_url"):
+        await client.webhooks.serve(public_url="ftp://hooks.example.com/x")
+    assert client.webhooks.local_url is None
+    assert not client._hub.enabled
+    # The failed attempt left nothing running: serving again works.
+    assert (await client.webhooks.serve()).startswith("http://127.0.0.1:")
+
+
+async def test_raw_asgi_byte_headers_are_accepted(client: AIMusicClient) -> None:
+    client._hub.expect("t-11")
+    body = final_body("t-11")
+    raw = {k.lower().encode(): v.encode() for k, v in signed(body).items()}
+    event = await client.webhooks.handle(body, raw)  # type: ignore[arg-type]
+    assert event is not None
+    assert event.final
 
 
 # -- mounted in the user's own app -----------------------------------------------------------------
@@ -358,7 +373,8 @@ async def test_aiohttp_handler_mounted_in_a_user_app(client: AIMusicClient) -> N
 
 
 async def test_asgi_example_from_the_readme(client: AIMusicClient) -> None:
-    """The framework-free ASGI app of the README, driven by hand (no ASGI server needed)."""
+    """A raw ASGI app shaped like the README's Starlette example (no ASGI framework is
+    installed here), driven by hand with a body split across two messages."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         from aimusic_async import ResponseValidationError, WebhookVerificationError
