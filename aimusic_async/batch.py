@@ -59,6 +59,7 @@ __all__ = [
     "OutcomeStatus",
     "ProgressHook",
     "run_batch",
+    "validate_job",
 ]
 
 logger = logging.getLogger("aimusic_async.batch")
@@ -269,9 +270,11 @@ def _method_of(client: AIMusicClient, operation: str) -> tuple[Any, str]:
     return resource, name
 
 
-async def _validate(client: AIMusicClient, job: Job) -> str:
+async def validate_job(client: AIMusicClient, job: Job) -> str:
     """Build the job's request exactly as the real call would, without sending; returns the
-    family its task will belong to. Raises what the real call would raise for bad input."""
+    family its task will belong to. Raises what the real call would raise for bad input
+    (``pydantic.ValidationError``, ``TypeError`` for unknown arguments) or ``ValueError`` for an
+    unknown operation or one that does not start a task."""
     resource, name = _method_of(client, job.operation)
     dry = copy.copy(resource)
     dry.__class__ = _dry_class(type(resource))
@@ -288,6 +291,9 @@ async def _validate(client: AIMusicClient, job: Job) -> str:
     raise ValueError(
         f"{job.operation} does not start a task; a batch runs task-starting operations only"
     )
+
+
+_validate = validate_job  # the name the CLI first imported
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -462,7 +468,7 @@ class BatchRun(AsyncIterator[JobOutcome]):
         for w in work:
             if self._needs_start(w.entry, w.fp):
                 try:
-                    await _validate(self._client, w.job)
+                    await validate_job(self._client, w.job)
                 except (ValidationError, TypeError, ValueError) as exc:
                     w.invalid = exc
         return work
