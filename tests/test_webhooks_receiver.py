@@ -452,3 +452,15 @@ async def test_receiver_never_blocks_the_loop(client: AIMusicClient) -> None:
     fut = client._hub.future("nb-1")
     assert fut is not None
     assert fut.done()
+
+
+async def test_dedupe_memory_is_bounded(
+    client: AIMusicClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("aimusic_async.webhooks.WEBHOOK_DEDUPE_LIMIT", 5)
+    bodies = [final_body(f"d-{n}") for n in range(10)]
+    for n, body in enumerate(bodies):
+        assert await client.webhooks.handle(body, signed(body, event_id=f"id-{n}")) is not None
+    assert list(client.webhooks._seen) == [f"id-{n}" for n in range(5, 10)]
+    # A recent id is still recognised as a duplicate.
+    assert await client.webhooks.handle(bodies[9], signed(bodies[9], event_id="id-9")) is None
