@@ -65,6 +65,8 @@ WEBHOOK_DEDUPE_LIMIT = 10_000
 # would otherwise hold the event loop for milliseconds. Typical bodies (a few KB) stay inline,
 # where a thread hop would cost more than the work.
 WEBHOOK_THREAD_THRESHOLD = 64 * 1024
+# The API documents webhook_url as at most 1024 characters; a longer one fails every create.
+WEBHOOK_URL_MAX = 1024
 # The platform names the API puts in callbacks, mapped to the SDK's family names ("suno" is the
 # old brand of sonic).
 PLATFORM_FAMILIES = {
@@ -424,6 +426,8 @@ class WebhookManager:
         """
         if not isinstance(public_url, str) or not public_url.startswith(("http://", "https://")):
             raise ValueError("public_url must be an absolute http:// or https:// URL")
+        if len(public_url) > WEBHOOK_URL_MAX:
+            raise ValueError(f"public_url is longer than the API's {WEBHOOK_URL_MAX} characters")
         if grace is not None and not (math.isfinite(grace) and grace >= 0):
             raise ValueError("grace must be a finite number of seconds >= 0")
         if self._client._webhook_secret is None:
@@ -437,7 +441,8 @@ class WebhookManager:
         hub.enabled = True
 
     def disable(self) -> None:
-        """Stop adding ``webhook_url`` to new tasks (tasks already waiting fall back to polls)."""
+        """Stop adding ``webhook_url`` to new tasks. Tasks already waiting still take callbacks
+        that reach ``handle`` and fall back to polling as usual."""
         self._url = None
         self._client._hub.enabled = False
 

@@ -326,6 +326,10 @@ async def test_serve_with_public_url_and_random_secret() -> None:
 async def test_use_rejects_bad_urls(client: AIMusicClient) -> None:
     with pytest.raises(ValueError, match="public_url"):
         client.webhooks.use("hooks.example.com/x")
+    with pytest.raises(ValueError, match="1024"):
+        client.webhooks.use("https://hooks.example.com/" + "x" * 1024)
+    with pytest.raises(ValueError, match="grace"):
+        client.webhooks.use("https://hooks.example.com/x", grace=float("nan"))
     assert not client._hub.enabled
     with pytest.raises(ValueError, match="public_url"):
         await client.webhooks.serve(public_url="ftp://hooks.example.com/x")
