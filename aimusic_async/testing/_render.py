@@ -46,9 +46,20 @@ def _sonic(state: EmulatorState, task: TaskRecord, now: float) -> tuple[int, dic
         return 200, {"code": 200, "message": "success", "data": {**result, "state": "succeeded"}}
     if now < task.t_ready:
         return state.not_ready()
-    clips = [state.clip_json(c, now) for c in task.clips]
+    clips: list[dict[str, Any]] = [state.clip_json(c, now) for c in task.clips]
+    if task.pair_key is not None:
+        clips = [
+            _pair(task.pair_key, state.clip_json(part, now), full)
+            for part, full in zip(task.parts, clips, strict=True)
+        ]
     message = _reason(task) if now >= task.t_done and task.failed() else "success"
     return 200, {"code": 200, "message": message, "data": clips}
+
+
+def _pair(key: str, part: dict[str, Any], full: dict[str, Any]) -> dict[str, Any]:
+    """An auto_concat result: ``full`` stays null until the joined song is terminal."""
+    done = full["state"] in ("succeeded", "failed")
+    return {key: part, "full": full if done else None}
 
 
 def _producer_clip(state: EmulatorState, clip: ClipRecord, now: float) -> dict[str, Any]:

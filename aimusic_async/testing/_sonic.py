@@ -128,7 +128,7 @@ def _song_fields(
     state: EmulatorState, body: dict[str, Any], mv: str, source: ClipRecord | None = None
 ) -> dict[str, Any]:
     """Per-clip fields of a generated song, echoing what the request asked for."""
-    title = body.get("title") or (source.title if source else self_title(state))
+    title = body.get("title") or (source.title if source else _random_title(state))
     tags = body.get("tags") or (source.tags if source else "pop")
     if body.get("make_instrumental"):
         lyrics = "[Instrumental]"
@@ -151,7 +151,7 @@ def _song_fields(
     }
 
 
-def self_title(state: EmulatorState) -> str:
+def _random_title(state: EmulatorState) -> str:
     return state.rng.choice(_TITLES)
 
 
@@ -168,6 +168,7 @@ def _start(
     url_name: str = "webhook_url",
     event_prefix: str = "song",
     origin: str = "generated",
+    pair_key: str | None = None,
 ) -> web.Response:
     state, key = state_and_key(request)
     url, secret = ck.webhook(body, url_name=url_name)
@@ -185,6 +186,7 @@ def _start(
         webhook_secret=secret,
         event_prefix=event_prefix,
         origin=origin,
+        pair_key=pair_key if body.get("auto_concat") else None,
     )
     reply = {"code": 200, "message": "success", "task_id": task.task_id, **(answer or {})}
     return accept_start(request, task, reply)
@@ -295,7 +297,7 @@ async def upload_extend(request: web.Request) -> web.Response:
     afford(state, key, cost)
     source = state.add_clip(key, "upload", title=_file_title(url), mv="upload")
     fields = _song_fields(state, body, mv or "sonic-v5", source)
-    return _start(request, body, "upload_extend", cost, [fields] * 2)
+    return _start(request, body, "upload_extend", cost, [fields] * 2, pair_key="extended")
 
 
 async def upload_cover(request: web.Request) -> web.Response:
@@ -367,7 +369,7 @@ async def replace_section(request: web.Request) -> web.Response:
         raise ck.bad("The 'infill_end_s' field should be greater than 'infill_start_s'.")
     fields = _song_fields(state, body, mv or "sonic-v5", source)
     cost = price("sonic", "replace_section")
-    return _start(request, body, "replace_section", cost, [fields] * 2)
+    return _start(request, body, "replace_section", cost, [fields] * 2, pair_key="replaced")
 
 
 def _stems(names: tuple[str, ...], operation: str):  # type: ignore[no-untyped-def]

@@ -27,6 +27,8 @@ __all__ = ["Account", "ClipRecord", "EmulatorState", "TaskRecord"]
 # Clips start running a quarter of the way from appearing to done, and stream from 60 % on.
 _RUN_AT = 0.25
 _STREAM_AT = 0.6
+# auto_concat: the new section is done 70 % of the way; the rest is joining it to the song.
+_PART_DONE = 0.7
 # Other clips of a task finish 10-40 % of the clip window before the last one: visibly apart.
 _FINISH_SPREAD = (0.1, 0.4)
 
@@ -107,6 +109,9 @@ class TaskRecord:
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
     webhook_event_prefix: str = "song"
+    # auto_concat tasks: answers pair each part ("replaced"/"extended") with its "full" song
+    pair_key: str | None = None
+    parts: list[ClipRecord] = field(default_factory=list)
 
     @property
     def task_type(self) -> str:
@@ -285,6 +290,7 @@ class EmulatorState:
         webhook_secret: str | None = None,
         event_prefix: str = "song",
         origin: str = "generated",
+        pair_key: str | None = None,
     ) -> TaskRecord:
         """Charge, schedule and store a task. ``clips`` holds per-clip fields (title, tags...)."""
         cfg = self.config
@@ -308,6 +314,7 @@ class EmulatorState:
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
             webhook_event_prefix=event_prefix,
+            pair_key=pair_key,
         )
         task.charged_extra = self.charge(key, price)
         window = t_done - t_ready
@@ -339,6 +346,8 @@ class EmulatorState:
             )
             task.clips.append(clip)
             self.clips[clip.clip_id] = clip
+            if pair_key is not None:
+                task.parts.append(self._part_of(clip, t_ready))
         if kind == "voice" and self.chance(cfg.clip_failure_rate):
             task.result = {**(result or {}), "failed": True}
         self._schedule_refunds(task)
@@ -347,6 +356,31 @@ class EmulatorState:
         self.tasks[task.task_id] = task
         self.stats.creates += 1
         return task
+
+    def _part_of(self, full: ClipRecord, t_ready: float) -> ClipRecord:
+        """The new section of an auto_concat task: done when the join starts (70 % in)."""
+        done = t_ready + (full.t_done - t_ready) * _PART_DONE
+        span = done - t_ready
+        part = ClipRecord(
+            clip_id=self.new_id(),
+            key=full.key,
+            origin=full.origin,
+            task_id=full.task_id,
+            title=full.title,
+            tags=full.tags,
+            lyrics=full.lyrics,
+            mv=full.mv,
+            created_at=full.created_at,
+            duration=f"{float(full.duration) * 0.3:.2f}",
+            t_run=t_ready + span * _RUN_AT,
+            t_stream=t_ready + span * _STREAM_AT,
+            t_done=done,
+            failed=full.failed,
+            error_message=full.error_message,
+            extra=dict(full.extra),
+        )
+        self.clips[part.clip_id] = part
+        return part
 
     def _refund_whole(self, task: TaskRecord) -> None:
         self._refund_seq += 1

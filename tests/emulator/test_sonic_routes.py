@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from .conftest import Api, clip_of
+from .conftest import FAST, Api, MakeApi, clip_of
 
 MV_MESSAGE = "The 'mv' field is invalid. The model should be 'sonic-v3-5' or 'sonic-v4'."
 DESC = {"custom_mode": False, "mv": "sonic-v5", "gpt_description_prompt": "rainy day jazz"}
@@ -202,7 +203,7 @@ async def test_upload_and_generate_routes(
     final = await api.wait(reply.body["task_id"])
     assert len(final.body["data"]) == clips
     if path.endswith("upload-cover"):
-        assert reply.body["steps"]["upload"]["clip_id"] in api.emu._state.clips
+        assert api.emu.audio_bytes(reply.body["steps"]["upload"]["clip_id"])[:4] == b"RIFF"
 
 
 async def test_mashup_replace_section_and_stems(api: Api) -> None:
@@ -382,3 +383,42 @@ async def test_bad_json_and_unknown_route(api: Api) -> None:
     reply = await api.get("/api/v1/sonic/nothing-here")
     assert reply.status == 404
     assert reply.body["code"] == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "part"),
+    [("/api/v1/sonic/replace-section", "replaced"), ("/api/v1/sonic/upload-extend", "extended")],
+)
+async def test_auto_concat_pairs_part_and_full(make_api: MakeApi, path: str, part: str) -> None:
+    api = await make_api(FAST.replace(generation_time=(0.5, 0.5), not_ready_fraction=0.1))
+    if part == "replaced":
+        clip = await clip_of(api)
+        body = {
+            "clip_id": clip["clip_id"],
+            "mv": "sonic-v5",
+            "infill_start_s": 1,
+            "infill_end_s": 5,
+        }
+    else:
+        body = {"url": "https://e.com/a.mp3", "continue_at": 3, **DESC}
+    reply = await api.post(path, {**body, "auto_concat": True})
+    task_id = reply.body["task_id"]
+    saw_part_only = False
+    while True:
+        poll = await api.get(f"/api/v1/sonic/task/{task_id}")
+        items = poll.body.get("data")
+        if items:
+            assert all(set(item) == {part, "full"} for item in items)
+            if any(item["full"] is None and item[part]["state"] == "succeeded" for item in items):
+                saw_part_only = True
+            if all(item["full"] is not None for item in items):
+                break
+        await asyncio.sleep(0.02)
+    assert saw_part_only
+    fulls = [item["full"] for item in items]
+    assert [f["clip_id"] for f in fulls] == [c.clip_id for c in api.emu.tasks[task_id].clips]
+    assert all(f["state"] == "succeeded" for f in fulls)
+    # without auto_concat the same route answers plain clips
+    reply = await api.post(path, body)
+    final = await api.wait(reply.body["task_id"])
+    assert all("clip_id" in c for c in final.body["data"])
