@@ -160,6 +160,56 @@ def _backoff(attempt: int) -> float:
     return random.uniform(cap / 2, cap)
 
 
+class _Spool:
+    """Body bytes on their way to a temporary file in the destination folder.
+
+    Chunks gather in memory up to ``_WRITE_BATCH``; the temporary file is only created when that
+    fills, so a small file (most audio previews) costs a single thread hop for create, write,
+    fsync and rename together.
+    """
+
+    def __init__(self, target: _Target) -> None:
+        self.target = target
+        self.tmp: str | None = None
+        self.handle: IO[bytes] | None = None
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.received = 0
+
+    async def add(self, chunk: bytes) -> None:
+        self.pending.append(chunk)
+        self.pending_size += len(chunk)
+        self.received += len(chunk)
+        if self.pending_size >= _WRITE_BATCH:
+            handle = self.handle
+            if handle is None:
+                self.tmp, handle = await anyio.to_thread.run_sync(_open_temp, self.target)
+                self.handle = handle
+            assert handle is not None
+            chunks, self.pending, self.pending_size = self.pending, [], 0
+            await anyio.to_thread.run_sync(_write, handle, chunks)
+
+    async def commit(self, overwrite: bool) -> Path:
+        return await anyio.to_thread.run_sync(self._commit, overwrite)
+
+    def _commit(self, overwrite: bool) -> Path:
+        if self.handle is None:
+            self.tmp, self.handle = _open_temp(self.target)
+        assert self.tmp is not None
+        try:
+            _write(self.handle, self.pending)
+            return _finish(self.tmp, self.handle, self.target, overwrite)
+        except BaseException:
+            _discard(self.tmp, self.handle)
+            self.tmp = self.handle = None
+            raise
+
+    async def discard(self) -> None:
+        if self.tmp is not None and self.handle is not None:
+            await anyio.to_thread.run_sync(_discard, self.tmp, self.handle)
+            self.tmp = self.handle = None
+
+
 async def _fetch_once(
     session: aiohttp.ClientSession, url: str, target: _Target, overwrite: bool
 ) -> Path:
@@ -175,28 +225,17 @@ async def _fetch_once(
             if resp.status >= 400:
                 raise DownloadError(f"HTTP {resp.status}", url=_public_url(url), status=resp.status)
             expected = resp.content_length
-            tmp, handle = await anyio.to_thread.run_sync(_open_temp, target)
+            spool = _Spool(target)
             try:
-                received = 0
-                pending: list[bytes] = []
-                pending_size = 0
                 async for chunk in resp.content.iter_chunked(DOWNLOAD_CHUNK):
-                    pending.append(chunk)
-                    pending_size += len(chunk)
-                    if pending_size >= _WRITE_BATCH:
-                        await anyio.to_thread.run_sync(_write, handle, pending)
-                        received += pending_size
-                        pending, pending_size = [], 0
-                if pending:
-                    await anyio.to_thread.run_sync(_write, handle, pending)
-                    received += pending_size
-                if expected is not None and received != expected:
-                    raise _Transient(f"truncated body: {received} of {expected} bytes")
-                return await anyio.to_thread.run_sync(_finish, tmp, handle, target, overwrite)
+                    await spool.add(chunk)
+                if expected is not None and spool.received != expected:
+                    raise _Transient(f"truncated body: {spool.received} of {expected} bytes")
+                return await spool.commit(overwrite)
             except BaseException:
                 # Shielded: a cancelled download must still remove its temporary file.
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(_discard, tmp, handle)
+                    await spool.discard()
                 raise
     except aiohttp.ClientPayloadError as exc:
         raise _Transient(f"body interrupted: {exc.__class__.__name__}") from exc

@@ -105,7 +105,7 @@ class FileHost:
     """A CDN stand-in: serves BODY at /f/<name>, misbehaving as told by ``plan`` (one step per
     request, the last repeats): "ok", "truncate", "503", "404", "stall"."""
 
-    BODY = bytes(range(256)) * 1000  # 256,000 bytes: several chunks
+    BODY = bytes(range(256)) * 16384  # 4 MiB: many chunks, several batched writes
 
     def __init__(self, plan: list[str]) -> None:
         self.plan = plan
