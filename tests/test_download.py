@@ -256,3 +256,36 @@ async def test_only_http_urls(
     with pytest.raises(ValueError, match="audio_url"):
         await download(client, Clip(clip_id="x"), tmp_path)
     assert os.listdir(tmp_path) == []
+
+
+async def test_emulator_cdn_faults_are_retried_and_titles_stay_inside(
+    emulator_factory: Callable[..., Awaitable[Any]],
+    client_factory: ClientFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import aimusic_async.download as dl
+
+    monkeypatch.setattr(dl, "_backoff", lambda attempt: 0.001)  # keep the retries quick
+    emu = await emulator_factory(
+        generation_time=(0.02, 0.05), cdn_error_rate=0.3, cdn_truncate_rate=0.3, seed=5
+    )
+    client = await client_factory(emu.base_url, emu.api_key)
+    hostile = "../../..\\\\CON\u202e.wav\x00"
+    tasks = [
+        await client.sonic.create(
+            mv="sonic-v5", custom_mode=True, prompt="la la", title=hostile, tags="pop"
+        )
+        for _ in range(4)
+    ]
+    paths = []
+    for task in tasks:
+        result = await task
+        for clip in result.succeeded:
+            path = await download(client, clip, tmp_path, retries=8)
+            assert path.read_bytes() == emu.audio_bytes(clip.clip_id)
+            paths.append(path)
+    assert emu.stats.cdn_errors + emu.stats.cdn_truncated > 0  # faults did happen
+    assert emu.stats.cdn_requests_with_auth == 0
+    assert sorted(_listing(tmp_path)) == sorted(p.name for p in paths)
+    assert all(p.parent == tmp_path.resolve() for p in paths)  # noqa: ASYNC240
