@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -241,3 +246,49 @@ def test_demo_human_output_with_fewer_jobs(tmp_path: Path) -> None:
     assert "3/3 jobs finished" in run.out
     assert "credits spent" in run.out
     assert "\x1b[" not in run.out
+
+
+def test_ctrl_c_stops_cleanly_and_the_journal_resumes(tmp_path: Path) -> None:
+    emulator = running_emulator(generation_time=(1.5, 1.5))
+    try:
+        path = write_jobs(tmp_path / "jobs.jsonl", [job("m"), job("n"), job("o")])
+        journal = tmp_path / "j.db"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIMUSIC_")}
+        env.update(AIMUSIC_API_KEY=CANARY_KEY, AIMUSIC_BASE_URL=emulator.base_url)
+        argv = [sys.executable, "-m", "aimusic_async.cli", "batch", str(path)]
+        argv += ["--journal", str(journal), *FAST_POLL]
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            # A shell may have left SIGINT ignored for background children; restore it.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        deadline = time.monotonic() + 20
+        while emulator.stats.creates < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert emulator.stats.creates == 3
+        # Let the answers land in the journal ("started"); the tasks still run for a second.
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 130
+        assert "Traceback" not in err
+        assert f"resume from {journal}" in err
+
+        again = aimusic(
+            "batch",
+            str(path),
+            "--journal",
+            str(journal),
+            "--json",
+            *FAST_POLL,
+            base_url=emulator.base_url,
+        )
+        assert again.code == 0, again.err
+        assert {o["origin"] for o in again.json_lines()} == {"reattached"}
+        assert emulator.stats.creates == 3  # picked up by id, not started again
+    finally:
+        emulator.stop_thread()

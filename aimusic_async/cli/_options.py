@@ -271,7 +271,9 @@ def run(
     try:
         return asyncio.run(body(args, ui))
     except KeyboardInterrupt:
-        ui.error("interrupted")
+        journal = getattr(args, "journal", None)
+        hint = f"; run the same command again to resume from {journal}" if journal else ""
+        ui.error(f"interrupted{hint}")
         return EXIT_INTERRUPTED
     except UsageError as exc:
         ui.error(f"error: {exc}")
