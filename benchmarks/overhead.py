@@ -1,0 +1,155 @@
+"""Scenario 1: client CPU per complete task lifecycle, SDK vs a minimal aiohttp loop.
+
+Instant generation (``generation_time=(0, 0)``), so each lifecycle is one create and, after the
+same fixed tiny pause, one poll that returns the finished clips, on both sides. Both sides run
+``concurrency`` workers that each take the next lifecycle until ``n`` are done. The measured
+figure is this process's CPU time (``time.process_time``), which other load on the machine does
+not inflate the way it inflates wall time. Runs alternate SDK / baseline ``reps`` times; the
+median of each is compared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from aimusic_async import AIMusicClient, PollPolicy
+
+from ._common import BENCH_TASK_TIMEOUT, CREATE_PARAMS, TERMINAL, cpu_seconds
+from ._emulator import EmulatorProcess
+
+__all__ = ["raw_lifecycles", "run", "sdk_lifecycles"]
+
+# The pause before each poll on both sides: long enough to be a real timer, short enough that
+# the run is CPU-bound. Jitter aside, the SDK sleeps the same (multiplier 1, no growth).
+POLL_PAUSE = 0.002
+
+
+async def _workers(n: int, concurrency: int, one: Callable[[], Awaitable[int]]) -> int:
+    """Run ``one`` ``n`` times on ``concurrency`` workers; return the total polls it reported."""
+    left = n
+    polls = 0
+
+    async def worker() -> None:
+        nonlocal left, polls
+        while left > 0:
+            left -= 1
+            got = await one()
+            polls += got
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return polls
+
+
+async def sdk_lifecycles(base_url: str, api_key: str, n: int, concurrency: int) -> int:
+    """``n`` lifecycles through the SDK (create, await the task); returns polls sent."""
+    policy = PollPolicy(
+        initial_interval=POLL_PAUSE,
+        max_interval=POLL_PAUSE,
+        multiplier=1.0,
+        timeout=BENCH_TASK_TIMEOUT,
+    )
+    async with AIMusicClient(api_key, base_url, poll=policy) as client:
+
+        async def one() -> int:
+            task = await client.sonic.create(**CREATE_PARAMS)
+            result = await task
+            assert result.clips
+            return task.polls
+
+        return await _workers(n, concurrency, one)
+
+
+async def raw_lifecycles(base_url: str, api_key: str, n: int, concurrency: int) -> int:
+    """The same lifecycles by hand: aiohttp, json, a fixed pause, a terminal-state check."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    connector = aiohttp.TCPConnector(limit=100)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+
+        async def one() -> int:
+            async with session.post(f"{base_url}/api/v1/sonic/create", json=CREATE_PARAMS) as r:
+                r.raise_for_status()
+                task_id = (await r.json())["task_id"]
+            polls = 0
+            while True:
+                await asyncio.sleep(POLL_PAUSE)
+                async with session.get(f"{base_url}/api/v1/sonic/task/{task_id}") as r:
+                    polls += 1
+                    r.raise_for_status()
+                    body = await r.json()
+                clips = body.get("data") if r.status == 200 else None
+                if isinstance(clips, list) and clips and all(c["state"] in TERMINAL for c in clips):
+                    return polls
+
+        return await _workers(n, concurrency, one)
+
+
+Runner = Callable[[str, str, int, int], Awaitable[int]]
+
+
+def _measure(runner: Runner, emu: EmulatorProcess, n: int, concurrency: int) -> dict[str, Any]:
+    gc.collect()
+    before = emu.stats()
+    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+    polls = asyncio.run(runner(emu.base_url, emu.api_key, n, concurrency))
+    cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+    after = emu.stats()
+    return {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "polls_client": polls,
+        "creates_server": after["creates"] - before["creates"],
+        "polls_server": after["polls"] - before["polls"],
+        "requests_server": after["requests"] - before["requests"],
+    }
+
+
+def run(
+    *, n: int, concurrency: int, reps: int, seed: int, profile: str | None = None
+) -> dict[str, Any]:
+    """Run the scenario; returns medians, per-run details and the ratio."""
+    with EmulatorProcess(seed=seed, generation_time=[0.0, 0.0]) as emu:
+        # Warm-up: imports, pydantic schemas, the emulator's first answers.
+        _measure(sdk_lifecycles, emu, min(50, n), min(10, concurrency))
+        _measure(raw_lifecycles, emu, min(50, n), min(10, concurrency))
+        sdk_runs, raw_runs = [], []
+        for _ in range(reps):
+            sdk_runs.append(_measure(sdk_lifecycles, emu, n, concurrency))
+            raw_runs.append(_measure(raw_lifecycles, emu, n, concurrency))
+        sdk_runs_profiled = _profiled(emu, n, concurrency, profile) if profile else None
+    sdk_cpu = statistics.median(r["cpu_s"] for r in sdk_runs)
+    raw_cpu = statistics.median(r["cpu_s"] for r in raw_runs)
+    per_k = 1000.0 / n
+    return {
+        "n": n,
+        "concurrency": concurrency,
+        "reps": reps,
+        "poll_pause_s": POLL_PAUSE,
+        "sdk": {"cpu_s_per_1000": sdk_cpu * per_k, "runs": sdk_runs},
+        "baseline": {"cpu_s_per_1000": raw_cpu * per_k, "runs": raw_runs},
+        "polls_per_task_sdk": sdk_runs[-1]["polls_server"] / n,
+        "polls_per_task_baseline": raw_runs[-1]["polls_server"] / n,
+        "ratio": sdk_cpu / raw_cpu,
+        "profile": sdk_runs_profiled,
+    }
+
+
+def _profiled(emu: EmulatorProcess, n: int, concurrency: int, out: str) -> str | None:
+    """One more SDK run under pyinstrument; writes the text report to ``out``."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        return None
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler.start()
+    asyncio.run(sdk_lifecycles(emu.base_url, emu.api_key, n, concurrency))
+    profiler.stop()
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(profiler.output_text(unicode=False, color=False, show_all=False))
+    return out
