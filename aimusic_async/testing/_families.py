@@ -10,7 +10,6 @@ from aimusic_async.pricing import price
 
 from . import _checks as ck
 from ._http import EmulatorError, json_body, ok
-from ._sonic import poll
 from ._starts import accept_start, afford, pay, rate_limit, state_and_key
 from ._state import EmulatorState
 
@@ -174,10 +173,6 @@ async def producer_video(request: web.Request) -> web.Response:
     return _producer_start(request, state, key, body, "video_clip", fields)
 
 
-async def producer_task(request: web.Request) -> web.Response:
-    return poll(request, "producer")
-
-
 async def riffusion_create(request: web.Request) -> web.Response:
     state, key = state_and_key(request)
     rate_limit(request)
@@ -239,10 +234,6 @@ async def riffusion_upload(request: web.Request) -> web.Response:
     return ok({"code": 200, "message": "success", "clip_id": clip.clip_id})
 
 
-async def riffusion_task(request: web.Request) -> web.Response:
-    return poll(request, "riffusion")
-
-
 async def nuro_gone(request: web.Request) -> web.Response:
     raise EmulatorError(410, NURO_MESSAGE, type="gone")
 
@@ -260,9 +251,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v1/producer/download", producer_download)
     r.add_post("/api/v1/producer/lyrics-create", producer_lyrics)
     r.add_post("/api/v1/producer/video-clip", producer_video)
-    r.add_get("/api/v1/producer/task/{task_id}", producer_task)
     r.add_post("/api/v1/riffusion/create", riffusion_create)
     r.add_post("/api/v1/riffusion/upload", riffusion_upload)
-    r.add_get("/api/v1/riffusion/task/{task_id}", riffusion_task)
     r.add_route("*", "/api/v1/nuro/{tail:.*}", nuro_gone)
     r.add_get("/api/v1/get-credits", get_credits)

@@ -11,7 +11,6 @@ from ._state import EmulatorState
 
 __all__ = [
     "STATE",
-    "Drop",
     "EmulatorError",
     "drop",
     "error",
@@ -38,10 +37,6 @@ class EmulatorError(Exception):
     def response(self) -> web.Response:
         body = {"code": self.status, "message": self.message, **self.extra}
         return ok(body, status=self.status, headers=self.headers)
-
-
-class Drop(Exception):
-    """Raised inside a handler to close the connection without answering."""
 
 
 def ok(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

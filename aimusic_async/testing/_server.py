@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _families, _sonic
+from . import _families, _polls, _sonic, _sonic_utils
 from ._cdn import cdn_app, file_bytes
 from ._config import EmulatorConfig
 from ._http import STATE, EmulatorError, authenticate, drop, ok
@@ -78,7 +78,9 @@ class Emulator:
         app[STATE] = self._state
         app[SENDER] = self._sender
         _sonic.add_routes(app)
+        _sonic_utils.add_routes(app)
         _families.add_routes(app)
+        _polls.add_routes(app)
         app.router.add_get("/_emulator/stats", _stats)
         return app
 

@@ -1,8 +1,8 @@
-"""The sonic family: /api/v1/sonic/* (create with every task_type, uploads, edits, utilities)."""
+"""The sonic routes that start tasks: create (every task_type), uploads, edits, stems, voice."""
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -10,12 +10,11 @@ from aiohttp import web
 from aimusic_async.pricing import price
 
 from . import _checks as ck
-from ._http import EmulatorError, json_body, ok
-from ._render import render
+from ._http import json_body, ok
 from ._starts import accept_start, afford, pay, rate_limit, state_and_key
 from ._state import ClipRecord, EmulatorState
 
-__all__ = ["add_routes"]
+__all__ = ["TITLES", "add_routes"]
 
 TASK_TYPES = frozenset(
     {
@@ -48,7 +47,7 @@ _UPLOADED_ONLY = frozenset(
 _NEEDS_CONTINUE_AT = frozenset({"extend_music", "extend_upload_music"})
 # Older models have the shorter lyric/tag limits and no vocal_gender (Sonic Instructions).
 _SHORT_LIMIT_MODELS = frozenset({"sonic-v3-5", "sonic-v4", "chirp-v3-5", "chirp-v4"})
-_TITLES = ("Midnight Drive", "Paper Lanterns", "Golden Hour", "Static Hearts", "Low Tide")
+TITLES = ("Midnight Drive", "Paper Lanterns", "Golden Hour", "Static Hearts", "Low Tide")
 _BASIC_STEMS = ("vocals", "instrumental")
 _FULL_STEMS = (
     "vocals",
@@ -152,7 +151,7 @@ def _song_fields(
 
 
 def _random_title(state: EmulatorState) -> str:
-    return state.rng.choice(_TITLES)
+    return state.rng.choice(TITLES)
 
 
 def _start(
@@ -372,7 +371,9 @@ async def replace_section(request: web.Request) -> web.Response:
     return _start(request, body, "replace_section", cost, [fields] * 2, pair_key="replaced")
 
 
-def _stems(names: tuple[str, ...], operation: str):  # type: ignore[no-untyped-def]
+def _stems(
+    names: tuple[str, ...], operation: str
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         state, key = state_and_key(request)
         rate_limit(request)
@@ -418,172 +419,6 @@ async def create_voice(request: web.Request) -> web.Response:
     return response
 
 
-async def persona(request: web.Request) -> web.Response:
-    state, key = state_and_key(request)
-    body = await json_body(request)
-    name = ck.text(
-        body, "name", limit=80, limit_message="The name character length should be less than 80."
-    )
-    clip_field = "clip_id" if body.get("clip_id") is not None else "continue_clip_id"
-    if not name or body.get(clip_field) is None:
-        raise ck.bad("name and continue_clip_id are required fields.")
-    ck.text(
-        body,
-        "describe",
-        limit=200,
-        limit_message="The description character length should be less than 200.",
-    )
-    ck.text(
-        body,
-        "description",
-        limit=200,
-        limit_message="The description character length should be less than 200.",
-    )
-    ck.clip_ref(state, key, body, clip_field)
-    pay(state, key, price("sonic", "persona"))
-    persona_id = state.new_id()
-    state.personas[persona_id] = {"key": key, "name": name, "task_id": None}
-    return ok({"code": 200, "message": "success", "persona_id": persona_id})
-
-
-def _digest(clip_id: str) -> int:
-    return int.from_bytes(hashlib.sha256(clip_id.encode()).digest()[:4], "big")
-
-
-async def bpm(request: web.Request) -> web.Response:
-    state, key = state_and_key(request)
-    body = await json_body(request)
-    clip = ck.clip_ref(state, key, body, "clip_id")
-    assert clip is not None
-    pay(state, key, price("sonic", "bpm"))
-    avg = 70 + _digest(clip.clip_id) % 90
-    data = {"avg_bpm": float(avg), "max_bpm": float(avg + 4), "min_bpm": float(avg - 3)}
-    return ok({"code": 200, "message": "success", "data": data})
-
-
-async def vox(request: web.Request) -> web.Response:
-    state, key = state_and_key(request)
-    body = await json_body(request)
-    clip = ck.clip_ref(state, key, body, "clip_id")
-    assert clip is not None
-    start = ck.number(body, "vocal_start_s", minimum=0)
-    end = ck.number(body, "vocal_end_s", minimum=0)
-    if start is not None and end is not None and not 0 < end - start <= 30:
-        raise ck.bad("The vocal window should be longer than 0 and at most 30 seconds.")
-    pay(state, key, price("sonic", "vox"))
-    extract = state.add_clip(key, "vox", title=f"{clip.title} (vocals)", mv=clip.mv)
-    data = {
-        "vox_audio_id": extract.clip_id,
-        "clip_id": clip.clip_id,
-        "audio_url": state.media_urls(extract)["audio_url"],
-        "vocal_start_s": start,
-        "vocal_end_s": end,
-    }
-    return ok({"code": 200, "message": "success", "data": data})
-
-
-async def wav(request: web.Request) -> web.Response:
-    state, key = state_and_key(request)
-    body = await json_body(request)
-    clip = ck.clip_ref(state, key, body, "clip_id")
-    assert clip is not None
-    pay(state, key, price("sonic", "wav"))
-    data = {"wav_url": f"{state.cdn_url}/wav/{clip.clip_id}.wav"}
-    return ok({"code": 200, "message": "success", "data": data})
-
-
-async def midi(request: web.Request) -> web.Response:
-    state, key = state_and_key(request)
-    body = await json_body(request)
-    clip = ck.clip_ref(state, key, body, "clip_id")
-    assert clip is not None
-    pay(state, key, price("sonic", "midi"))
-    base = 48 + _digest(clip.clip_id) % 24
-    notes = [
-        {"start": 0.5 * i, "end": 0.5 * i + 0.4, "pitch": base + step, "velocity": 0.5}
-        for i, step in enumerate((0, 4, 7, 12))
-    ]
-    data = {
-        "midi_url": f"{state.cdn_url}/midi/{clip.clip_id}.mid",
-        "instruments": [{"name": "Synth Voice", "notes": notes}],
-    }
-    return ok({"code": 200, "message": "success", "data": data})
-
-
-async def aligned_lyrics(request: web.Request) -> web.Response:
-    state, key = state_and_key(request)
-    body = await json_body(request)
-    clip = ck.clip_ref(state, key, body, "clip_id")
-    assert clip is not None
-    words = [w for w in clip.lyrics.split() if not (w.startswith("[") or w.endswith("]"))]
-    if not words:
-        raise EmulatorError(404, "lyrics not found.")
-    if (key, clip.clip_id) not in state.aligned_paid:  # first call per clip is paid, then cache
-        pay(state, key, price("sonic", "aligned_lyrics"))
-        state.aligned_paid.add((key, clip.clip_id))
-    alignment = [
-        {
-            "word": w,
-            "start_s": round(0.4 * i, 2),
-            "end_s": round(0.4 * i + 0.35, 2),
-            "p_align": 0.97,
-            "success": True,
-        }
-        for i, w in enumerate(words)
-    ]
-    return ok({"code": 200, "message": "success", "data": {"alignment": alignment}})
-
-
-async def upsample_tags(request: web.Request) -> web.Response:
-    state, key = state_and_key(request)
-    body = await json_body(request)
-    tags = ck.required_text(body, "tags")
-    pay(state, key, price("sonic", "upsample_tags"))
-    richer = f"{tags}, polished modern production, warm analog texture, catchy hook"
-    return ok({"code": 200, "message": "success", "data": {"upsampled_tags": richer}})
-
-
-async def lyrics(request: web.Request) -> web.Response:
-    state, key = state_and_key(request)
-    body = await json_body(request)
-    description = ck.required_text(body, "description", "description is required.")
-    if len(description) >= 120:
-        raise ck.bad("The description character length should be less than 120.")
-    pay(state, key, price("sonic", "lyrics"))
-    results = [
-        {
-            "title": state.rng.choice(_TITLES),
-            "lyrics": f"[Verse]\n{description}\nunder open skies\n\n[Chorus]\nWe rise, we rise",
-        }
-        for _ in range(2)
-    ]
-    return ok({"code": 200, "message": "success", "results": results})
-
-
-async def get_task(request: web.Request) -> web.Response:
-    """GET /api/v1/sonic/task/{task_id}: the lifecycle, computed for this moment."""
-    return poll(request, "sonic")
-
-
-def poll(request: web.Request, family: str) -> web.Response:
-    state, key = state_and_key(request)
-    state.stats.polls += 1
-    task_id = request.match_info.get("task_id", "").strip()
-    if not task_id:
-        raise ck.bad("missing task id.")
-    task = state.task_for(key, task_id, family)
-    if task is None:
-        raise ck.bad("task not found.")
-    status, body = render(state, task, state.now())
-    return ok(body, status=status)
-
-
-async def missing_task_id(request: web.Request) -> web.Response:
-    state, _ = state_and_key(request)
-    state.stats.polls += 1
-    raise ck.bad("missing task id.")
-
-
 def add_routes(app: web.Application) -> None:
     p = "/api/v1/sonic"
     app.router.add_post(f"{p}/create", create)
@@ -596,13 +431,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{p}/stems/basic", _stems(_BASIC_STEMS, "stems_basic"))
     app.router.add_post(f"{p}/stems/full", _stems(_FULL_STEMS, "stems_full"))
     app.router.add_post(f"{p}/create-voice", create_voice)
-    app.router.add_post(f"{p}/persona", persona)
-    app.router.add_post(f"{p}/bpm", bpm)
-    app.router.add_post(f"{p}/vox", vox)
-    app.router.add_post(f"{p}/wav", wav)
-    app.router.add_post(f"{p}/midi", midi)
-    app.router.add_post(f"{p}/aligned-lyrics", aligned_lyrics)
-    app.router.add_post(f"{p}/upsample-tags", upsample_tags)
-    app.router.add_post(f"{p}/lyrics", lyrics)
-    app.router.add_get(f"{p}/task/{{task_id}}", get_task)
-    app.router.add_get(f"{p}/task/", missing_task_id)
