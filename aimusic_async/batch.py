@@ -375,12 +375,19 @@ class BatchRun(AsyncIterator[JobOutcome]):
         runner = self._runner
         if runner is None:
             return
-        if not runner.done():
-            runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait([runner])
+        runner.cancel()
+        interrupted = False
+        while not runner.done():
+            try:
+                await asyncio.wait([runner])
+            except asyncio.CancelledError:
+                # Our caller is being cancelled too: still wait for the clean-up to finish
+                # (tasks stopped, journal closed), then let the cancellation through.
+                interrupted = True
         if not runner.cancelled():
             runner.exception()  # retrieved: a failure surfaces via __anext__, not the loop log
+        if interrupted:
+            raise asyncio.CancelledError
 
     async def __aenter__(self) -> BatchRun:
         return self

@@ -235,8 +235,11 @@ async def test_resume_reattaches_started_tasks_and_reemits_finished(
     assert emu.stats.creates == 30
     async with Journal(journal) as j:
         states = collections.Counter(e.state for e in (await j.entries()).values())
-    assert states["finished"] == 1
-    assert states["started"] == 29
+    # The first result, and any that landed while the batch was being stopped, are finished;
+    # the rest were started and are still running on the server.
+    assert states["finished"] >= 1
+    assert states["started"] >= 1
+    assert states["finished"] + states["started"] == 30
 
     async with run_batch(client, jobs, concurrency=30, journal=journal) as run:
         outcomes = await collect(run)
@@ -245,7 +248,7 @@ async def test_resume_reattaches_started_tasks_and_reemits_finished(
     assert outcomes[first.job.key].origin == "journal"
     assert outcomes[first.job.key].task_id == first.task_id
     origins = collections.Counter(o.origin for o in outcomes.values())
-    assert origins == {"journal": 1, "reattached": 29}
+    assert origins == {"journal": states["finished"], "reattached": states["started"]}
     ids = {t.body["title"]: tid for tid, t in emu.tasks.items()}
     assert all(o.task_id == ids[k] for k, o in outcomes.items())
 
