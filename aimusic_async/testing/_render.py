@@ -103,9 +103,13 @@ def _producer(state: EmulatorState, task: TaskRecord, now: float) -> tuple[int, 
 
 def _riffusion(state: EmulatorState, task: TaskRecord, now: float) -> tuple[int, dict[str, Any]]:
     status, body = _sonic(state, task, now)
-    for clip in body.get("data") or []:
-        if clip.get("duration") is not None:
-            clip["duration"] = float(clip["duration"])  # riffusion documents a number
+    if isinstance(body.get("data"), list):
+        # The docs: a task may briefly hold one of its two songs; a song is listed from the
+        # moment it starts running, so the two appear one after the other.
+        body["data"] = [c for c in body["data"] if c["state"] != "pending"]
+        for clip in body["data"]:
+            if clip.get("duration") is not None:
+                clip["duration"] = float(clip["duration"])  # riffusion documents a number
     return status, body
 
 

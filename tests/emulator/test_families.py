@@ -78,6 +78,22 @@ async def test_producer_validation_and_other_routes(api: Api) -> None:
     assert (await api.get("/api/v1/producer/task/nope")).body["message"] == "task not found."
 
 
+async def test_riffusion_songs_appear_one_by_one(make_api: MakeApi) -> None:
+    api = await make_api(FAST.replace(generation_time=(0.8, 0.8), not_ready_fraction=0.1))
+    reply = await api.post(
+        "/api/v1/riffusion/create", {"mv": "FUZZ-1.0", "prompt": "x", "custom_mode": False}
+    )
+    counts = set()
+    while True:
+        poll = await api.get(f"/api/v1/riffusion/task/{reply.body['task_id']}")
+        data = poll.body.get("data") or []
+        counts.add(len(data))
+        if len(data) == 2 and all(c["state"] == "succeeded" for c in data):
+            break
+        await asyncio.sleep(0.01)
+    assert counts >= {1, 2}
+
+
 async def test_riffusion(api: Api) -> None:
     reply = await api.post(
         "/api/v1/riffusion/create",
