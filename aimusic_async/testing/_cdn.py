@@ -44,13 +44,13 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
     clip_id = name[: -len(spec[0])]
     if clip_id not in state.clips:
         raise web.HTTPNotFound()
-    if state.chance(state.config.cdn_error_rate):
+    if state.fault(state.config.cdn_error_rate):
         stats.cdn_errors += 1
         raise web.HTTPServiceUnavailable()
     data = file_bytes(state, kind, clip_id)
     if request.method == "HEAD":
         return web.Response(headers={"Content-Length": str(len(data))}, content_type=spec[1])
-    if state.chance(state.config.cdn_truncate_rate):
+    if state.fault(state.config.cdn_truncate_rate):
         stats.cdn_truncated += 1
         resp = web.StreamResponse(headers={"Content-Type": spec[1]})
         resp.content_length = len(data)

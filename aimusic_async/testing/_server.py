@@ -32,10 +32,10 @@ async def _api_faults(request: web.Request, handler: _Handler) -> web.StreamResp
     state.stats.requests += 1
     if cfg.latency:
         await asyncio.sleep(cfg.latency)
-    if state.chance(cfg.disconnect_rate):
+    if state.fault(cfg.disconnect_rate):
         state.stats.disconnects += 1
         return drop(request)
-    if state.chance(cfg.server_error_rate):
+    if state.fault(cfg.server_error_rate):
         state.stats.server_errors += 1
         return EmulatorError(500, "Internal Server Error.").response()
     try:

@@ -59,7 +59,7 @@ def accept_start(request: web.Request, task: TaskRecord, body: dict[str, Any]) -
     state = request.app[STATE]
     if task.webhook_url is not None:
         request.app[SENDER].schedule(task)
-    if state.chance(state.config.lost_response_rate):
+    if state.fault(state.config.lost_response_rate):
         state.stats.lost_responses += 1
         return drop(request)
     return ok(body)

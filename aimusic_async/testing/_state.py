@@ -127,7 +127,11 @@ class EmulatorState:
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
+        # Two streams from one seed: what a task is (timings, failures, ids) depends only on the
+        # order of start requests, never on how often it is polled; faults and the choice of
+        # "not ready" shape come from the second stream.
         self.rng = random.Random(config.seed)
+        self.fault_rng = random.Random(f"{config.seed}:faults")
         self.stats = EmulatorStats()
         keys = config.api_keys or (f"sk-emu-{secrets.token_hex(12)}",)
         self.api_keys: tuple[str, ...] = tuple(keys)
@@ -153,12 +157,16 @@ class EmulatorState:
         return time.monotonic()
 
     def chance(self, rate: float) -> bool:
-        """One seeded coin flip; a zero rate draws nothing, so it never shifts other draws."""
+        """A seeded coin flip about a task's content; a zero rate draws nothing."""
         return rate > 0 and self.rng.random() < rate
 
-    def new_id(self) -> str:
-        """A UUID4-shaped id drawn from the seeded RNG (reproducible like everything else)."""
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+    def fault(self, rate: float) -> bool:
+        """A seeded coin flip for a fault (network, webhook, CDN); a zero rate draws nothing."""
+        return rate > 0 and self.fault_rng.random() < rate
+
+    def new_id(self, rng: random.Random | None = None) -> str:
+        """A UUID4-shaped id drawn from a seeded RNG (reproducible like everything else)."""
+        return str(uuid.UUID(int=(rng or self.rng).getrandbits(128), version=4))
 
     # -- credits ---------------------------------------------------------------------------
     def settle(self) -> None:
@@ -397,7 +405,7 @@ class EmulatorState:
     # -- answers ---------------------------------------------------------------------------
     def not_ready(self) -> tuple[int, dict[str, Any]]:
         """One of the documented "not ready yet" answers, picked by the seeded RNG."""
-        pick = self.rng.randrange(3)
+        pick = self.fault_rng.randrange(3)
         if pick == 0:
             return 202, {"code": 202, "type": "not_ready", "error": _NOT_READY_TEXT}
         if pick == 1:

@@ -93,16 +93,16 @@ class WebhookSender:
         task = state.tasks.get(task_id)
         if task is None or task.webhook_url is None:
             return
-        if state.chance(state.config.webhook_loss_rate):
+        if state.fault(state.config.webhook_loss_rate):
             state.stats.webhooks_lost += 1
             return
-        duplicate = state.chance(state.config.webhook_duplicate_rate)
+        duplicate = state.fault(state.config.webhook_duplicate_rate)
         payload = self.payload(task)
         raw = json.dumps(payload, separators=(",", ":")).encode()
         secret = task.webhook_secret or state.config.default_webhook_secret
         timestamp = str(int(time.time()))
         signature, legacy = sign(secret, timestamp, raw)
-        event_id = f"evt_{state.new_id().replace('-', '')}"
+        event_id = f"evt_{state.new_id(state.fault_rng).replace('-', '')}"
         headers = {
             "Content-Type": "application/json",
             "X-Webhook-Id": event_id,
