@@ -327,3 +327,16 @@ async def test_canary_key_never_leaks(
     for exc in errors:
         text += "".join(traceback.format_exception(exc)) + repr(exc)
     assert CANARY not in text
+
+
+async def test_rate_limited_starts_all_land_once(
+    emulator_factory: EmuFactory, client_factory: ClientFactory
+) -> None:
+    emu = await emulator_factory(create_rate_limit=40.0, create_rate_burst=5)
+    c = await client_factory(emu.base_url, emu.api_key)
+    res = sonic(c)
+    tasks = await asyncio.gather(*(start(res, f"r{i}") for i in range(40)))
+    assert len({t.id for t in tasks}) == 40
+    assert emu.stats.creates == 40  # every 429 was re-sent, none twice
+    assert emu.stats.rate_limited > 0
+    assert c._transport.limiter.rate is not None  # the client slowed down

@@ -381,9 +381,24 @@ async def test_limiter_aimd(fake_clock: Any) -> None:
     for _ in range(4):
         await lim.acquire()
     assert sum(fake_clock.sleeps) == pytest.approx(1.5, abs=0.01)  # paced at 2/s
-    before = lim.rate
+    # Quick recovery to just below the refused rate (4/s), then a slow probe above it.
+    assert lim.ceiling == pytest.approx(0.95 * 4.0)
+    steps = 0
+    while lim.rate < lim.ceiling:
+        lim.on_success()
+        steps += 1
+    assert steps <= 12
+    assert lim.rate == pytest.approx(lim.ceiling)
     lim.on_success()
-    assert lim.rate > before
+    assert lim.ceiling < lim.rate < lim.ceiling + 0.2
+
+
+async def test_limiter_seeds_from_retry_after(fake_clock: Any) -> None:
+    lim = AdaptiveRateLimiter()
+    lim.on_rate_limited(0.05)  # the server admits about 20 starts a second
+    assert lim.rate == pytest.approx(10.0)
+    await lim.acquire()
+    assert fake_clock.sleeps == [pytest.approx(0.05)]  # nothing before the server's hint
 
 
 # -- secrets and logging ----
