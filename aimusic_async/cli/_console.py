@@ -82,6 +82,17 @@ class UI:
             )
         return self._console
 
+    def width(self) -> int:
+        """Columns available: the terminal's, or unbounded for a pipe (plain rows never wrap)."""
+        if not self.is_tty:
+            return 10_000
+        console = self.console()
+        if console is not None:
+            return int(console.width)
+        import shutil
+
+        return shutil.get_terminal_size().columns
+
     # -- output ----------------------------------------------------------------------------------
     def emit_json(self, document: Any) -> None:
         """One JSON document (or one JSON Lines record) on stdout."""

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 __all__ = ["clip_json", "clip_rows", "error_json", "show_clips", "task_json"]
 
 CLIP_COLUMNS = ["clip_id", "state", "title", "duration", "audio_url"]
+# Terminal columns needed for the clip table with its URL column unfolded.
+WIDE_TABLE = 150
 
 
 def clip_json(clip: Clip) -> dict[str, Any]:
@@ -67,5 +69,13 @@ def show_clips(ui: UI, item: TaskSnapshot | TaskResult, *, status: str | None = 
     )
     if item.persona_id:
         ui.say(f"persona_id: {item.persona_id}")
-    if item.clips:
+    if not item.clips:
+        return
+    if ui.width() >= WIDE_TABLE:
         ui.table(CLIP_COLUMNS, clip_rows(item.clips))
+        return
+    # A narrow terminal would fold the URLs into unusable fragments: one per line instead.
+    ui.table(CLIP_COLUMNS[:-1], [row[:-1] for row in clip_rows(item.clips)])
+    for clip in item.clips:
+        if clip.audio_url:
+            ui.say(f"{clip.clip_id}: {clip.audio_url}")

@@ -19,6 +19,7 @@ from ._options import (
     run,
 )
 from ._progress import ProgressDisplay, fmt_duration
+from ._render import WIDE_TABLE
 
 if TYPE_CHECKING:
     from .._client import AIMusicClient
@@ -128,13 +129,16 @@ def _explain(exc: Exception, job: Job) -> str:
     return str(exc)
 
 
-def outcome_row(outcome: JobOutcome) -> list[Any]:
-    """key, operation, status, task, clips, files or error, seconds."""
+def outcome_row(outcome: JobOutcome, *, wide: bool = True) -> list[Any]:
+    """key, operation, status, task, clips, files (paths, or a count when not ``wide``) or
+    the error, seconds."""
     clips = len(outcome.result.clips) if outcome.result is not None else 0
     if outcome.error is not None:
         detail = f"{type(outcome.error).__name__}: {str(outcome.error).splitlines()[0][:160]}"
-    else:
+    elif wide:
         detail = ", ".join(str(f) for f in outcome.files)
+    else:
+        detail = f"{len(outcome.files)} files" if outcome.files else ""
     status = outcome.status + (" (journal)" if outcome.origin == "journal" else "")
     return [
         outcome.job.key,
@@ -197,7 +201,8 @@ def show_outcomes(ui: UI, outcomes: list[JobOutcome], *, elapsed: float) -> None
     order = {o.job.key: n for n, o in enumerate(outcomes)}
     shown = sorted(shown, key=lambda o: (o.ok, order[o.job.key]))
     if shown:
-        ui.table(OUTCOME_COLUMNS, [outcome_row(o) for o in shown])
+        wide = ui.width() >= WIDE_TABLE
+        ui.table(OUTCOME_COLUMNS, [outcome_row(o, wide=wide) for o in shown])
     resumed = sum(1 for o in outcomes if o.origin == "journal")
     files = sum(len(o.files) for o in outcomes)
     ui.say(
