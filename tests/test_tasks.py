@@ -487,3 +487,13 @@ def test_a_waiting_handle_is_small() -> None:
         tracemalloc.stop()
     per_task = sum(d.size_diff for d in after.compare_to(before, "filename")) / len(handles)
     assert per_task < 4096
+
+
+async def test_poll_retry_after_hint_sets_the_next_interval(
+    scripted_client: Make, fake_clock: Any
+) -> None:
+    client, _ = await scripted_client([(202, None, {"Retry-After": "7"}), ok(clip(1, "succeeded"))])
+    await client.task(TID)
+    first, second = fake_clock.sleeps
+    assert first == pytest.approx(POLICY.initial_interval, rel=C.POLL_JITTER + 0.01)
+    assert second == pytest.approx(7.0, rel=C.POLL_JITTER + 0.01)
