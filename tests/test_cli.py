@@ -320,3 +320,22 @@ def test_wait_timeout_exits_1_and_names_the_task() -> None:
         assert_one_line_error(run, "TaskTimeoutError", task_id)
     finally:
         emulator.stop_thread()
+
+
+def test_producer_task_by_family(emu: Emulator) -> None:
+    started = aimusic(
+        "create", "producer.create", "-p", "sound=lo-fi beat", "--json", base_url=emu.base_url
+    )
+    assert started.code == 0, started.err
+    doc = started.json()
+    assert doc["family"] == "producer"
+    waited = aimusic(
+        "wait", doc["task_id"], "--family", "producer", "--json", *FAST_POLL, base_url=emu.base_url
+    )
+    assert waited.code == 0, waited.err
+    assert waited.json()["family"] == "producer"
+    assert len(waited.json()["clips"]) == 1
+    # Polled as a sonic task (the default family) it does not exist.
+    wrong = aimusic("get", doc["task_id"], base_url=emu.base_url)
+    assert wrong.code == 1
+    assert_one_line_error(wrong, "TaskNotFoundError")

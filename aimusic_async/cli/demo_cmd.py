@@ -35,6 +35,9 @@ DEMO_POLL = (0.25, 1.0)
 FAST_POLL = (0.02, 0.1)
 # Fixed so the demo's titles and timings are the same every run.
 DEMO_SEED = 2026
+# All twelve jobs at once (the point is to watch them run in parallel); a bigger --jobs is
+# still bounded so a thousand-job demo does not open a thousand connections.
+DEMO_CONCURRENCY = 64
 # A demo that somehow hangs should say so rather than sit there.
 DEMO_TASK_DEADLINE = 120.0
 
@@ -270,7 +273,12 @@ async def _demo(args: argparse.Namespace, ui: UI) -> int:
             )
             ui.say(f"3/3 running a batch of {len(jobs)} jobs, downloading to {out}")
             outcomes = await run_jobs(
-                client, jobs, ui, concurrency=len(jobs), out=str(out), stream_json=False
+                client,
+                jobs,
+                ui,
+                concurrency=min(len(jobs), DEMO_CONCURRENCY),
+                out=str(out),
+                stream_json=False,
             )
             after = await client.credits()
         stats = emu.stats.as_dict()
