@@ -390,7 +390,7 @@ async def test_bad_json_and_unknown_route(api: Api) -> None:
     [("/api/v1/sonic/replace-section", "replaced"), ("/api/v1/sonic/upload-extend", "extended")],
 )
 async def test_auto_concat_pairs_part_and_full(make_api: MakeApi, path: str, part: str) -> None:
-    api = await make_api(FAST.replace(generation_time=(0.5, 0.5), not_ready_fraction=0.1))
+    api = await make_api(FAST.replace(generation_time=(0.3, 0.3), not_ready_fraction=0.1))
     if part == "replaced":
         clip = await clip_of(api)
         body = {
