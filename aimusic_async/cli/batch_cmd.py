@@ -43,6 +43,7 @@ start had no answer are reported as unknown, not re-sent (unless --resubmit-unkn
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register ``aimusic batch``."""
     parser = subparsers.add_parser(
         "batch",
         help="run a JSON Lines file of jobs (resumable with --journal)",

@@ -40,6 +40,7 @@ look like JSON: --param title='"2024"'. A JSON argument starting with @ is read 
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register ``aimusic create``."""
     parser = subparsers.add_parser(
         "create",
         help="start one operation (sonic.create, producer.create, ...)",

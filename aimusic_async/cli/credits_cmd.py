@@ -12,6 +12,7 @@ __all__ = ["add_parser"]
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register ``aimusic credits``."""
     parser = subparsers.add_parser(
         "credits",
         help="show the remaining credits",

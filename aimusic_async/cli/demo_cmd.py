@@ -43,6 +43,7 @@ DEMO_TASK_DEADLINE = 120.0
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register ``aimusic demo``."""
     parser = subparsers.add_parser(
         "demo",
         help="run a small batch end to end on a local emulator (no key, no network)",

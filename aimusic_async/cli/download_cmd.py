@@ -32,6 +32,7 @@ DOWNLOAD_PARALLEL = 8
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register ``aimusic download``."""
     parser = subparsers.add_parser(
         "download",
         help="download a task's clips (or one clip, or a URL) to a folder",

@@ -27,6 +27,7 @@ def _add_task_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(subparsers: Any) -> None:
+    """Register ``aimusic get`` and ``aimusic wait``."""
     get = subparsers.add_parser(
         "get",
         help="poll a task once and show its state",
