@@ -185,8 +185,9 @@ class Emulator:
 
         if self._thread is not None:
             raise RuntimeError("the emulator is already running in a thread")
-        self._thread = EmulatorThread(self)
-        self._thread.start()
+        thread = EmulatorThread(self)
+        thread.start()  # raises what start() raised (e.g. the port is taken)
+        self._thread = thread
         return self
 
     def stop_thread(self) -> None:

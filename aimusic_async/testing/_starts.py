@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ._http import STATE, EmulatorError, drop, key_of, ok
 from ._state import EmulatorState, TaskRecord
+from ._webhooks import SENDER
 
 __all__ = ["CREDITS_MESSAGE", "accept_start", "afford", "pay", "rate_limit", "state_and_key"]
 
@@ -54,8 +55,6 @@ def pay(state: EmulatorState, key: str, price: int) -> None:
 
 def accept_start(request: web.Request, task: TaskRecord, body: dict[str, Any]) -> web.Response:
     """Schedule the webhook, then answer; or, by lost_response_rate, drop the connection."""
-    from ._webhooks import SENDER  # late: the sender module imports state helpers too
-
     state = request.app[STATE]
     if task.webhook_url is not None:
         request.app[SENDER].schedule(task)

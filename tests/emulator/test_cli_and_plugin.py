@@ -101,6 +101,9 @@ def test_thread_mode_reports_start_errors() -> None:
         clash = Emulator(EmulatorConfig(port=port))
         with pytest.raises(OSError, match=str(port)):
             clash.start_in_thread()
+        # a failed start leaves no thread behind: trying again fails the same way
+        with pytest.raises(OSError, match=str(port)):
+            clash.start_in_thread()
 
 
 def test_fixture_in_a_sync_test(aimusic_emulator: Emulator) -> None:
