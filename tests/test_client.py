@@ -160,6 +160,15 @@ async def test_start_without_task_id_is_response_validation_error(
         await start(sonic(c), "x")
 
 
+async def test_start_error_envelope_behind_200_is_mapped(
+    serve_app: Serve, client_factory: ClientFactory
+) -> None:
+    script = Script([(200, {"code": 403, "message": "The remaining credits are not enough."})])
+    c = await client_factory(await serve_app(script.app()), "k")
+    with pytest.raises(InsufficientCreditsError):
+        await start(sonic(c), "x")
+
+
 async def test_start_adds_webhook_when_receiver_is_on(
     serve_app: Serve, client_factory: ClientFactory
 ) -> None:

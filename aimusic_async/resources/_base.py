@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from pydantic import BaseModel
 
 from .._errors import ResponseValidationError
+from .._transport import error_from_response
 from ..models._base import RequestModel
 from ..tasks import Task
 
@@ -55,6 +56,10 @@ class Resource:
         )
         task_id = _task_id_of(response.data)
         if task_id is None:
+            code = response.data.get("code") if isinstance(response.data, Mapping) else None
+            if isinstance(code, int) and not isinstance(code, bool) and code >= 400:
+                # An error envelope behind a 2xx status: the same error as a real status.
+                raise error_from_response(code, response.data, path, response.headers)
             raise ResponseValidationError(
                 f"{path}: the answer names no task_id: {str(response.data)[:200]}",
                 status=response.status,
