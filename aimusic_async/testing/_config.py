@@ -62,6 +62,9 @@ class EmulatorConfig:
     webhook_loss_rate: float = 0.0
     webhook_duplicate_rate: float = 0.0
     default_webhook_secret: str = field(default=DEFAULT_WEBHOOK_SECRET, repr=False)
+    # Also send song.streaming when the first clip starts streaming (the current guide says
+    # deliveries happen on streaming too). Off by default: most receivers only need the end.
+    webhook_streaming: bool = False
     # Attempts per webhook delivery (connection errors and 5xx are retried, 4xx never).
     webhook_attempts: int = 3
     webhook_retry_delay: float = 0.2

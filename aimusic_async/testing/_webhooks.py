@@ -1,6 +1,8 @@
 """Signed webhook deliveries: one timer per task that asked for a webhook, nothing for others.
 
-Body: the finished poll answer plus ``task_id``, ``platform`` and ``event``. Headers as in the
+Body: the finished poll answer plus ``task_id``, ``platform`` and ``event`` (``song.completed``
+/ ``song.failed``; with ``webhook_streaming`` also ``song.streaming`` when the first clip starts
+streaming, as the current webhook guide describes). Headers as in the
 webhook guide: X-Webhook-Id = Idempotency-Key, X-Webhook-Event, X-Webhook-Timestamp (unix
 seconds), X-Webhook-Signature = "sha256=" + hex HMAC-SHA256(secret, "{ts}.{raw body}") and the
 legacy X-Signature = hex HMAC-SHA256(secret, raw body).
@@ -69,35 +71,48 @@ class WebhookSender:
         return len(self._timers) + len(self._inflight)
 
     def schedule(self, task: TaskRecord) -> None:
+        """One timer for the final event; one more for song.streaming when configured."""
         loop = asyncio.get_running_loop()
-        delay = max(0.0, task.t_done - self.state.now())
-        self._timers[task.task_id] = loop.call_later(delay, self._fire, task.task_id)
+        now = self.state.now()
+        delay = max(0.0, task.t_done - now)
+        self._timers[task.task_id] = loop.call_later(delay, self._fire, task.task_id, None)
+        cfg = self.state.config
+        if cfg.webhook_streaming and cfg.streaming and task.kind == "clips":
+            starts = [c.t_stream for c in task.clips if not c.failed]
+            if starts and min(starts) < task.t_done:
+                at = min(starts)
+                key = f"{task.task_id}#streaming"
+                self._timers[key] = loop.call_later(max(0.0, at - now), self._fire, key, at)
 
-    def payload(self, task: TaskRecord) -> dict[str, Any]:
-        now = max(self.state.now(), task.t_done)
+    def payload(self, task: TaskRecord, streaming_at: float | None = None) -> dict[str, Any]:
+        """The delivery body: the poll answer at the event's moment plus task_id/platform/event."""
+        if streaming_at is None:
+            now = max(self.state.now(), task.t_done)
+            outcome = "failed" if is_failed(task) else "completed"
+        else:
+            now = max(self.state.now(), streaming_at)
+            outcome = "streaming"
         _, body = render(self.state, task, now)
-        outcome = "failed" if is_failed(task) else "completed"
-        platform = task.family
         return {
             "code": body.get("code", 200),
             "message": body.get("message", "success"),
             "task_id": task.task_id,
-            "platform": platform,
+            "platform": task.family,
             "event": f"{task.webhook_event_prefix}.{outcome}",
             **{k: v for k, v in body.items() if k not in ("code", "message", "task_id")},
         }
 
-    def _fire(self, task_id: str) -> None:
-        self._timers.pop(task_id, None)
+    def _fire(self, key: str, streaming_at: float | None) -> None:
+        self._timers.pop(key, None)
         state = self.state
-        task = state.tasks.get(task_id)
+        task = state.tasks.get(key.partition("#")[0])
         if task is None or task.webhook_url is None:
             return
         if state.fault(state.config.webhook_loss_rate):
             state.stats.webhooks_lost += 1
             return
         duplicate = state.fault(state.config.webhook_duplicate_rate)
-        payload = self.payload(task)
+        payload = self.payload(task, streaming_at)
         raw = json.dumps(payload, separators=(",", ":")).encode()
         secret = task.webhook_secret or state.config.default_webhook_secret
         timestamp = str(int(time.time()))

@@ -209,3 +209,20 @@ async def test_close_drops_pending_deliveries(receiver: Receiver) -> None:
         assert emu.webhooks_pending == 1
     assert emu.webhooks_pending == 0
     assert receiver.deliveries == []
+
+
+async def test_streaming_event_before_completion(make_api: MakeApi, receiver: Receiver) -> None:
+    api = await make_api(FAST.replace(webhook_streaming=True, generation_time=(0.3, 0.3)))
+    task_id = await api.create({**DESC, "webhook_url": receiver.url, "webhook_secret": "k"})
+    await receiver.wait_for(2)
+    (h1, b1), (h2, b2) = receiver.deliveries
+    for headers, raw in receiver.deliveries:
+        verify(headers, raw, "k")
+    assert h1["X-Webhook-Event"] == "song.streaming"
+    assert h2["X-Webhook-Event"] == "song.completed"
+    assert h1["X-Webhook-Id"] != h2["X-Webhook-Id"]
+    first, last = json.loads(b1), json.loads(b2)
+    assert first["task_id"] == last["task_id"] == task_id
+    assert "streaming" in {c["state"] for c in first["data"]}
+    assert not {c["state"] for c in first["data"]} <= {"succeeded", "failed"}
+    assert all(c["state"] == "succeeded" for c in last["data"])
