@@ -55,6 +55,12 @@ def add_parser(subparsers: Any) -> None:
         help="accept this key (repeatable; default: one generated key)",
     )
     p.add_argument("--initial-credits", type=int)
+    p.add_argument(
+        "--webhook-streaming",
+        action="store_true",
+        default=None,
+        help="also send song.streaming webhooks when the first clip starts streaming",
+    )
     for flag, field in _FLOAT_FLAGS.items():
         p.add_argument(flag, type=float, dest=field)
     p.set_defaults(func=run)
@@ -73,6 +79,8 @@ def _config(args: argparse.Namespace) -> Any:
         changes["api_keys"] = tuple(args.api_keys)
     if args.initial_credits is not None:
         changes["initial_credits"] = args.initial_credits
+    if args.webhook_streaming:
+        changes["webhook_streaming"] = True
     for field in _FLOAT_FLAGS.values():
         value = getattr(args, field)
         if value is not None:

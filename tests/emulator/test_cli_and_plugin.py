@@ -52,7 +52,9 @@ async def test_cli_runs_until_signalled(sig: signal.Signals) -> None:
 async def test_cli_config_file_and_flags(tmp_path: Path) -> None:
     cfg = tmp_path / "emu.json"
     cfg.write_text(json.dumps({"api_keys": ["k-1", "k-2"], "initial_credits": 42}))
-    proc, env = await start_cli("--port", "0", "--config", str(cfg), "--initial-credits", "7")
+    proc, env = await start_cli(
+        "--port", "0", "--config", str(cfg), "--initial-credits", "7", "--webhook-streaming"
+    )  # fmt: skip
     try:
         assert env["AIMUSIC_API_KEY"] == "k-1"
         async with aiohttp.ClientSession() as session:
@@ -143,3 +145,30 @@ def test_config_validation() -> None:
         0.2,
     )
     assert "webhook-secret" not in repr(EmulatorConfig())
+
+
+def test_cli_flags_map_to_config(tmp_path: Path) -> None:
+    import argparse
+
+    from aimusic_async.cli import emulator_cmd
+
+    parser = argparse.ArgumentParser()
+    emulator_cmd.add_parser(parser.add_subparsers())
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"seed": 5, "latency": 0.5}))
+    args = parser.parse_args(
+        ["emulator", "--config", str(cfg), "--port", "0", "--latency", "0.1",
+         "--webhook-streaming", "--create-rate-limit", "2.5", "--generation-time", "1", "2",
+         "--api-key", "a", "--api-key", "b"]
+    )  # fmt: skip
+    config = emulator_cmd._config(args)
+    assert config.seed == 5
+    assert config.latency == 0.1
+    assert config.webhook_streaming is True
+    assert config.create_rate_limit == 2.5
+    assert config.generation_time == (1.0, 2.0)
+    assert config.api_keys == ("a", "b")
+    assert config.port == 0
+    defaults = emulator_cmd._config(parser.parse_args(["emulator"]))
+    assert defaults.port == emulator_cmd.DEFAULT_PORT
+    assert defaults.webhook_streaming is False
