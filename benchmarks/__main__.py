@@ -1,0 +1,133 @@
+"""``python -m benchmarks``: run every scenario against a separate emulator process, print a
+markdown table and (with ``--out``) write every number as JSON. ``--quick`` is the CI smoke
+size (under a minute); it asserts nothing about times."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from typing import Any
+
+from aimusic_async import __version__
+
+from . import batch, memory, overhead, polling
+from ._table import render
+
+SCENARIOS = ("overhead", "batch", "memory", "polling")
+
+# name: (full size, quick size)
+SIZES: dict[str, tuple[float, float]] = {
+    "overhead_n": (2000, 300),
+    "overhead_concurrency": (50, 20),
+    "reps": (3, 1),
+    "batch_n": (1000, 100),
+    "batch_concurrency": (128, 64),
+    "memory_n": (10_000, 1000),
+    "polling_n": (400, 60),
+    "polling_spread": (10.0, 1.5),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke run under a minute")
+    p.add_argument("--out", metavar="FILE.json", help="write all results as JSON here")
+    p.add_argument("--only", nargs="+", choices=SCENARIOS, help="run only these scenarios")
+    p.add_argument("--seed", type=int, default=7, help="emulator seed (same draws every run)")
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=0.01,
+        help="time scale: generation times and every poll interval are real ones times this "
+        "(default 0.01: 0.5-2 s stands for 50-200 s)",
+    )
+    p.add_argument("--gen", type=float, nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"))
+    p.add_argument("--batch-rate", type=float, default=50.0, help="emulator create limit (/s)")
+    p.add_argument("--batch-burst", type=float, default=5.0, help="create bucket size")
+    p.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="pyinstrument text profile of one SDK overhead run (needs pyinstrument)",
+    )
+    for name in SIZES:
+        p.add_argument("--" + name.replace("_", "-"), type=float, dest=name, metavar="N")
+    return p
+
+
+def _size(args: argparse.Namespace, name: str) -> Any:
+    given = getattr(args, name)
+    full, quick = SIZES[name]
+    value = given if given is not None else (quick if args.quick else full)
+    return value if isinstance(full, float) else int(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # The SDK logs each 429 retry as a warning; the emulator counts them for the table instead.
+    logging.getLogger("aimusic_async").addHandler(logging.NullHandler())
+    chosen = args.only or list(SCENARIOS)
+    gen = (float(args.gen[0]), float(args.gen[1]))
+    results: dict[str, Any] = {
+        "meta": {
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "aimusic_async": __version__,
+            "quick": args.quick,
+            "seed": args.seed,
+            "scale": args.scale,
+        }
+    }
+    began = time.monotonic()
+    for name in chosen:
+        t0 = time.monotonic()
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        if name == "overhead":
+            res = overhead.run(
+                n=_size(args, "overhead_n"),
+                concurrency=_size(args, "overhead_concurrency"),
+                reps=_size(args, "reps"),
+                seed=args.seed,
+                profile=args.profile,
+            )
+        elif name == "batch":
+            res = batch.run(
+                n=_size(args, "batch_n"),
+                concurrency=_size(args, "batch_concurrency"),
+                rate=args.batch_rate,
+                burst=args.batch_burst,
+                gen=gen,
+                scale=args.scale,
+                seed=args.seed,
+            )
+        elif name == "memory":
+            res = memory.run(n=_size(args, "memory_n"), seed=args.seed)
+        else:
+            res = polling.run(
+                n=_size(args, "polling_n"),
+                spread=_size(args, "polling_spread"),
+                gen=gen,
+                scale=args.scale,
+                seed=args.seed,
+            )
+        res["elapsed_s"] = time.monotonic() - t0
+        results[name] = res
+    results["meta"]["elapsed_s"] = time.monotonic() - began
+    table = render(results)
+    print(table)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
