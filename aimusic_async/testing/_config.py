@@ -46,7 +46,7 @@ class EmulatorConfig:
 
     seed: int = 0
     # Keys it accepts; empty means "generate one" (see ``Emulator.api_key``).
-    api_keys: tuple[str, ...] = ()
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
     initial_credits: int = DEFAULT_INITIAL_CREDITS
     initial_extra_credits: int = 0
     generation_time: tuple[float, float] = DEFAULT_GENERATION_TIME

@@ -63,7 +63,7 @@ class ClipRecord:
     """One clip: generated, uploaded, a stem or a vocal extract. Times are monotonic seconds."""
 
     clip_id: str
-    key: str
+    key: str = field(repr=False)  # the owner's API key: never in repr or test output
     origin: str  # "generated" | "upload" | "stem" | "vox"
     task_id: str | None
     title: str
@@ -93,10 +93,11 @@ class TaskRecord:
     """One accepted task as the emulator holds it (``emu.tasks[task_id]``)."""
 
     task_id: str
-    key: str
+    key: str = field(repr=False)  # the owner's API key: never in repr or test output
     family: str  # "sonic" | "producer" | "riffusion"
     operation: str  # task_type (sonic create) or route name ("mashup", "stems_full", ...)
-    body: dict[str, Any]  # the start request's JSON exactly as received
+    # the start request's JSON exactly as received (may hold a webhook_secret: kept out of repr)
+    body: dict[str, Any] = field(repr=False)
     created: float  # monotonic
     created_wall: float  # unix seconds
     t_ready: float  # clips appear (before: "not ready" answers)

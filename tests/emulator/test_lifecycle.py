@@ -128,3 +128,16 @@ async def test_same_seed_same_answers_however_polled(make_api: MakeApi) -> None:
     assert first == second
     states = {state for task in first[1] for _, state, _ in task}
     assert states == {"succeeded", "failed"}
+
+
+async def test_records_keep_keys_and_secrets_out_of_repr(make_api: MakeApi) -> None:
+    api = await make_api(FAST.replace(api_keys=("sk-very-secret",)))
+    task_id = await api.create(
+        {"custom_mode": False, "mv": "sonic-v5", "gpt_description_prompt": "x",
+         "webhook_url": "https://example.com/h", "webhook_secret": "whsec-hidden"}
+    )  # fmt: skip
+    record = api.emu.tasks[task_id]
+    text = repr(record) + repr(api.emu.config) + repr(api.emu) + repr(record.clips)
+    assert "sk-very-secret" not in text
+    assert "whsec-hidden" not in text
+    assert record.body["webhook_secret"] == "whsec-hidden"  # still there for tests to check
