@@ -379,3 +379,16 @@ async def test_rerun_downloads_missing_files_again_without_a_request(
     assert second["m1"].origin == "journal"
     assert second["m1"].files == first["m1"].files
     assert gone.read_bytes() == emulator.audio_bytes(first["m1"].result.succeeded[0].clip_id)  # type: ignore[union-attr]
+
+
+async def test_rate_limited_starts_all_go_through_once(
+    emulator_factory: EmulatorFactory, client_factory: ClientFactory
+) -> None:
+    emu = await emulator_factory(generation_time=TINY, create_rate_limit=80.0)
+    client = await client_factory(emu.base_url, emu.api_key)
+    jobs = [song(f"q{i:02d}") for i in range(60)]
+    async with run_batch(client, jobs, concurrency=30) as run:
+        outcomes = await collect(run)
+    assert {o.status for o in outcomes.values()} == {"finished"}
+    assert emu.stats.rate_limited > 0  # the server did push back...
+    assert creates_by_key(emu) == collections.Counter(j.key for j in jobs)  # ...and no doubles
