@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from blockbuster import blockbuster_ctx
 from pydantic import ValidationError
 
 from aimusic_async import AIMusicClient, SubmissionUnknownError, TaskFailedError
@@ -362,10 +363,12 @@ async def test_rerun_downloads_missing_files_again_without_a_request(
     emulator: Any, client: AIMusicClient, tmp_path: Path
 ) -> None:
     out, journal = tmp_path / "out", tmp_path / "j.db"
-    async with run_batch(
-        client, [song("m1"), song("m2")], journal=journal, download_dir=out
-    ) as run:
-        first = await collect(run)
+    # blockbuster: no SQLite or file system call may run on the event loop thread.
+    with blockbuster_ctx():
+        async with run_batch(
+            client, [song("m1"), song("m2")], journal=journal, download_dir=out
+        ) as run:
+            first = await collect(run)
     gone = first["m1"].files[0]
     gone.unlink()
     requests, cdn = emulator.stats.requests, emulator.stats.cdn_requests
