@@ -69,6 +69,13 @@ _TASK_TIMEOUT_MARK = "failed due to timeout"
 _MESSAGE_KEYS = ("detail", "error", "message", "msg")
 _SECRET_FIELDS = frozenset({"webhook_secret"})
 _USER_AGENT = f"aimusic-async/{__version__}"
+# Failures that prove the request never left: the connection was not established. aiohttp
+# names a connect timeout separately from 3.10 on (earlier it is a plain timeout: unknown).
+_CONNECT_TIMEOUT = getattr(aiohttp, "ConnectionTimeoutError", None)
+_NOT_SENT: tuple[type[BaseException], ...] = (
+    aiohttp.ClientConnectorError,
+    *((_CONNECT_TIMEOUT,) if isinstance(_CONNECT_TIMEOUT, type) else ()),
+)
 
 
 class Response:
@@ -274,11 +281,11 @@ class Transport:
                 status, raw, resp_headers = await self._send(
                     method, url, body, headers, client_timeout
                 )
-            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            except _NOT_SENT as exc:
                 # The connection was never established: nothing was sent, any kind may retry.
                 failure: Exception = (
                     APITimeoutError(f"connect timed out: {path}", path=path)
-                    if isinstance(exc, aiohttp.ConnectionTimeoutError)
+                    if isinstance(exc, asyncio.TimeoutError)
                     else APIConnectionError(f"cannot connect: {_describe(exc)}", path=path)
                 )
                 if isinstance(exc, aiohttp.ClientConnectorCertificateError):
