@@ -61,6 +61,9 @@ EWMA_ALPHA = 0.2
 # The provider's 504 answer for a task it gave up on (credits refunded): a failure, not an outage.
 _TASK_TIMEOUT_MARK = "failed due to timeout"
 
+# Event-loop timers may fire up to a clock tick early; that is still "on time" for a poll.
+_EARLY_WAKE = 0.005
+
 _jitter_rng = random.Random()
 
 
@@ -136,7 +139,7 @@ class Task:
 
     ``id`` and ``family`` identify it (rebuild it later with ``client.task(id, family)``);
     ``last`` is the latest snapshot seen, ``result`` the result once finished, ``polls`` how many
-    polls this handle sent.
+    polls this handle made (a poll the transport retried counts once).
     """
 
     __slots__ = (
@@ -302,7 +305,7 @@ class Task:
         if hub is not None and hub.done() and not hub.cancelled():
             self._record(hub.result())
             return
-        if _clock.monotonic() < self._next_at:
+        if _clock.monotonic() < self._next_at - _EARLY_WAKE:
             return  # the deadline came first; the caller raises TaskTimeoutError
         policy = self._client.poll
         try:
