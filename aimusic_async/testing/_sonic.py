@@ -292,6 +292,7 @@ async def upload_extend(request: web.Request) -> web.Response:
     _style(body, mv)
     _mode(body, True, "")
     ck.number(body, "continue_at", required=True, minimum=0)
+    ck.webhook(body)  # before the upload clip exists: a bad hook URL must leave nothing behind
     cost = price("sonic", "upload_extend")
     afford(state, key, cost)
     source = state.add_clip(key, "upload", title=_file_title(url), mv="upload")
@@ -307,6 +308,7 @@ async def upload_cover(request: web.Request) -> web.Response:
     mv = ck.check_mv(body)
     _style(body, mv)
     _mode(body, True, "")
+    ck.webhook(body)  # before the upload clip exists: a bad hook URL must leave nothing behind
     cost = price("sonic", "upload_cover")
     afford(state, key, cost)
     source = state.add_clip(key, "upload", title=_file_title(url), mv="upload")
