@@ -8,14 +8,17 @@ nothing keeps running when every awaiting coroutine is cancelled.
 
 Polling schedule (adaptive):
 
-* The client keeps a running estimate (EWMA) of how long tasks of each operation take from start
-  to finish (``DurationEstimates``), learned from the tasks it saw finish.
+* The client learns how long tasks of each operation take from start to finish, the way TCP
+  learns round-trip times: a running mean and a running mean deviation (``DurationEstimates``),
+  updated by every task it saw finish.
 * Without an estimate, the first poll comes after ``initial_interval``, then intervals grow by
   ``multiplier`` up to ``max_interval``.
-* With an estimate, the first poll of a fresh task waits until shortly before the expected finish
-  (``EARLY_FRACTION`` of the estimate); from there the quick schedule starts over. A batch thus
-  spends about one or two polls per task while the finish is still noticed quickly. Tasks that
-  finish early move the estimate down, slow ones move it up.
+* With an estimate (mean ``m``, deviation ``d``), a fresh task sleeps through the time no task
+  finishes in: its first poll comes at ``m - 2d``. It then polls at a steady cadence of ``d / 3``
+  (within ``initial_interval .. max_interval``) through the usual finish window, since a finish
+  gets likelier the longer a task has run; past ``m + 3d`` the task is an outlier and the
+  growing backoff takes over. A batch thus costs a few polls per task, and the finish is noticed
+  within about a sixth of the usual spread of durations (on average).
 * Every interval is jittered (``POLL_JITTER``) so tasks started together do not poll in lockstep;
   a server ``Retry-After`` on a poll answer replaces the planned interval.
 * A task started with a webhook (``client._hub.future(id)`` exists) first waits for the callback
@@ -52,12 +55,19 @@ if TYPE_CHECKING:
 
 __all__ = ["DurationEstimates", "Family", "PollPolicy", "Task"]
 
-# The first poll of a fresh task comes at this share of the expected duration: early enough that
-# a task finishing a little faster than usual is noticed within one quick interval.
-EARLY_FRACTION = 0.85
-# Weight of the newest observation in the duration estimate: adapts within a handful of tasks,
-# while one outlier moves it only a little.
+# Weights of the newest observation in the running mean and mean deviation of task durations
+# (TCP's RTT estimator uses 1/8 and 1/4): adapts within a handful of tasks, while one outlier
+# moves it only a little.
 EWMA_ALPHA = 0.2
+DEVIATION_BETA = 0.25
+# The usual finish window is mean -2 .. +3 deviations; the polls inside it are spaced a third of
+# a deviation apart: the finish is noticed about a sixth of a deviation late on average. (A half
+# costs a fifth fewer polls for half again the lag; a quarter the reverse.)
+WINDOW_BEFORE = 2.0
+WINDOW_AFTER = 3.0
+CADENCE_SHARE = 1 / 3
+# Even tasks of a near-constant duration get a window of +-10 %: clocks and queues vary.
+MIN_DEVIATION_SHARE = 0.05
 # The provider's 504 answer for a task it gave up on (credits refunded): a failure, not an outage.
 _TASK_TIMEOUT_MARK = "failed due to timeout"
 
@@ -109,21 +119,38 @@ class PollPolicy:
 
 
 class DurationEstimates:
-    """Per-operation running estimate (EWMA) of seconds from start to finish."""
+    """Per-operation running mean and mean deviation of seconds from start to finish."""
 
     __slots__ = ("_values",)
 
     def __init__(self) -> None:
-        self._values: dict[str, float] = {}
+        self._values: dict[str, tuple[float, float]] = {}
 
     def get(self, key: str) -> float | None:
-        return self._values.get(key)
+        """The running mean duration, or None before the first observation."""
+        value = self._values.get(key)
+        return None if value is None else value[0]
+
+    def window(self, key: str) -> tuple[float, float] | None:
+        """(mean, deviation) with the deviation floored at ``MIN_DEVIATION_SHARE`` of the mean."""
+        value = self._values.get(key)
+        if value is None:
+            return None
+        mean, dev = value
+        return mean, max(dev, mean * MIN_DEVIATION_SHARE)
 
     def observe(self, key: str, seconds: float) -> None:
         if seconds <= 0:
             return
         old = self._values.get(key)
-        self._values[key] = seconds if old is None else old + EWMA_ALPHA * (seconds - old)
+        if old is None:
+            # One sample says little about the spread: start wide, as TCP does.
+            self._values[key] = (seconds, seconds / 4)
+            return
+        mean, dev = old
+        dev += DEVIATION_BETA * (abs(seconds - mean) - dev)
+        mean += EWMA_ALPHA * (seconds - mean)
+        self._values[key] = (mean, dev)
 
 
 def _jittered(delay: float) -> float:
@@ -288,9 +315,22 @@ class Task:
             until_expected = max(0.0, (expected or 0.0) - (now - self._started))
             return now + until_expected + self._client._hub.grace
         delay = _jittered(policy.initial_interval)
-        if expected is not None:
-            delay = max(delay, _jittered(expected * EARLY_FRACTION) - (now - self._started))
+        window = self._window()
+        if window is not None:
+            mean, dev = window
+            # Sleep through the time in which no task finishes; a small jitter (a share of the
+            # cadence, not of the whole wait) keeps a batch started together from polling at once.
+            cadence = self._cadence(dev)
+            edge = mean - WINDOW_BEFORE * dev - (now - self._started)
+            delay = max(delay, edge + cadence * _jitter_rng.uniform(-C.POLL_JITTER, C.POLL_JITTER))
         return now + delay
+
+    def _window(self) -> tuple[float, float] | None:
+        return self._client._estimates.window(self._key) if self._fresh else None
+
+    def _cadence(self, dev: float) -> float:
+        policy = self._client.poll
+        return min(policy.max_interval, max(policy.initial_interval, dev * CADENCE_SHARE))
 
     async def _drive(self, deadline: float) -> None:
         """One step: sleep until the planned poll (or a webhook), then poll once."""
@@ -331,14 +371,15 @@ class Task:
             interval = policy.max_interval
         else:
             interval = policy.interval(self._step)
-            self._step += 1
-            # Tasks started together learn from the first ones to finish: skip ahead to just
-            # before the expected finish, then restart the quick schedule there.
-            expected = self._client._estimates.get(self._key) if self._fresh else None
-            if expected is not None:
-                until = expected * EARLY_FRACTION - (_clock.monotonic() - self._started)
-                if until > interval:
-                    interval, self._step = until, 0
+            window = self._window()
+            age = _clock.monotonic() - self._started
+            if window is not None and age <= window[0] + WINDOW_AFTER * window[1]:
+                # Tasks started together learn from the first ones to finish: wait for the
+                # finish window, then poll at its steady cadence.
+                mean, dev = window
+                interval = max(self._cadence(dev), mean - WINDOW_BEFORE * dev - age)
+            else:
+                self._step += 1
         if hint is not None:
             interval = min(hint, C.RETRY_AFTER_CAP)
         self._next_at = _clock.monotonic() + _jittered(interval)

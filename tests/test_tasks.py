@@ -344,7 +344,7 @@ async def test_adaptive_schedule_learns_durations(
     lags: list[float] = []
     async with AIMusicClient(api_key="k", base_url=base, poll=policy) as client:
         client.register_family(SonicFamily())
-        for i in range(12):
+        for i in range(20):
             tid = f"t{i}"
             finish_at[tid] = fake_clock.now + 30.0
             task = Task(client, tid, SonicFamily(), operation="sonic.create", fresh=True)
@@ -352,12 +352,50 @@ async def test_adaptive_schedule_learns_durations(
             polls.append(task.polls)
             lags.append(fake_clock.now - finish_at[tid])
     assert polls[0] >= 5
-    assert sum(polls[6:]) / 6 <= 3.0
-    assert max(polls[6:]) <= 4
-    assert sum(lags[6:]) / 6 <= 4.0
+    assert sum(polls[-6:]) / 6 <= 3.0
+    assert max(polls[-6:]) <= 4
+    assert sum(lags[-6:]) / 6 <= 4.0
     est = client._estimates.get("sonic.create")
     assert est is not None
     assert 27.0 <= est <= 36.0
+
+
+async def test_adaptive_beats_plain_backoff_on_spread_durations(
+    serve_app: Serve, fake_clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Durations spread over 60-180 s (a realistic generation): once learned, the schedule costs
+    fewer polls AND notices the finish sooner than the plain backoff to 20 s."""
+    monkeypatch.setattr(tasks_module, "_jitter_rng", random.Random(11))
+    durations = random.Random(3)
+    finish_at: dict[str, float] = {}
+
+    async def handler(request: web.Request) -> web.Response:
+        if fake_clock.now < finish_at[request.match_info["tid"]]:
+            return web.json_response({"type": "not_ready"})
+        return web.json_response({"code": 200, "data": [clip(1, "succeeded")]})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/sonic/task/{tid}", handler)
+    base = await serve_app(app)
+
+    async def run(fresh: bool) -> tuple[float, float]:
+        polls: list[int] = []
+        lags: list[float] = []
+        async with AIMusicClient(api_key="k", base_url=base) as client:  # default PollPolicy
+            for i in range(60):
+                tid = f"{fresh}-{i}"
+                finish_at[tid] = fake_clock.now + durations.uniform(60.0, 180.0)
+                task = Task(client, tid, SonicFamily(), operation="sonic.create", fresh=fresh)
+                await task
+                if i >= 20:  # after learning
+                    polls.append(task.polls)
+                    lags.append(fake_clock.now - finish_at[tid])
+        return sum(polls) / len(polls), sum(lags) / len(lags)
+
+    plain_polls, plain_lag = await run(fresh=False)
+    learned_polls, learned_lag = await run(fresh=True)
+    assert learned_polls < plain_polls
+    assert learned_lag < plain_lag
 
 
 def test_duration_estimates_ewma() -> None:
@@ -365,8 +403,14 @@ def test_duration_estimates_ewma() -> None:
     assert est.get("x") is None
     est.observe("x", 10.0)
     assert est.get("x") == 10.0
+    assert est.window("x") == (10.0, 2.5)  # one sample: a wide window
     est.observe("x", 20.0)
     assert est.get("x") == pytest.approx(12.0)
+    assert est.window("x") == (pytest.approx(12.0), pytest.approx(2.5 + 0.25 * (10.0 - 2.5)))
+    for _ in range(50):
+        est.observe("x", 12.0)
+    mean, dev = est.window("x") or (0.0, 0.0)
+    assert dev == pytest.approx(0.05 * mean)  # floored for near-constant durations
     est.observe("x", 0.0)  # ignored
     assert est.get("x") == pytest.approx(12.0)
 
