@@ -84,7 +84,7 @@ class NuroVocalRequest(WebhookFields):
     """
 
     type: Literal["vocal"] = "vocal"
-    lyrics: Annotated[str, Field(min_length=1, max_length=2000)]
+    lyrics: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
     gender: NuroGender | None = None
     genre: NuroVocalGenre | None = None
     mood: NuroVocalMood | None = None
@@ -116,7 +116,7 @@ class NuroBgmRequest(WebhookFields):
     """
 
     type: Literal["bgm"] = "bgm"
-    description: Annotated[str, Field(min_length=1)]
+    description: Annotated[str, Field(min_length=1, pattern=r"\S")]
     version: Literal["v1.0", "v2.0"] | None = None
     genre: list[NuroBgmGenre] | None = None
     mood: list[NuroMood] | None = None

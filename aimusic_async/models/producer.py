@@ -84,7 +84,8 @@ PRODUCER_REPLACEMENTS: dict[str, str] = {
 Title = Annotated[str, Field(max_length=80)]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Seconds = Annotated[float, Field(ge=0.0)]
-NonEmpty = Annotated[str, Field(min_length=1)]
+# pattern \S: a blank string ("  ") is as empty as "" to the API, so refuse it before sending.
+NonEmpty = Annotated[str, Field(min_length=1, pattern=r"\S")]
 
 
 def _http_url(value: str, field: str) -> str:

@@ -57,13 +57,13 @@ class RiffusionCreateRequest(RequestModel):
 
     task_type: RiffusionTaskType = "create_music"
     custom_mode: bool
-    mv: Annotated[str, Field(min_length=1)] = "FUZZ-1.1 Pro"
+    mv: Annotated[str, Field(min_length=1, pattern=r"\S")] = "FUZZ-1.1 Pro"
     prompt: str | None = None
     lyrics: str | None = None
     title: Annotated[str, Field(max_length=80)] | None = None
     sound: str | None = None
     make_instrumental: bool | None = None
-    continue_clip_id: Annotated[str, Field(min_length=1)] | None = None
+    continue_clip_id: Annotated[str, Field(min_length=1, pattern=r"\S")] | None = None
     continue_at: Annotated[float, Field(ge=0.0)] | None = None
 
     @model_validator(mode="after")
@@ -108,7 +108,7 @@ class RiffusionCreateRequest(RequestModel):
 class RiffusionUploadRequest(RequestModel):
     """``/riffusion/upload``: a public, copyright-free song URL to use as ``continue_clip_id``."""
 
-    url: Annotated[str, Field(min_length=1)]
+    url: Annotated[str, Field(min_length=1, pattern=r"\S")]
 
     @field_validator("url")
     @classmethod
