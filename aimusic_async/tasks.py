@@ -21,9 +21,10 @@ Polling schedule (adaptive):
   within about a sixth of the usual spread of durations (on average).
 * Every interval is jittered (``POLL_JITTER``) so tasks started together do not poll in lockstep;
   a server ``Retry-After`` on a poll answer replaces the planned interval.
-* A task started with a webhook (``client._hub.future(id)`` exists) first waits for the callback
-  for its expected duration plus ``client._hub.grace`` (``WEBHOOK_GRACE``), then polls at
-  ``max_interval``; every sleep ends at once when the callback arrives.
+* A task started with a webhook (``client._hub.future(id)`` exists) waits for the callback until
+  ``client._hub.grace`` (``WEBHOOK_GRACE``) after the late edge of the finish window (``m + 3d``,
+  once known), then polls at ``max_interval`` as a fallback; every sleep ends at once when the
+  callback arrives.
 * Transient poll failures (connection, 5xx, 429, a garbled body) are absorbed with backoff within
   the deadline; ``POLL_MAX_CONSECUTIVE_ERRORS`` in a row raise the last one.
 """
@@ -310,10 +311,8 @@ class Task:
     def _first_poll_at(self, hub: asyncio.Future[TaskSnapshot] | None) -> float:
         policy = self._client.poll
         now = _clock.monotonic()
-        expected = self._client._estimates.get(self._key) if self._fresh else None
         if hub is not None:
-            until_expected = max(0.0, (expected or 0.0) - (now - self._started))
-            return now + until_expected + self._client._hub.grace
+            return max(now + self._client._hub.grace, self._webhook_due())
         delay = _jittered(policy.initial_interval)
         window = self._window()
         if window is not None:
@@ -324,6 +323,13 @@ class Task:
             edge = mean - WINDOW_BEFORE * dev - (now - self._started)
             delay = max(delay, edge + cadence * _jitter_rng.uniform(-C.POLL_JITTER, C.POLL_JITTER))
         return now + delay
+
+    def _webhook_due(self) -> float:
+        """When a task waiting for its callback polls as a fallback: the grace after the late
+        edge of the usual finish window (0 while nothing is known)."""
+        window = self._window()
+        late_edge = 0.0 if window is None else window[0] + WINDOW_AFTER * window[1]
+        return self._started + late_edge + self._client._hub.grace
 
     def _window(self) -> tuple[float, float] | None:
         return self._client._estimates.window(self._key) if self._fresh else None
@@ -345,8 +351,14 @@ class Task:
         if hub is not None and hub.done() and not hub.cancelled():
             self._record(hub.result())
             return
-        if _clock.monotonic() < self._next_at - _EARLY_WAKE:
+        now = _clock.monotonic()
+        if now < self._next_at - _EARLY_WAKE:
             return  # the deadline came first; the caller raises TaskTimeoutError
+        if hub is not None and now < self._webhook_due() - _EARLY_WAKE:
+            # Tasks of the same batch finished meanwhile and taught us this one is not late
+            # yet: keep waiting for its callback instead of polling.
+            self._next_at = self._webhook_due()
+            return
         policy = self._client.poll
         try:
             snapshot, hint = await self._poll()

@@ -312,6 +312,22 @@ async def test_webhook_lost_falls_back_to_polling(scripted_client: Make) -> None
     assert script.count() == 2
 
 
+async def test_webhook_wait_learns_from_the_batch(scripted_client: Make) -> None:
+    """A task whose grace ran out does not poll while the batch says it is not late yet."""
+    client, script = await scripted_client([(202, None)])
+    client._hub.grace = 0.1
+    client._hub.expect(TID)
+    task = Task(client, TID, SonicFamily(), operation="sonic.create", fresh=True)
+    waiter = asyncio.ensure_future(task.wait())
+    await asyncio.sleep(0.05)
+    client._estimates.observe("sonic.create", 1.0)  # a sibling finished after about 1 s
+    await asyncio.sleep(0.25)  # past the grace
+    assert script.count() == 0
+    client._hub.deliver(SonicFamily().parse_task(TID, 200, ok(clip(1, "succeeded"))[1]))
+    assert (await asyncio.wait_for(waiter, 1.0)).clips[0].clip_id == "clip-1"
+    assert script.count() == 0
+
+
 async def test_webhook_failed_push_raises(scripted_client: Make) -> None:
     client, _ = await scripted_client([(202, None)])
     client._hub.expect(TID)
