@@ -17,6 +17,7 @@ The sonic poll answer comes in several documented shapes, all tolerated:
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -39,7 +40,10 @@ _BODY_EXCERPT = 200
 
 
 def _bad(task_id: str, family: str, what: str, body: Any) -> ResponseValidationError:
-    text = repr(body)
+    try:
+        text = repr(body)
+    except RecursionError:  # nested deeper than repr can go: a depth-bounded repr instead
+        text = reprlib.repr(body)
     if len(text) > _BODY_EXCERPT:
         text = text[:_BODY_EXCERPT] + "..."
     return ResponseValidationError(

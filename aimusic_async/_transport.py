@@ -21,6 +21,7 @@ import email.utils
 import json as _json
 import logging
 import random
+import reprlib
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
@@ -114,7 +115,10 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def _excerpt(body: Any) -> str:
-    text = body if isinstance(body, str) else repr(body)
+    try:
+        text = body if isinstance(body, str) else repr(body)
+    except RecursionError:  # nested deeper than repr can go: a depth-bounded repr instead
+        text = reprlib.repr(body)
     return text if len(text) <= BODY_EXCERPT else text[:BODY_EXCERPT] + "..."
 
 
@@ -425,7 +429,8 @@ def _decode(raw: bytes) -> Any:
         return None
     try:
         return _json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: a hostile or broken body nested deeper than the parser can go.
         return _GARBLED
 
 

@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import re
+import reprlib
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -244,7 +245,8 @@ class WebhookEvent(ResponseModel):
 def _decode(raw: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # RecursionError: nested deeper than the parser can go (a hostile body, not a crash).
         raise ResponseValidationError(f"webhook body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise ResponseValidationError(
@@ -271,7 +273,10 @@ def _task_id(payload: Mapping[str, Any]) -> str:
 
 
 def _truncate(payload: Any) -> Any:
-    text = repr(payload)
+    try:
+        text = repr(payload)
+    except RecursionError:  # nested deeper than repr can go: a depth-bounded repr instead
+        text = reprlib.repr(payload)
     return text if len(text) <= 500 else text[:500] + "..."
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from pydantic import BaseModel
 
 from .._errors import ResponseValidationError
-from .._transport import error_from_response
+from .._transport import _excerpt, error_from_response
 from ..models._base import RequestModel
 from ..tasks import Task
 
@@ -61,7 +61,7 @@ class Resource:
                 # An error envelope behind a 2xx status: the same error as a real status.
                 raise error_from_response(code, response.data, path, response.headers)
             raise ResponseValidationError(
-                f"{path}: the answer names no task_id: {str(response.data)[:200]}",
+                f"{path}: the answer names no task_id: {_excerpt(response.data)}",
                 status=response.status,
                 path=path,
                 body=response.data,
