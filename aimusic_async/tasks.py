@@ -416,7 +416,12 @@ class Task:
         self.last = snapshot
         if self.done or not snapshot.finished:
             return
-        if self._fresh:
+        hub = self._client._hub.future(self.id)
+        # A webhook task whose answer came from a fallback poll finished at some unknown moment
+        # before it: learning "now" would teach the fallback delay itself, lengthen the next
+        # task's wait, and feed back until lost callbacks wait past the deadline.
+        polled_instead_of_pushed = hub is not None and not (hub.done() and not hub.cancelled())
+        if self._fresh and not polled_instead_of_pushed:
             now = _clock.monotonic()
             # The task finished somewhere between the last "not yet" poll and this answer: the
             # midpoint keeps the polling interval itself out of the estimate.
