@@ -324,7 +324,9 @@ def _build_event(
         ) from None
     code = payload.get("code")
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
-    name = h.get("x-webhook-event") or payload.get("event")
+    # The signed body's event wins: the X-Webhook-Event header is not covered by the signature,
+    # so a replayed callback with an edited header must not turn "streaming" into "failed".
+    name = payload.get("event") or h.get("x-webhook-event")
     name = name if isinstance(name, str) else None
     kind = _kind(name, code, snapshot)
     message = payload.get("message")
