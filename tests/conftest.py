@@ -31,7 +31,10 @@ TEST_GENERATION_TIME = (0.1, 0.3)
 
 class FakeClock:
     """Virtual time for ``_clock``: sleeps return at once (after yielding to the loop) and move
-    ``now`` forward; a sleep whose ``wake`` future is already done returns without advancing."""
+    ``now`` forward; a sleep whose ``wake`` future is already done returns without advancing.
+
+    It does not model concurrency: every sleep advances the one clock by its full delay, so use
+    it for one waiter at a time (retry delays, a single task's schedule), not for races."""
 
     def __init__(self, start: float = 1000.0, wall: float = 1_800_000_000.0) -> None:
         self.now = start
