@@ -315,8 +315,10 @@ def _describe(exc: BaseException) -> str:
 class BatchRun(AsyncIterator[JobOutcome]):
     """The running batch: an async iterator of outcomes with live ``progress``.
 
-    Breaking out of the loop and letting it go cancels the rest; ``await run.aclose()`` (or
-    ``async with run_batch(...) as run``) does so at once and waits until everything stopped.
+    Cancelling the task that iterates it stops the batch. After breaking out of the loop, call
+    ``await run.aclose()`` (or use ``async with run_batch(...) as run``): it cancels the rest and
+    waits until everything stopped (the running batch holds a reference to itself, so merely
+    dropping it does not stop it).
     """
 
     def __init__(
@@ -360,7 +362,14 @@ class BatchRun(AsyncIterator[JobOutcome]):
         if self._runner is None:
             self.progress.began = _clock.monotonic()
             self._runner = asyncio.ensure_future(self._run())
-        item = await self._queue.get()
+        try:
+            item = await self._queue.get()
+        except asyncio.CancelledError:
+            # The consumer is being cancelled (Ctrl-C, a request handler torn down): the runner
+            # holds a reference to this object, so nothing else would ever stop it, and it would
+            # go on starting paid jobs in the background. Stop it, clean up, re-raise.
+            await self.aclose()
+            raise
         if item is _END:
             self._queue.put_nowait(_END)  # later calls end too
             if not self._runner.cancelled():
