@@ -36,11 +36,11 @@ OFFICIAL_POLL_INTERVAL = 5.0
 RATE_SAMPLE_EVERY = 0.5
 
 
-def lower_bound(timings: list[dict[str, Any]], t0: float, rate: float, burst: float) -> float:
-    """Earliest possible end of the batch (seconds after ``t0``) for these generation times."""
+def lower_bound(timings: list[dict[str, Any]], rate: float, burst: float) -> float:
+    """Earliest possible end of the batch (seconds after its start) for these generation times."""
     gens = [t["done"] - t["created"] for t in timings]
     first = int(burst) - 1
-    return max(max(0, i - first) / rate + g for i, g in enumerate(gens))
+    return float(max(max(0, i - first) / rate + g for i, g in enumerate(gens)))
 
 
 def _bounds(
@@ -53,9 +53,17 @@ def _bounds(
 ) -> dict[str, Any]:
     """Lower bound, ratio and server counters of one run; no ratio unless every job finished
     (a bound over fewer tasks would flatter a client that dropped jobs)."""
-    bound = lower_bound(timings, res["t0"], rate, burst) if timings else float("nan")
+    bound = lower_bound(timings, rate, burst) if timings else float("nan")
     complete = res["finished"] == n
+    # Where the time above the bound went: starting (the last accepted start vs the earliest it
+    # could be) and noticing (the batch's end vs the last task's finish on the server).
+    last_start = max((t["created"] for t in timings), default=float("nan")) - res["t0"]
+    last_done = max((t["done"] for t in timings), default=float("nan")) - res["t0"]
     return {
+        "last_start_s": last_start,
+        "earliest_last_start_s": max(0.0, n - burst) / rate,
+        "last_done_s": last_done,
+        "tail_lag_s": res["wall_s"] - last_done,
         "lower_bound_s": bound,
         "ratio": res["wall_s"] / bound if complete else None,
         "polls_per_task": stats["polls"] / max(1, stats["creates"]),

@@ -14,7 +14,7 @@ import asyncio
 import gc
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -90,7 +90,7 @@ async def raw_lifecycles(base_url: str, api_key: str, n: int, concurrency: int) 
         return await _workers(n, concurrency, one)
 
 
-Runner = Callable[[str, str, int, int], Awaitable[int]]
+Runner = Callable[[str, str, int, int], Coroutine[Any, Any, int]]
 
 
 def _measure(runner: Runner, emu: EmulatorProcess, n: int, concurrency: int) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -36,7 +36,7 @@ __all__ = ["run"]
 FIXED_INTERVAL = 5.0
 
 # (start the work, then return {task_id: moment the result was in hand})
-Variant = Callable[[str, str, int, float, float], Awaitable[dict[str, float]]]
+Variant = Callable[[str, str, int, float, float], Coroutine[Any, Any, dict[str, float]]]
 
 
 async def _arrivals(
