@@ -65,6 +65,19 @@ def _batch(r: dict[str, Any]) -> list[list[str]]:
             ),
         ]
     ]
+    rows.append(
+        [
+            "",
+            "where the extra time went",
+            f"last start at {_f(sdk['last_start_s'])} s (earliest possible "
+            f"{_f(sdk['earliest_last_start_s'])}); start limiter mean "
+            f"{_f(sdk.get('limiter_rate_mean'), 1)}/s; tail lag {_f(sdk['tail_lag_s'])} s",
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
     for key, label in (
         ("official", "musicapi-sdk, thread pool"),
         ("official_paced", "musicapi-sdk, thread pool + hand-written pacer"),
