@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from typing import Any
 
@@ -257,3 +258,19 @@ async def test_batch_runs_riffusion_jobs(client: AIMusicClient, emulator: Any) -
         assert out.result is not None
         assert len(out.result.clips) == 2
     assert emulator.stats.creates == 3
+
+
+async def test_webhook_receiver_does_not_touch_riffusion_tasks(
+    client: AIMusicClient, emulator: Any
+) -> None:
+    # The docs list no riffusion webhooks: with the receiver on, a riffusion task is sent
+    # without a webhook_url and resolves by polling, not after a webhook grace period.
+    await client.webhooks.serve()
+    with pytest.warns(DeprecationWarning):
+        task = await client.riffusion.create(custom_mode=False, prompt="r&b pop song")
+    assert "webhook_url" not in emulator.tasks[task.id].body
+    sonic = await client.sonic.create(mv="sonic-v5", custom_mode=False, gpt_description_prompt="x")
+    assert emulator.tasks[sonic.id].body["webhook_url"] == client.webhooks.url
+    result = await asyncio.wait_for(task.wait(), 10)
+    assert len(result.clips) == 2 and task.polls >= 1
+    await sonic

@@ -462,8 +462,10 @@ async def test_webhook_secret_sent_but_never_logged(
     )
     assert emu.tasks[task.id].body["webhook_secret"] == secret
     assert emu.tasks[task.id].body["webhook_url"] == f"{url}/hook"
-    # The emulator signs its callback with our secret. (Not awaited: with a webhook_url of the
-    # caller's own, the task waits for that callback to be handed to client.webhooks first.)
+    # A webhook_url of the caller's own goes elsewhere: the task polls as usual, at once.
+    result = await asyncio.wait_for(task.wait(), 10)
+    assert result.clips and task.polls >= 1
+    # The emulator signs its callback with our secret.
     for _ in range(250):
         if hooks:
             break

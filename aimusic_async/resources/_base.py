@@ -35,6 +35,9 @@ def _task_id_of(data: Any) -> str | None:
 class Resource:
     """One API family's namespace on the client (``client.sonic``, ...)."""
 
+    # Families whose start routes deliver webhooks (the docs name sonic, producer and nuro).
+    pushes_webhooks = True
+
     def __init__(self, client: AIMusicClient) -> None:
         self._client = client
 
@@ -47,7 +50,8 @@ class Resource:
         """
         client = self._client
         payload = body.to_wire()
-        if client._hub.enabled and not payload.get("webhook_url"):
+        push = client._hub.enabled and self.pushes_webhooks
+        if push and not payload.get("webhook_url"):
             payload["webhook_url"] = client.webhooks.url
             if client._webhook_secret:
                 payload["webhook_secret"] = client._webhook_secret
@@ -66,7 +70,9 @@ class Resource:
                 path=path,
                 body=response.data,
             )
-        if payload.get("webhook_url"):
+        # Only callbacks that reach this client's receiver can end the wait; a caller's own
+        # webhook_url goes elsewhere, so that task polls as usual.
+        if push and payload.get("webhook_url") == client.webhooks.url:
             client._hub.expect(task_id)
         return Task(client, task_id, client.family(family), operation=operation, fresh=True)
 

@@ -76,6 +76,9 @@ class RiffusionFamily:
 class RiffusionResource(Resource):
     """``client.riffusion`` (deprecated): ``create``, ``upload``, ``get``."""
 
+    # The webhook guide lists sonic, producer and nuro only: riffusion tasks always poll.
+    pushes_webhooks = False
+
     def __init__(self, client: AIMusicClient) -> None:
         super().__init__(client)
         client.register_family(RiffusionFamily())
