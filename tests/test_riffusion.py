@@ -266,11 +266,12 @@ async def test_webhook_receiver_does_not_touch_riffusion_tasks(
     # The docs list no riffusion webhooks: with the receiver on, a riffusion task is sent
     # without a webhook_url and resolves by polling, not after a webhook grace period.
     await client.webhooks.serve()
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match=r"riffusion\.create"):
         task = await client.riffusion.create(custom_mode=False, prompt="r&b pop song")
     assert "webhook_url" not in emulator.tasks[task.id].body
     sonic = await client.sonic.create(mv="sonic-v5", custom_mode=False, gpt_description_prompt="x")
     assert emulator.tasks[sonic.id].body["webhook_url"] == client.webhooks.url
     result = await asyncio.wait_for(task.wait(), 10)
-    assert len(result.clips) == 2 and task.polls >= 1
+    assert len(result.clips) == 2
+    assert task.polls >= 1
     await sonic
