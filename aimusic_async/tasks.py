@@ -41,6 +41,7 @@ from . import _clock
 from . import _constants as C
 from ._errors import (
     APIConnectionError,
+    EndpointRetiredError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
@@ -405,6 +406,10 @@ class Task:
                 kind="safe",
                 operation=f"{self._family.name}.poll",
             )
+        except EndpointRetiredError as exc:
+            # A retired family (nuro) names where its work moved, however the handle was made.
+            exc.replacement = exc.replacement or getattr(self._family, "replacement", None)
+            raise
         finally:
             self.polls += 1
         snapshot = self._family.parse_task(self.id, response.status, response.data)

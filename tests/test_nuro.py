@@ -229,6 +229,11 @@ async def test_instrumental_create_and_get_are_retired(client: AIMusicClient) ->
         await client.nuro.get("4c35433b-1649-433d-b513-8422af70fbaa")
     assert got.value.replacement is not None
     assert "client.sonic.create" in got.value.replacement
+    # A handle rebuilt from an id names the replacement too when it is awaited.
+    with pytest.raises(EndpointRetiredError) as awaited:
+        await client.task("4c35433b-1649-433d-b513-8422af70fbaa", family="nuro")
+    assert awaited.value.replacement == got.value.replacement
+    assert "client.producer.create" in str(awaited.value)
 
 
 async def test_invalid_input_sends_nothing(client: AIMusicClient, emulator: Any) -> None:

@@ -50,6 +50,8 @@ class NuroFamily:
     """Polling and parsing for nuro tasks: a flat object, not a clip list."""
 
     name = "nuro"
+    # Named by EndpointRetiredError when a poll of a retired host answers 410.
+    replacement = NURO_REPLACEMENTS["get"]
 
     def poll_path(self, task_id: str) -> str:
         return f"/api/v1/nuro/task/{task_id}"
@@ -197,10 +199,7 @@ class NuroResource(Resource):
 
     async def get(self, task_id: str) -> TaskSnapshot:
         """One poll of a nuro task (old task ids are gone where the family was retired)."""
-        try:
-            return await self._client.task(task_id, family="nuro").refresh()
-        except EndpointRetiredError as exc:
-            raise _retired(exc, NURO_REPLACEMENTS["get"]) from None
+        return await self._client.task(task_id, family="nuro").refresh()
 
 
 def _listed(value: Sequence[Any] | None) -> list[Any] | None:
