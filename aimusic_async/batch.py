@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from . import _clock
 from ._errors import SubmissionUnknownError, TaskFailedError, TaskNotFoundError
+from ._transport import before_start, redact
 from .download import download
 from .journal import Journal, JournalConflictError, JournalEntry, fingerprint
 from .models.common import TaskResult
@@ -67,6 +68,10 @@ logger = logging.getLogger("aimusic_async.batch")
 # Sixteen jobs in flight keeps a normal account busy without tripping the start rate limit;
 # batches that know their limits pass more.
 DEFAULT_CONCURRENCY = 16
+# Start requests in flight at once per batch. A crash (SIGKILL) can leave at most this many jobs
+# whose start may or may not have reached the server ("unknown"); starts answer in milliseconds
+# and the service paces them anyway, so a narrow window costs no throughput.
+START_WINDOW = 4
 _FAMILIES = ("sonic", "producer", "nuro", "riffusion")
 
 OutcomeStatus = Literal["finished", "failed", "unknown"]
@@ -87,6 +92,11 @@ class Job(BaseModel):
     key: str = Field(min_length=1, max_length=500)
     operation: str = Field(pattern=r"^[a-z_]+\.[a-z_][a-z0-9_]*$")
     params: dict[str, JsonValue] = Field(default_factory=dict)
+
+    def __repr_args__(self) -> Any:
+        # A job may carry its own webhook_secret; a logged job or outcome must not show it.
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if name == "params" and isinstance(value, dict) else value
 
 
 @dataclass
@@ -342,6 +352,7 @@ class BatchRun(AsyncIterator[JobOutcome]):
             seen.add(job.key)
         self._client = client
         self._concurrency = concurrency
+        self._start_window: anyio.CapacityLimiter | None = None
         self._journal_arg = journal
         self._download_dir = None if download_dir is None else Path(download_dir)
         self._resubmit_unknown = resubmit_unknown
@@ -451,6 +462,7 @@ class BatchRun(AsyncIterator[JobOutcome]):
                 )
             work = await self._plan()
             limiter = anyio.CapacityLimiter(self._concurrency)
+            self._start_window = anyio.CapacityLimiter(START_WINDOW)
             async with anyio.create_task_group() as tg:
                 for item in work:
                     # Holding a slot before spawning keeps live tasks at `concurrency`, so a
@@ -542,7 +554,11 @@ class BatchRun(AsyncIterator[JobOutcome]):
         ):
             reason = entry.error or "the process stopped while its start request was in flight"
             error = SubmissionUnknownError(
-                reason, operation=job.operation, path="", payload=dict(job.params)
+                # redact: the job's own webhook_secret must not ride along in the error.
+                reason,
+                operation=job.operation,
+                path="",
+                payload=redact(job.params),
             )
             return JobOutcome(job, "unknown", error=error)
 
@@ -553,13 +569,25 @@ class BatchRun(AsyncIterator[JobOutcome]):
             return JobOutcome(job, "failed", error=work.invalid)
 
         p = self.progress
-        if journal is not None:
-            await journal.mark_starting(job.key)  # committed before a byte is sent
         p.starting += 1
         self._changed()
+
+        async def mark_starting() -> None:
+            # Committed after the rate limiter's wait and before a byte is sent (see
+            # _transport.before_start): only a request that may have gone out is "starting".
+            if journal is not None:
+                await journal.mark_starting(job.key)
+
         try:
             resource, name = _method_of(self._client, job.operation)
-            task: Task = await getattr(resource, name)(**job.params)
+            # At most START_WINDOW start requests are in flight: what a crash can leave unknown.
+            assert self._start_window is not None  # set by the runner before any job
+            async with self._start_window:
+                hook = before_start.set(mark_starting)
+                try:
+                    task: Task = await getattr(resource, name)(**job.params)
+                finally:
+                    before_start.reset(hook)
         except SubmissionUnknownError as exc:
             if journal is not None:
                 await journal.mark_unknown(job.key, exc.reason)
