@@ -22,7 +22,8 @@ import json as _json
 import logging
 import random
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, Literal, TypeVar
 
 import aiohttp
@@ -51,7 +52,14 @@ from ._errors import (
 from ._ratelimit import AdaptiveRateLimiter
 from ._version import __version__
 
-__all__ = ["Response", "Transport", "error_from_response", "parse_retry_after"]
+__all__ = ["Response", "Transport", "before_start", "error_from_response", "parse_retry_after"]
+
+# Awaited once right before a start request first goes out (after the rate limiter's wait), in
+# the caller's context. The batch journal commits "starting" here: a crash can then leave
+# "starting" only on a request that may really have been sent, not on one still queued.
+before_start: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
+    "aimusic_before_start", default=None
+)
 
 logger = logging.getLogger("aimusic_async")
 
@@ -280,6 +288,9 @@ class Transport:
         while True:
             if kind == "start":
                 await self.limiter.acquire()
+                hook = before_start.get()
+                if hook is not None and attempt == 0:
+                    await hook()
             started = _clock.monotonic()
             try:
                 status, raw, resp_headers = await self._send(

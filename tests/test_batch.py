@@ -395,3 +395,42 @@ async def test_rate_limited_starts_all_go_through_once(
     assert {o.status for o in outcomes.values()} == {"finished"}
     assert emu.stats.rate_limited > 0  # the server did push back...
     assert creates_by_key(emu) == collections.Counter(j.key for j in jobs)  # ...and no doubles
+
+
+async def test_starts_are_journaled_right_before_sending_in_a_narrow_window(
+    serve_app: Callable[..., Awaitable[str]], client_factory: ClientFactory, tmp_path: Path
+) -> None:
+    # What a crash can leave "unknown" is the set of start requests in flight: the journal must
+    # say "starting" for each request the server sees, and only START_WINDOW may be in flight.
+    from aiohttp import web
+
+    from aimusic_async.batch import START_WINDOW
+
+    journal = Journal(tmp_path / "window.db")
+    seen_states: list[str | None] = []
+    in_flight = peak = 0
+
+    async def create(request: web.Request) -> web.Response:
+        nonlocal in_flight, peak
+        body = await request.json()
+        entry = await journal.get(body["title"])
+        seen_states.append(None if entry is None else entry.state)
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        return web.json_response({"message": "success", "task_id": f"t-{body['title']}"})
+
+    async def poll(request: web.Request) -> web.Response:
+        clip = {"clip_id": f"{request.match_info['tid']}-a", "state": "succeeded"}
+        return web.json_response({"code": 200, "message": "success", "data": [clip]})
+
+    app = web.Application()
+    app.router.add_post("/api/v1/sonic/create", create)
+    app.router.add_get("/api/v1/sonic/task/{tid}", poll)
+    client = await client_factory(await serve_app(app), "key")
+    jobs = [song(f"w{i}") for i in range(24)]
+    out = await collect(run_batch(client, jobs, concurrency=24, journal=journal))
+    assert {o.status for o in out.values()} == {"finished"}
+    assert seen_states == ["starting"] * len(jobs)
+    assert 2 <= peak <= START_WINDOW
