@@ -47,8 +47,11 @@ POLL_MAX_CONSECUTIVE_ERRORS = 8
 WEBHOOK_TOLERANCE = 300.0
 # A callback body is a handful of clip objects; stems can reach a few dozen. 1 MiB is ample.
 WEBHOOK_MAX_BODY = 1024 * 1024
-# After this long without a callback a task starts polling (slowly) in case the callback was lost.
-WEBHOOK_GRACE = 60.0
+# A task waiting for its callback starts polling (slowly, in case the callback was lost) this long
+# after the usual finish of its kind (or after its start, before the client has seen one finish).
+# Generations take one to three minutes, so a shorter grace would poll tasks whose callback is
+# simply not due yet; a lost callback is rare and costs at most this much extra wait.
+WEBHOOK_GRACE = 150.0
 
 # -- downloads -----------------------------------------------------------------------------------
 DOWNLOAD_CHUNK = 64 * 1024
