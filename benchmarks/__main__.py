@@ -12,6 +12,7 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from aimusic_async import __version__
@@ -38,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run under a minute")
     p.add_argument("--out", metavar="FILE.json", help="write all results as JSON here")
+    p.add_argument(
+        "--update-readme",
+        action="store_true",
+        help="put the table into benchmarks/README.md (between its results markers)",
+    )
     p.add_argument("--only", nargs="+", choices=SCENARIOS, help="run only these scenarios")
     p.add_argument("--seed", type=int, default=7, help="emulator seed (same draws every run)")
     p.add_argument(
@@ -53,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--profile",
         metavar="FILE",
-        help="pyinstrument text profile of one SDK overhead run (needs pyinstrument)",
+        help="write a CPU-time profile (cProfile) of one more SDK overhead run to FILE",
     )
     for name in SIZES:
         p.add_argument("--" + name.replace("_", "-"), type=float, dest=name, metavar="N")
@@ -65,6 +71,19 @@ def _size(args: argparse.Namespace, name: str) -> Any:
     full, quick = SIZES[name]
     value = given if given is not None else (quick if args.quick else full)
     return value if isinstance(full, float) else int(value)
+
+
+README = Path(__file__).with_name("README.md")
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def _update_readme(table: str) -> None:
+    text = README.read_text(encoding="utf-8")
+    head, sep, rest = text.partition(START)
+    _, sep2, tail = rest.partition(END)
+    if not sep or not sep2:
+        raise SystemExit(f"{README} has no {START} ... {END} markers")
+    README.write_text(f"{head}{START}\n{table}\n{END}{tail}", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     results["meta"]["elapsed_s"] = time.monotonic() - began
     table = render(results)
     print(table)
+    if args.update_readme:
+        _update_readme(table)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)
