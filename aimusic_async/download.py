@@ -241,6 +241,12 @@ async def _fetch_once(
         raise _Transient(f"body interrupted: {exc.__class__.__name__}") from exc
     except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
         raise _Transient(f"connection failed: {exc.__class__.__name__}") from exc
+    except aiohttp.ClientError as exc:
+        # A redirect to a non-http(s) URL (never followed) or in circles, a malformed answer:
+        # not transient, and the caller gets a DownloadError like for any other refusal.
+        raise DownloadError(
+            f"refused: {exc.__class__.__name__}", url=_public_url(url), status=None
+        ) from exc
 
 
 async def download_url(
