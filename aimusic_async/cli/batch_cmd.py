@@ -111,13 +111,11 @@ async def load_jobs(client: AIMusicClient, path: Path) -> list[Job]:
 
 
 async def _dry_run(client: AIMusicClient, job: Job) -> None:
-    from .. import batch
+    from ..batch import validate_job
 
     # The batch runner's own check: it builds the request exactly as the run will, without
-    # sending it. (Private in batch.py today; a public name is preferred if it appears.)
-    validate: Any = getattr(batch, "validate_job", None) or getattr(batch, "_validate", None)
-    if validate is not None:
-        await validate(client, job)
+    # sending it.
+    await validate_job(client, job)
 
 
 def _explain(exc: Exception, job: Job) -> str:
