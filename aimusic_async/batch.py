@@ -29,7 +29,7 @@ import functools
 import inspect
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -325,10 +325,9 @@ def _describe(exc: BaseException) -> str:
 class BatchRun(AsyncIterator[JobOutcome]):
     """The running batch: an async iterator of outcomes with live ``progress``.
 
-    Cancelling the task that iterates it stops the batch. After breaking out of the loop, call
-    ``await run.aclose()`` (or use ``async with run_batch(...) as run``): it cancels the rest and
-    waits until everything stopped (the running batch holds a reference to itself, so merely
-    dropping it does not stop it).
+    Breaking out of an ``async for`` over it, or cancelling the task that iterates it, stops the
+    batch; ``await run.aclose()`` (or ``async with run_batch(...) as run``) does so at once and
+    waits until everything stopped.
     """
 
     def __init__(
@@ -364,8 +363,26 @@ class BatchRun(AsyncIterator[JobOutcome]):
         self._closed = False
 
     # -- iterator protocol -------------------------------------------------------------------
-    def __aiter__(self) -> BatchRun:
-        return self
+    def __aiter__(self) -> AsyncGenerator[JobOutcome, None]:
+        # An async generator, not ``self``: the running batch holds a reference to this object,
+        # so dropping it after ``break`` would never stop it (jobs kept starting, paid). The
+        # loop finalizes a dropped generator, and its ``finally`` closes the batch.
+        return self._outcomes()
+
+    async def _outcomes(self) -> AsyncGenerator[JobOutcome, None]:
+        try:
+            while True:
+                try:
+                    outcome = await self.__anext__()
+                except StopAsyncIteration:
+                    return
+                yield outcome
+        finally:
+            # Synchronous: after a ``break`` this runs in the loop's finalizer task, which must
+            # not outlive an ``async with`` around the loop. The runner cleans up as it stops.
+            self._closed = True
+            if self._runner is not None and not self._runner.done():
+                self._runner.cancel()
 
     async def __anext__(self) -> JobOutcome:
         if self._closed:

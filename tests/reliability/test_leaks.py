@@ -217,3 +217,29 @@ async def test_closing_the_client_closes_the_pool(
     await client.aclose()
     assert session.closed
     assert session.connector is None or session.connector.closed
+
+
+async def test_breaking_out_of_a_batch_without_aclose_stops_it(
+    emulator_factory: EmuFactory, client_factory: ClientFactory
+) -> None:
+    """The plain ``async for ... break`` (no ``async with``, no ``aclose``) must not leave the
+    batch starting paid jobs in the background."""
+    emu = await emulator_factory(generation_time=(0.2, 0.4))
+    client = await client_factory(emu.base_url, emu.api_key, poll=POLL)
+    jobs = [
+        Job(key=k, operation="sonic.create", params={**CREATE, "gpt_description_prompt": k})
+        for k in (f"k{i}" for i in range(40))
+    ]  # fmt: skip
+    before = asyncio.all_tasks()
+
+    async def first_only() -> str:
+        async for outcome in client.batch(jobs, concurrency=4):
+            return outcome.job.key
+        raise AssertionError("no outcome")
+
+    await first_only()
+    await assert_clean(client, before)
+    creates = emu.stats.creates
+    assert creates <= 4 + 4  # the first wave, plus starts already in flight at the break
+    await asyncio.sleep(0.6)
+    assert emu.stats.creates == creates, "the dropped batch kept starting jobs"
