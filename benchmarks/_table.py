@@ -96,6 +96,7 @@ def _batch(r: dict[str, Any]) -> list[list[str]]:
                 "",
                 f"{_f(off['wall_s'])} ({off['finished']}/{r['n']} ok, "
                 f"{_f(off['polls_per_task'], 1)} polls/task, {off['rate_limited']} 429s; "
+                f"slowest job {_f(off.get('slowest_job_s'), 1)} s; "
                 f"bound {_f(off['lower_bound_s'])})",
                 f"{_f(o_ratio)}x" if o_ratio is not None else "n/a (jobs failed)",
                 "",

@@ -16,6 +16,7 @@ Each run gets a fresh emulator with the same seed.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import gc
 import threading
@@ -157,7 +158,10 @@ def _official(
     lock = threading.Lock()
     pacer = _Pacer(pace)
 
+    slowest = [0.0]
+
     def one(_: int) -> bool:
+        began = time.monotonic()
         try:
             pacer.wait()
             _, body = http.request("POST", "/sonic/create", body=dict(CREATE_PARAMS))
@@ -170,8 +174,11 @@ def _official(
                 time.sleep(interval)
         except Exception as exc:  # counted, not raised: one failed job must not stop the rest
             with lock:
-                errors.append(f"{type(exc).__name__}: {exc}")
+                errors.append(f"{type(exc).__name__}({getattr(exc, 'code', '')})")
             return False
+        finally:
+            with lock:
+                slowest[0] = max(slowest[0], time.monotonic() - began)
 
     try:
         t0 = time.monotonic()
@@ -185,7 +192,9 @@ def _official(
         "wall_s": end - t0,
         "finished": ok,
         "failed": n - ok,
-        "errors": sorted(set(errors))[:5],
+        "errors": dict(collections.Counter(errors)),
+        # One slow job stretches the whole run (httpx's 60 s timeout, then its retry).
+        "slowest_job_s": slowest[0],
     }
 
 
