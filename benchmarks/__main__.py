@@ -26,7 +26,7 @@ SCENARIOS = ("overhead", "batch", "memory", "polling")
 SIZES: dict[str, tuple[float, float]] = {
     "overhead_n": (2000, 300),
     "overhead_concurrency": (50, 20),
-    "reps": (3, 1),
+    "reps": (5, 1),
     "batch_n": (1000, 100),
     "batch_concurrency": (128, 64),
     "memory_n": (10_000, 1000),
