@@ -1,4 +1,5 @@
-"""Chaos: a few hundred jobs through ``client.batch`` with every emulator fault on at once.
+"""Chaos: a few hundred jobs (sonic and producer) through ``client.batch`` with every emulator
+fault on at once.
 
 The promise under test: each job ends in exactly one correct terminal state, no result the
 emulator produced for a started task is lost, nothing is paid twice, and nothing leaks.
@@ -54,6 +55,10 @@ POLL = PollPolicy(initial_interval=0.05, max_interval=0.25, multiplier=1.5, time
 def job(i: int) -> Job:
     """Every job carries its key as a marker the emulator records (title or description)."""
     key = f"chaos-{i:03d}"
+    if i % 5 == 4:  # another family, with its own poll and callback shapes
+        return Job(
+            key=key, operation="producer.create", params={"sound": "warm lo-fi", "title": key}
+        )
     if i % 3 == 0:
         params: dict[str, Any] = {
             "mv": "sonic-v5",
@@ -182,6 +187,7 @@ async def test_chaos_batch_every_fault_at_once(
     }
     assert all(faults.values()), faults
     assert counts["finished"] > N_JOBS // 2, counts
+    assert {o.family for o in outcomes.values() if o.status == "finished"} == {"sonic", "producer"}
     assert client.webhooks.stats.duplicates > 0
     assert client.webhooks.stats.delivered > 0
     assert client.webhooks.stats.rejected == 0
