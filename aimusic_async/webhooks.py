@@ -331,7 +331,10 @@ def _build_event(
     kind = _kind(name, code, snapshot)
     message = payload.get("message")
     message = message if isinstance(message, str) else None
-    if kind == "failed" and not snapshot.finished:
+    # Only the signed body may end a task that its clips say is still running: its own event
+    # name, or an error code. The X-Webhook-Event header alone is not signed.
+    body_says = bool(payload.get("event")) and isinstance(payload.get("event"), str)
+    if kind == "failed" and not snapshot.finished and (body_says or code not in (None, 200)):
         # A failure event is final even when it carries no (or unfinished) clips: the task will
         # not produce anything more, and the waiting caller should hear the server's reason.
         snapshot = snapshot.model_copy(

@@ -185,6 +185,34 @@ async def test_unsigned_event_header_cannot_override_the_signed_body() -> None:
         assert not future.done()
 
 
+async def test_unsigned_event_header_alone_cannot_fail_a_running_task() -> None:
+    """Same replay, on a body that names no event and says code 200 with running clips: the
+    header is all that claims a failure, and it is not signed."""
+    async with AIMusicClient(
+        api_key="sk-fuzz", base_url="http://127.0.0.1:9", webhook_secret=SECRET
+    ) as client:
+        client.webhooks.use("https://hooks.example/cb")
+        client._hub.expect(EXPECTED)
+        future = client._hub.future(EXPECTED)
+        assert future is not None
+        payload = json.loads(final_body(state="running"))
+        del payload["event"]
+        raw = json.dumps(payload).encode()
+        headers = {**signed_headers(raw), "X-Webhook-Event": "song.failed"}
+        event = await client.webhooks.handle(raw, headers)
+        assert event is not None
+        assert not event.final
+        assert not future.done()
+        # The signed body saying so (code != 200) does end it, with the server's reason.
+        payload.update(code=500, message="Generation failed upstream.")
+        raw = json.dumps(payload).encode()
+        event = await client.webhooks.handle(raw, signed_headers(raw))
+        assert event is not None
+        assert event.final
+        assert future.done()
+        assert future.result().status == "failed"
+
+
 # -- over HTTP: the embedded receiver --------------------------------------------------------
 async def _post(session: aiohttp.ClientSession, url: str, data: Any, headers: Any) -> int:
     if isinstance(data, bytes) and len(data) > 65536:
