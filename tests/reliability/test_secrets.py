@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from aimusic_async import (
     AIMusicClient,
@@ -298,3 +299,40 @@ def test_cli_output_never_shows_the_canaries(tmp_path: Path) -> None:
     everything = "\n".join(outputs)
     assert "DEBUG" in everything or "debug" in everything.lower()  # -v really was verbose
     assert leaks(everything) == [], [o[:300] for o in outputs if leaks(o)]
+
+
+async def test_api_redirects_are_not_followed_so_the_key_stays_home(
+    serve_app: Callable[[web.Application], Awaitable[str]],
+) -> None:
+    """An API answer redirecting elsewhere (a compromised proxy, a misconfigured host) must not
+    carry the Authorization header to the other host: redirects are never followed."""
+    stolen: list[str] = []
+
+    async def thief(request: web.Request) -> web.Response:
+        stolen.append(request.headers.get("Authorization", ""))
+        return web.json_response({"task_id": "t"})
+
+    other = web.Application()
+    other.router.add_route("*", "/{tail:.*}", thief)
+    thief_url = await serve_app(other)
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(location=f"{thief_url}{request.path}")
+
+    api = web.Application()
+    api.router.add_route("*", "/{tail:.*}", redirect)
+    base = await serve_app(api)
+    async with AIMusicClient(api_key=CANARY_KEY, base_url=base, max_retries=0) as client:
+        errors: list[BaseException] = []
+        for call in (
+            client.credits(),
+            client.sonic.get("t-1"),
+            client.sonic.create(mv="sonic-v5", custom_mode=False, gpt_description_prompt="x"),
+        ):
+            try:
+                await call
+            except AIMusicError as exc:
+                errors.append(exc)
+    assert len(errors) == 3
+    assert stolen == []
+    assert all(leaks(exception_text(e)) == [] for e in errors)
