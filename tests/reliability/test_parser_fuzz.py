@@ -13,9 +13,16 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aimusic_async import AIMusicClient, AIMusicError, ResponseValidationError, TaskResult
+from aimusic_async import (
+    AIMusicClient,
+    AIMusicError,
+    APIError,
+    RateLimitError,
+    ResponseValidationError,
+    TaskResult,
+)
 from aimusic_async._families import SonicFamily
-from aimusic_async._transport import Response
+from aimusic_async._transport import Response, error_from_response, parse_retry_after
 from aimusic_async.models import account, nuro, riffusion, sonic_results
 from aimusic_async.models._base import ResponseModel
 from aimusic_async.models.common import TaskSnapshot
@@ -212,3 +219,30 @@ async def test_hostile_raw_answers_through_the_transport(
     assert outcomes[-1] == "succeeded"
     assert len(outcomes) == len(RAW_BODIES)
     assert max(map(len, messages)) < 2000  # bodies are quoted as excerpts, never in full
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(300, 599),
+    st.one_of(answer_like(), json_values, st.text(max_size=50)),
+    st.dictionaries(
+        st.sampled_from(["Retry-After", "Content-Type", "X-Other"]),
+        st.one_of(
+            st.text(max_size=40),
+            st.sampled_from(["1e400", "nan", "-5", "Wed, 21 Oct 2015 07:28:00 GMT", "9" * 400]),
+        ),
+        max_size=3,
+    ),
+    st.sampled_from(["/api/v1/sonic/create", "/api/v1/sonic/task/x", "/api/v1/get-credits"]),
+)
+def test_error_mapping_and_retry_after_never_raise(
+    status: int, body: Any, headers: dict[str, str], path: str
+) -> None:
+    error = error_from_response(status, body, path, headers)
+    assert isinstance(error, APIError)
+    assert error.status == status
+    assert len(str(error)) < 2000
+    wait = parse_retry_after(headers.get("Retry-After"))
+    assert wait is None or wait >= 0  # never negative, never NaN; callers cap it
+    if isinstance(error, RateLimitError) and error.retry_after is not None:
+        assert error.retry_after >= 0
