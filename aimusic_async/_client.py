@@ -179,7 +179,7 @@ class AIMusicClient:
         self,
         jobs: Iterable[Job],
         *,
-        concurrency: int = 16,
+        concurrency: int = C.BATCH_CONCURRENCY,
         journal: str | Path | None = None,
         download_dir: str | Path | None = None,
         resubmit_unknown: bool = False,

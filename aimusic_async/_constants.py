@@ -1,4 +1,8 @@
-"""Every default of the SDK in one place, each with the reason for its value."""
+"""Every default of the SDK in one place, each with the reason for its value.
+
+(Tuning parameters of the two adaptive algorithms stay beside their code, where their meaning is
+explained: the start-rate limiter in ``_ratelimit.py`` and the duration estimate in ``tasks.py``.)
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,9 @@ RETRY_MAX_DELAY = 8.0
 RETRY_AFTER_CAP = 60.0
 # Statuses whose repetition can succeed: request timeout, rate limit, server-side failures.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# A 429 proves the server took nothing, so even a start request may wait and retry; a batch
+# would rather wait a little than fail jobs, hence at least this many tries on 429 alone.
+RATE_LIMIT_MIN_RETRIES = 5
 
 # -- polling -------------------------------------------------------------------------------------
 # The docs recommend polling every 15-25 s; generation takes one to a few minutes. Start after a
@@ -42,6 +49,15 @@ POLL_JITTER = 0.15
 # service is down and the caller should hear about it.
 POLL_MAX_CONSECUTIVE_ERRORS = 8
 
+# -- sonic utilities -----------------------------------------------------------------------------
+# The MIDI page calls the route synchronous yet says it may need asking again until the file is
+# ready. Ask up to 8 times, 2 s apart growing by 1.5x to 10 s: about a minute in all, the order of
+# a short generation, without hammering a route that may charge per call.
+MIDI_MAX_ATTEMPTS = 8
+MIDI_RETRY_DELAY = 2.0
+MIDI_RETRY_MAX_DELAY = 10.0
+MIDI_RETRY_MULTIPLIER = 1.5
+
 # -- webhooks ------------------------------------------------------------------------------------
 # Signed timestamps older or newer than five minutes are replays or broken clocks.
 WEBHOOK_TOLERANCE = 300.0
@@ -52,8 +68,37 @@ WEBHOOK_MAX_BODY = 1024 * 1024
 # Generations take one to three minutes, so a shorter grace would poll tasks whose callback is
 # simply not due yet; a lost callback is rare and costs at most this much extra wait.
 WEBHOOK_GRACE = 150.0
+# Ids of recently accepted events, kept to drop duplicates (the sender retries and may send the
+# same event twice). ~100 bytes each, so 10,000 ids are about 1 MB and cover far more callbacks
+# than are ever in flight at once.
+WEBHOOK_DEDUPE_LIMIT = 10_000
+# Bodies above this are verified and parsed in a worker thread: HMAC + JSON of a few hundred KB
+# would otherwise hold the event loop for milliseconds. Typical bodies (a few KB) stay inline,
+# where a thread hop would cost more than the work.
+WEBHOOK_THREAD_THRESHOLD = 64 * 1024
+# The API documents webhook_url as at most 1024 characters; a longer one fails every create.
+WEBHOOK_URL_MAX = 1024
+# Handlers finish in microseconds (verify, parse, set a future), so on shutdown there is little
+# to wait for; a short bound keeps client.aclose() quick even if a sender stalls mid-body.
+RECEIVER_SHUTDOWN_TIMEOUT = 2.0
+
+# -- batches -------------------------------------------------------------------------------------
+# Sixteen jobs in flight keeps a normal account busy without tripping the start rate limit;
+# batches that know their limits pass more.
+BATCH_CONCURRENCY = 16
+# Start requests in flight at once per batch. A crash (SIGKILL) can leave at most this many jobs
+# whose start may or may not have reached the server ("unknown"); starts answer in milliseconds
+# and the service paces them anyway, so a narrow window costs no throughput.
+BATCH_START_WINDOW = 4
 
 # -- downloads -----------------------------------------------------------------------------------
+# Three retries ride out a CDN blip (a dropped connection, a 503 during a deploy) without
+# hiding a dead link for long: with 0.5 s initial backoff the worst case adds about 4 s.
+DOWNLOAD_RETRIES = 3
+# A whole-file deadline would kill large stems on slow links; a stalled read or connect is what
+# signals a dead transfer, so bound those instead.
+DOWNLOAD_CONNECT_TIMEOUT = 10.0
+DOWNLOAD_READ_TIMEOUT = 60.0
 DOWNLOAD_CHUNK = 64 * 1024
 # Titles become file names; most file systems allow 255 bytes, leave room for suffixes.
 FILENAME_MAX = 120

@@ -67,9 +67,6 @@ M = TypeVar("M", bound=BaseModel)
 
 RequestKind = Literal["safe", "start"]
 
-# A 429 proves the server took nothing, so even a start request may wait and retry; a batch
-# would rather wait a little than fail jobs, hence at least this many tries on 429 alone.
-RATE_LIMIT_MIN_RETRIES = 5
 # Error bodies and garbled answers are quoted in exceptions and logs only this far.
 BODY_EXCERPT = 300
 # The provider's "Task failed due to timeout" 504 is a final answer about the task, not a
@@ -354,7 +351,7 @@ class Transport:
                 retry_after = error.retry_after if isinstance(error, RateLimitError) else None
                 if kind == "start":
                     self.limiter.on_rate_limited(retry_after)
-                if attempt >= max(self.max_retries, RATE_LIMIT_MIN_RETRIES):
+                if attempt >= max(self.max_retries, C.RATE_LIMIT_MIN_RETRIES):
                     raise error
                 delay = self._backoff(attempt, retry_after)
                 self._log_retry(method, path, attempt, "429 rate limited", delay)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ._constants import RECEIVER_SHUTDOWN_TIMEOUT
 from ._errors import ResponseValidationError, WebhookVerificationError
 
 if TYPE_CHECKING:
@@ -19,9 +20,6 @@ __all__ = ["Receiver", "read_bounded", "respond"]
 
 logger = logging.getLogger("aimusic_async")
 
-# Handlers finish in microseconds (verify, parse, set a future), so on shutdown there is little
-# to wait for; a short bound keeps client.aclose() quick even if a sender stalls mid-body.
-RECEIVER_SHUTDOWN_TIMEOUT = 2.0
 _READ_CHUNK = 64 * 1024
 
 

@@ -40,6 +40,8 @@ import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from . import _clock
+from ._constants import BATCH_CONCURRENCY as DEFAULT_CONCURRENCY
+from ._constants import BATCH_START_WINDOW as START_WINDOW
 from ._errors import SubmissionUnknownError, TaskFailedError, TaskNotFoundError
 from ._transport import before_start, redact
 from .download import download
@@ -65,13 +67,6 @@ __all__ = [
 
 logger = logging.getLogger("aimusic_async.batch")
 
-# Sixteen jobs in flight keeps a normal account busy without tripping the start rate limit;
-# batches that know their limits pass more.
-DEFAULT_CONCURRENCY = 16
-# Start requests in flight at once per batch. A crash (SIGKILL) can leave at most this many jobs
-# whose start may or may not have reached the server ("unknown"); starts answer in milliseconds
-# and the service paces them anyway, so a narrow window costs no throughput.
-START_WINDOW = 4
 _FAMILIES = ("sonic", "producer", "nuro", "riffusion")
 
 OutcomeStatus = Literal["finished", "failed", "unknown"]

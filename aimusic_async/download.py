@@ -30,7 +30,14 @@ import anyio
 import anyio.to_thread
 
 from . import _clock
-from ._constants import DOWNLOAD_CHUNK, RETRY_INITIAL_DELAY, RETRY_MAX_DELAY
+from ._constants import (
+    DOWNLOAD_CHUNK,
+    DOWNLOAD_CONNECT_TIMEOUT,
+    DOWNLOAD_READ_TIMEOUT,
+    DOWNLOAD_RETRIES,
+    RETRY_INITIAL_DELAY,
+    RETRY_MAX_DELAY,
+)
 from ._errors import AIMusicError
 from ._filenames import clip_filename, numbered, safe_filename, url_extension
 from .models.common import Clip
@@ -40,13 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DOWNLOAD_RETRIES", "DownloadError", "download", "download_url"]
 
-# Three retries ride out a CDN blip (a dropped connection, a 503 during a deploy) without
-# hiding a dead link for long: with 0.5 s initial backoff the worst case adds about 4 s.
-DOWNLOAD_RETRIES = 3
-# A whole-file deadline would kill large stems on slow links; a stalled read or connect is what
-# signals a dead transfer, so bound those instead.
-DOWNLOAD_CONNECT_TIMEOUT = 10.0
-DOWNLOAD_READ_TIMEOUT = 60.0
 # Chunks are gathered in memory up to this size before one thread hop writes them, so a large
 # file costs a few dozen hops instead of one per 64 KiB chunk.
 _WRITE_BATCH = 1024 * 1024

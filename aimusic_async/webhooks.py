@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from . import _clock
 from . import _constants as C
+from ._constants import WEBHOOK_DEDUPE_LIMIT, WEBHOOK_THREAD_THRESHOLD, WEBHOOK_URL_MAX
 from ._errors import AIMusicError, ResponseValidationError, WebhookVerificationError
 from ._families import SonicFamily
 from .models._base import ResponseModel
@@ -58,16 +59,6 @@ __all__ = [
 
 logger = logging.getLogger("aimusic_async")
 
-# Ids of recently accepted events, kept to drop duplicates (the sender retries and may send the
-# same event twice). ~100 bytes each, so 10,000 ids are about 1 MB and cover far more callbacks
-# than are ever in flight at once.
-WEBHOOK_DEDUPE_LIMIT = 10_000
-# Bodies above this are verified and parsed in a worker thread: HMAC + JSON of a few hundred KB
-# would otherwise hold the event loop for milliseconds. Typical bodies (a few KB) stay inline,
-# where a thread hop would cost more than the work.
-WEBHOOK_THREAD_THRESHOLD = 64 * 1024
-# The API documents webhook_url as at most 1024 characters; a longer one fails every create.
-WEBHOOK_URL_MAX = 1024
 # The platform names the API puts in callbacks, mapped to the SDK's family names ("suno" is the
 # old brand of sonic).
 PLATFORM_FAMILIES = {

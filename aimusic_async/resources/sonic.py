@@ -15,6 +15,12 @@ from pydantic import BaseModel
 from typing_extensions import TypedDict, Unpack
 
 from .. import _clock
+from .._constants import (
+    MIDI_MAX_ATTEMPTS,
+    MIDI_RETRY_DELAY,
+    MIDI_RETRY_MAX_DELAY,
+    MIDI_RETRY_MULTIPLIER,
+)
 from .._errors import APITimeoutError
 from .._families import SonicFamily
 from .._transport import error_from_response
@@ -67,13 +73,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SonicCreateFields", "SonicResource"]
 
-# The MIDI page calls the route synchronous yet says it may need asking again until the file is
-# ready. Ask up to 8 times, 2 s apart growing by 1.5x to 10 s: about a minute in all, the order of
-# a short generation, without hammering a route that may charge per call.
-MIDI_MAX_ATTEMPTS = 8
-MIDI_RETRY_DELAY = 2.0
-MIDI_RETRY_MAX_DELAY = 10.0
-MIDI_RETRY_MULTIPLIER = 1.5
 
 _P = "/api/v1/sonic"
 # Operation names are "sonic.<method>", so a create() of a task type with its own method is
