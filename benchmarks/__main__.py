@@ -26,6 +26,7 @@ SCENARIOS = ("overhead", "batch", "memory", "polling")
 SIZES: dict[str, tuple[float, float]] = {
     "overhead_n": (2000, 300),
     "overhead_concurrency": (50, 20),
+    "overhead_rate": (1000.0, 1000.0),
     "reps": (5, 1),
     "batch_n": (1000, 100),
     "batch_concurrency": (128, 64),
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 n=_size(args, "overhead_n"),
                 concurrency=_size(args, "overhead_concurrency"),
                 reps=_size(args, "reps"),
+                rate=_size(args, "overhead_rate"),
                 seed=args.seed,
                 profile=args.profile,
             )

@@ -19,7 +19,7 @@ def _verdict(ok: bool | None, how: str) -> str:
 
 def _overhead(r: dict[str, Any]) -> list[list[str]]:
     ratio = r["ratio"]
-    return [
+    rows = [
         [
             f"1. overhead: {r['n']} lifecycles, concurrency {r['concurrency']}, "
             f"instant generation (median of {r['reps']})",
@@ -39,7 +39,38 @@ def _overhead(r: dict[str, Any]) -> list[list[str]]:
             "equal",
             _verdict(r["polls_per_task_sdk"] == r["polls_per_task_baseline"], ""),
         ],
+        [
+            "",
+            "wall s of that run (same polls, different schedule)",
+            _f(r["sdk"].get("wall_s")) + _learned(r),
+            f"raw: {_f(r['baseline'].get('wall_s'))}",
+            "",
+            "",
+            "",
+        ],
     ]
+    o = r.get("open_loop")
+    if o:
+        rows.append(
+            [
+                f"1b. same lifecycles arriving at {_f(o['rate'], 0)}/s (open loop: both sides "
+                "idle and wake on one schedule)",
+                "client CPU s / 1000 lifecycles",
+                _f(o["sdk"]["cpu_s_per_1000"], 3),
+                f"raw aiohttp loop: {_f(o['baseline']['cpu_s_per_1000'], 3)}",
+                f"{_f(o['ratio'])}x",
+                "(diagnostic)",
+                "",
+            ]
+        )
+    return rows
+
+
+def _learned(r: dict[str, Any]) -> str:
+    window = r["sdk"]["runs"][-1].get("learned_window_s") if r["sdk"].get("runs") else None
+    if not window:
+        return ""
+    return f" (learned finish window {window[0] * 1000:.0f} +- {window[1] * 1000:.0f} ms)"
 
 
 def _batch(r: dict[str, Any]) -> list[list[str]]:

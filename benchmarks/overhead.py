@@ -33,24 +33,52 @@ __all__ = ["raw_lifecycles", "run", "sdk_lifecycles"]
 POLL_PAUSE = 0.002
 
 
-async def _workers(n: int, concurrency: int, one: Callable[[], Awaitable[int]]) -> int:
-    """Run ``one`` ``n`` times on ``concurrency`` workers; return the total polls it reported."""
-    left = n
-    polls = 0
-
-    async def worker() -> None:
-        nonlocal left, polls
-        while left > 0:
-            left -= 1
-            got = await one()
-            polls += got
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return polls
+One = Callable[[], Awaitable[int]]
+# How lifecycles are started: given n and one lifecycle, run them all, return the polls.
+Drive = Callable[[int, One], Awaitable[int]]
 
 
-async def sdk_lifecycles(base_url: str, api_key: str, n: int, concurrency: int) -> int:
-    """``n`` lifecycles through the SDK (create, await the task); returns polls sent."""
+def closed_loop(concurrency: int) -> Drive:
+    """``concurrency`` workers, each starting the next lifecycle as soon as its last ended."""
+
+    async def drive(n: int, one: One) -> int:
+        left = n
+        polls = 0
+
+        async def worker() -> None:
+            nonlocal left, polls
+            while left > 0:
+                left -= 1
+                got = await one()
+                polls += got
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return polls
+
+    return drive
+
+
+def open_loop(rate: float) -> Drive:
+    """A new lifecycle every 1/rate seconds whatever the others do (a service under a steady
+    load): both sides then idle and wake on the same schedule."""
+
+    async def drive(n: int, one: One) -> int:
+        t0 = time.monotonic()
+
+        async def at(i: int) -> int:
+            await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+            return await one()
+
+        return sum(await asyncio.gather(*(at(i) for i in range(n))))
+
+    return drive
+
+
+async def sdk_lifecycles(
+    base_url: str, api_key: str, n: int, drive: Drive, notes: dict[str, Any] | None = None
+) -> int:
+    """``n`` lifecycles through the SDK (create, await the task); returns polls sent.
+    ``notes`` receives the duration window the client learned (mean, deviation)."""
     policy = PollPolicy(
         initial_interval=POLL_PAUSE,
         max_interval=POLL_PAUSE,
@@ -65,10 +93,16 @@ async def sdk_lifecycles(base_url: str, api_key: str, n: int, concurrency: int) 
             assert result.clips
             return task.polls
 
-        return await _workers(n, concurrency, one)
+        polls = await drive(n, one)
+        if notes is not None:
+            window = getattr(client._estimates, "window", None)
+            notes["learned_window_s"] = window("sonic.create") if window else None
+        return polls
 
 
-async def raw_lifecycles(base_url: str, api_key: str, n: int, concurrency: int) -> int:
+async def raw_lifecycles(
+    base_url: str, api_key: str, n: int, drive: Drive, notes: dict[str, Any] | None = None
+) -> int:
     """The same lifecycles by hand: aiohttp, json, a fixed pause, a terminal-state check."""
     headers = {"Authorization": f"Bearer {api_key}"}
     connector = aiohttp.TCPConnector(limit=100)
@@ -89,17 +123,18 @@ async def raw_lifecycles(base_url: str, api_key: str, n: int, concurrency: int) 
                 if isinstance(clips, list) and clips and all(c["state"] in TERMINAL for c in clips):
                     return polls
 
-        return await _workers(n, concurrency, one)
+        return await drive(n, one)
 
 
-Runner = Callable[[str, str, int, int], Coroutine[Any, Any, int]]
+Runner = Callable[..., Coroutine[Any, Any, int]]
 
 
-def _measure(runner: Runner, emu: EmulatorProcess, n: int, concurrency: int) -> dict[str, Any]:
+def _measure(runner: Runner, emu: EmulatorProcess, n: int, drive: Drive) -> dict[str, Any]:
     gc.collect()
     before = emu.stats()
+    notes: dict[str, Any] = {}
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
-    polls = asyncio.run(runner(emu.base_url, emu.api_key, n, concurrency))
+    polls = asyncio.run(runner(emu.base_url, emu.api_key, n, drive, notes))
     cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
     after = emu.stats()
     return {
@@ -109,36 +144,62 @@ def _measure(runner: Runner, emu: EmulatorProcess, n: int, concurrency: int) -> 
         "creates_server": after["creates"] - before["creates"],
         "polls_server": after["polls"] - before["polls"],
         "requests_server": after["requests"] - before["requests"],
+        **notes,
+    }
+
+
+def _compare(emu: EmulatorProcess, n: int, drive: Drive, reps: int) -> dict[str, Any]:
+    """``reps`` alternating SDK / baseline runs; medians per 1000 lifecycles and the ratio."""
+    sdk_runs, raw_runs = [], []
+    for _ in range(reps):
+        sdk_runs.append(_measure(sdk_lifecycles, emu, n, drive))
+        raw_runs.append(_measure(raw_lifecycles, emu, n, drive))
+    per_k = 1000.0 / n
+    sdk_cpu = statistics.median(r["cpu_s"] for r in sdk_runs)
+    raw_cpu = statistics.median(r["cpu_s"] for r in raw_runs)
+    return {
+        "sdk": {
+            "cpu_s_per_1000": sdk_cpu * per_k,
+            "wall_s": statistics.median(r["wall_s"] for r in sdk_runs),
+            "runs": sdk_runs,
+        },
+        "baseline": {
+            "cpu_s_per_1000": raw_cpu * per_k,
+            "wall_s": statistics.median(r["wall_s"] for r in raw_runs),
+            "runs": raw_runs,
+        },
+        "polls_per_task_sdk": sdk_runs[-1]["polls_server"] / n,
+        "polls_per_task_baseline": raw_runs[-1]["polls_server"] / n,
+        "ratio": sdk_cpu / raw_cpu,
     }
 
 
 def run(
-    *, n: int, concurrency: int, reps: int, seed: int, profile: str | None = None
+    *,
+    n: int,
+    concurrency: int,
+    reps: int,
+    seed: int,
+    rate: float = 1000.0,
+    profile: str | None = None,
 ) -> dict[str, Any]:
-    """Run the scenario; returns medians, per-run details and the ratio."""
+    """Closed loop at ``concurrency`` (the target's definition), then open loop at ``rate``
+    lifecycles per second; each compared SDK vs baseline."""
     with EmulatorProcess(seed=seed, generation_time=[0.0, 0.0]) as emu:
         # Warm-up: imports, pydantic schemas, the emulator's first answers.
-        _measure(sdk_lifecycles, emu, min(50, n), min(10, concurrency))
-        _measure(raw_lifecycles, emu, min(50, n), min(10, concurrency))
-        sdk_runs, raw_runs = [], []
-        for _ in range(reps):
-            sdk_runs.append(_measure(sdk_lifecycles, emu, n, concurrency))
-            raw_runs.append(_measure(raw_lifecycles, emu, n, concurrency))
-        sdk_runs_profiled = _profiled(emu, n, concurrency, profile) if profile else None
-    sdk_cpu = statistics.median(r["cpu_s"] for r in sdk_runs)
-    raw_cpu = statistics.median(r["cpu_s"] for r in raw_runs)
-    per_k = 1000.0 / n
+        _measure(sdk_lifecycles, emu, min(50, n), closed_loop(min(10, concurrency)))
+        _measure(raw_lifecycles, emu, min(50, n), closed_loop(min(10, concurrency)))
+        closed = _compare(emu, n, closed_loop(concurrency), reps)
+        opened = _compare(emu, n, open_loop(rate), reps)
+        profiled = _profiled(emu, n, concurrency, profile) if profile else None
     return {
         "n": n,
         "concurrency": concurrency,
         "reps": reps,
         "poll_pause_s": POLL_PAUSE,
-        "sdk": {"cpu_s_per_1000": sdk_cpu * per_k, "runs": sdk_runs},
-        "baseline": {"cpu_s_per_1000": raw_cpu * per_k, "runs": raw_runs},
-        "polls_per_task_sdk": sdk_runs[-1]["polls_server"] / n,
-        "polls_per_task_baseline": raw_runs[-1]["polls_server"] / n,
-        "ratio": sdk_cpu / raw_cpu,
-        "profile": sdk_runs_profiled,
+        **closed,
+        "open_loop": {"rate": rate, **opened},
+        "profile": profiled,
     }
 
 
@@ -147,7 +208,7 @@ def _profiled(emu: EmulatorProcess, n: int, concurrency: int, out: str) -> str:
     the most own CPU time, then the most cumulative, to ``out``."""
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()
-    asyncio.run(sdk_lifecycles(emu.base_url, emu.api_key, n, concurrency))
+    asyncio.run(sdk_lifecycles(emu.base_url, emu.api_key, n, closed_loop(concurrency)))
     profiler.disable()
     with open(out, "w", encoding="utf-8") as f:
         stats = pstats.Stats(profiler, stream=f)
