@@ -425,12 +425,19 @@ class Task:
         # A webhook task whose answer came from a fallback poll finished at some unknown moment
         # before it: learning "now" would teach the fallback delay itself, lengthen the next
         # task's wait, and feed back until lost callbacks wait past the deadline.
-        polled_instead_of_pushed = hub is not None and not (hub.done() and not hub.cancelled())
+        pushed = hub is not None and hub.done() and not hub.cancelled()
+        polled_instead_of_pushed = hub is not None and not pushed
         if self._fresh and not polled_instead_of_pushed:
             now = _clock.monotonic()
-            # The task finished somewhere between the last "not yet" poll and this answer: the
-            # midpoint keeps the polling interval itself out of the estimate.
-            finished_at = now if self._prev_poll is None else (self._prev_poll + now) / 2
+            if pushed:
+                finished_at = now  # a callback comes as the task finishes
+            else:
+                # The task finished somewhere between the last "not yet" (a poll, or the start
+                # itself) and this answer: the midpoint keeps the polling schedule out of the
+                # estimate. (Learning "now" for a task found done at its first poll would teach
+                # the planned first-poll delay itself, which then only ever grows.)
+                not_yet = self._started if self._prev_poll is None else self._prev_poll
+                finished_at = (not_yet + now) / 2
             self._client._estimates.observe(self._key, finished_at - self._started)
         if snapshot.status == "failed":
             self._fail(failure_reason(snapshot), snapshot)

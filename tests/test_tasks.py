@@ -376,6 +376,37 @@ async def test_adaptive_schedule_learns_durations(
     assert 27.0 <= est <= 36.0
 
 
+async def test_tasks_done_at_their_first_poll_do_not_teach_a_growing_wait(
+    serve_app: Serve, fake_clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Instant tasks are found done at the first poll: the finish lies somewhere before it, so
+    the estimate must not learn the whole wait (that taught the planned delay itself, and the
+    first poll of every later task drifted later than initial_interval)."""
+    monkeypatch.setattr(tasks_module, "_jitter_rng", random.Random(3))
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"code": 200, "data": [clip(1, "succeeded")]})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/sonic/task/{tid}", handler)
+    base = await serve_app(app)
+    policy = PollPolicy(initial_interval=2.0, max_interval=20.0, multiplier=1.6, timeout=600.0)
+    waits: list[float] = []
+    async with AIMusicClient(api_key="k", base_url=base, poll=policy) as client:
+        client.register_family(SonicFamily())
+        for i in range(30):
+            begun = fake_clock.now
+            task = Task(client, f"i{i}", SonicFamily(), operation="sonic.create", fresh=True)
+            await task
+            assert task.polls == 1
+            waits.append(fake_clock.now - begun)
+    est = client._estimates.get("sonic.create")
+    assert est is not None
+    assert est <= 0.6 * policy.initial_interval
+    # Every first poll stays within the jittered initial interval: nothing drifts later.
+    assert max(waits) <= policy.initial_interval * (1 + C.POLL_JITTER) + 1e-6
+
+
 async def test_adaptive_beats_plain_backoff_on_spread_durations(
     serve_app: Serve, fake_clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
