@@ -204,9 +204,13 @@ class Transport:
         session: aiohttp.ClientSession | None = None,
         limiter: AdaptiveRateLimiter | None = None,
     ) -> None:
+        # Built once: a request with no body sends the auth header alone, a JSON one adds the
+        # content type (both read-only here; aiohttp copies them into each request).
         self._auth = {"Authorization": f"Bearer {api_key}"}
+        self._auth_json = {**self._auth, "Content-Type": "application/json"}
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=C.DEFAULT_CONNECT_TIMEOUT)
         self.max_retries = max_retries
         self.limiter = limiter or AdaptiveRateLimiter()
         self._session = session
@@ -274,11 +278,11 @@ class Transport:
         """
         url = self.base_url + path
         body = None if json is None else _json.dumps(json, separators=(",", ":")).encode()
-        headers = dict(self._auth)
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        client_timeout = aiohttp.ClientTimeout(
-            total=timeout or self.timeout, connect=C.DEFAULT_CONNECT_TIMEOUT
+        headers = self._auth if body is None else self._auth_json
+        client_timeout = (
+            self._timeout
+            if timeout is None
+            else aiohttp.ClientTimeout(total=timeout, connect=C.DEFAULT_CONNECT_TIMEOUT)
         )
         op = operation or f"{method} {path}"
         attempt = 0
