@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator
 
 from ._base import ResponseModel
 
@@ -61,18 +61,14 @@ class Clip(ResponseModel):
                 return None
         return value
 
-    @field_validator("created_at", mode="before")
+    @field_validator("created_at", mode="wrap")
     @classmethod
-    def _created_at(cls, value: Any) -> Any:
+    def _created_at(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         # An empty or unparseable timestamp must not cost the user a paid clip.
-        if value in ("", None):
+        try:
+            return handler(value)
+        except ValidationError:
             return None
-        if isinstance(value, str):
-            try:
-                return datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-        return value
 
     @property
     def is_terminal(self) -> bool:
@@ -131,7 +127,8 @@ class TaskResult(ResponseModel):
 
     @classmethod
     def from_snapshot(cls, snapshot: TaskSnapshot) -> TaskResult:
-        return cls(
+        # The snapshot is validated already; copying its fields needs no second validation.
+        return cls.model_construct(
             task_id=snapshot.task_id,
             family=snapshot.family,
             clips=snapshot.clips,
