@@ -101,6 +101,17 @@ def _resolve_target(dest: str | os.PathLike[str], filename: str) -> _Target:
     return _Target(folder, path.name, False)
 
 
+def _umask() -> int:
+    # Reading the umask means setting it; done once, at import, before any thread writes files.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes owner-only files; a finished download gets the mode any new file would get.
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def _open_temp(target: _Target) -> tuple[str, IO[bytes]]:
     fd, tmp = tempfile.mkstemp(
         dir=target.folder, prefix="." + target.filename[:40] + ".", suffix=".part"
@@ -124,6 +135,8 @@ def _fsync_dir(folder: Path) -> None:
 def _finish(tmp: str, handle: IO[bytes], target: _Target, overwrite: bool) -> Path:
     """Runs in a thread: make the bytes durable, then rename into place (never half a file)."""
     handle.flush()
+    if hasattr(os, "fchmod"):  # POSIX; Windows files have no such mode bits
+        os.fchmod(handle.fileno(), _FILE_MODE)
     os.fsync(handle.fileno())
     handle.close()
     with _PLACE_LOCK:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import unicodedata
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -168,6 +169,10 @@ async def test_clip_download_is_exact_named_and_keyless(
     assert path.read_bytes() == FileHost.BODY
     assert _listing(tmp_path) == [path.name]
     assert host.auth_seen == []
+    if os.name == "posix":  # a finished file gets the usual mode, not the temp file's 0600
+        mask = os.umask(0)
+        os.umask(mask)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
 
 
 async def test_collisions_are_numbered_or_overwritten(
