@@ -47,7 +47,7 @@ _SONIC: dict[str, int] = {
 
 _PRODUCER: dict[str, int] = {
     "create_music": 10,
-    "lyrics_create": 1,
+    "make_lyrics": 1,  # POST /producer/lyrics-create (polls report task_type make_lyrics)
     "video_clip": 5,
     "upload": 2,
     "download": 2,

@@ -58,8 +58,7 @@ def parse_clip_list(task_id: str, items: Any, *, family: str) -> list[Clip]:
 # Poll answers name their task_type; a lyrics task delivers text, the others a file. The
 # documented quirk (SUCCESS before the file is in place) is only known for audio, so any media
 # URL counts for a video task rather than risk waiting for a field the service may not send.
-# (Documented name: make_lyrics; the emulator reports lyrics_create.)
-_TEXT_TASKS = frozenset({"make_lyrics", "lyrics_create"})
+_TEXT_TASKS = frozenset({"make_lyrics"})
 
 
 def _delivered(clip: Clip, task_type: Any) -> bool:

@@ -154,7 +154,8 @@ async def producer_lyrics(request: web.Request) -> web.Response:
         "mv": "lyrics",
         "lyrics": f"[Verse]\n{prompt[:80]}\n\n[Chorus]\nHold on, hold on",
     }
-    return _producer_start(request, state, key, body, "lyrics_create", fields)
+    # Polls name this task_type "make_lyrics" (the docs' name), not after the route.
+    return _producer_start(request, state, key, body, "make_lyrics", fields)
 
 
 async def producer_video(request: web.Request) -> web.Response:

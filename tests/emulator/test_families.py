@@ -73,6 +73,7 @@ async def test_producer_validation_and_other_routes(api: Api) -> None:
     reply = await api.post("/api/v1/producer/lyrics-create", {"prompt": "summer love"})
     lyr = await api.wait(reply.body["task_id"], family="producer")
     assert "summer love" in lyr.body["data"][0]["lyrics"]
+    assert lyr.body["task_type"] == "make_lyrics"  # the documented name, not the route's
     reply = await api.post("/api/v1/producer/video-clip", {"clip_id": clip_id})
     assert reply.status == 200
     assert (await api.get("/api/v1/producer/task/nope")).body["message"] == "task not found."
