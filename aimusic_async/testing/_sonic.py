@@ -107,7 +107,9 @@ def _mode(body: dict[str, Any], required: bool, context: str) -> None:
         if required:
             raise ck.bad(f"The 'custom_mode' field is required{context}.")
         return
-    if custom and not body.get("make_instrumental") and not ck.present(body, "prompt"):
+    # Instrumentals need no lyrics; with auto_lyrics the AI writes them (sonic.md §4.1).
+    lyrics_free = body.get("make_instrumental") or body.get("auto_lyrics")
+    if custom and not lyrics_free and not ck.present(body, "prompt"):
         raise ck.bad("The 'prompt' field is required when custom_mode = true.")
     if not custom:
         if body.get("auto_lyrics"):

@@ -153,6 +153,13 @@ async def test_model_like_mv_accepted_and_limits_inclusive(api: Api) -> None:
     )
 
 
+async def test_custom_mode_without_prompt_when_the_lyrics_are_not_needed(api: Api) -> None:
+    # sonic.md §4.1: prompt is required in custom mode "unless instrumental / auto_lyrics".
+    for flag in ("make_instrumental", "auto_lyrics"):
+        task_id = await api.create({"custom_mode": True, "mv": "sonic-v5", flag: True})
+        assert api.emu.tasks[task_id].body[flag] is True
+
+
 async def test_extend_needs_continue_at_and_upload_variants(api: Api) -> None:
     clip = await clip_of(api)
     up = await uploaded(api)
