@@ -339,3 +339,41 @@ def test_producer_task_by_family(emu: Emulator) -> None:
     wrong = aimusic("get", doc["task_id"], base_url=emu.base_url)
     assert wrong.code == 1
     assert_one_line_error(wrong, "TaskNotFoundError")
+
+
+@pytest.mark.parametrize(
+    ("argv", "still_named"),
+    [
+        (["--api-keyy=" + CANARY_KEY, "credits"], "--api-keyy"),  # unrecognized arguments
+        (["credits", "--api_key", CANARY_KEY], "--api_key"),
+        (["credits", "--key=" + CANARY_KEY, "--json"], "--key"),
+        (["--apikey", CANARY_KEY, "credits"], "invalid choice"),  # the key taken as COMMAND
+        (["get", "t1", "--token", CANARY_KEY, "--json"], "--token"),
+    ],
+)
+def test_usage_errors_never_echo_a_mistyped_key(
+    argv: list[str], still_named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In-process (the real parser and main) and with no key in the environment: the value must
+    # be recognised from the command line alone.
+    from aimusic_async.cli import main
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("AIMUSIC_API_KEY", raising=False)
+        code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert CANARY_KEY not in out + err
+    assert still_named in err  # the error still says what was wrong
+    assert "***" in err
+
+
+def test_usage_errors_keep_harmless_values(capsys: pytest.CaptureFixture[str]) -> None:
+    from aimusic_async.cli import main
+
+    assert main(["frobnicate"]) == 2
+    assert main(["wait", "t1", "--timeout", "abc"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'frobnicate'" in err
+    assert "not a number: 'abc'" in err
+    assert "***" not in err
