@@ -6,9 +6,10 @@ Every API call of the SDK goes through ``Transport.request``. Two kinds of reque
   408, 429 and 5xx are retried with exponential backoff and full jitter, ``Retry-After``
   honoured (capped), at most ``max_retries`` times.
 * ``kind="start"``: it starts paid work. It is re-sent only when the server provably did not
-  take it: a 429, or a connection that was never established. A timeout, a dropped connection
-  or a 5xx after the body went out raises ``SubmissionUnknownError`` instead, so the SDK never
-  spends a user's credits twice. Start requests also pass the client-wide adaptive limiter.
+  take it: a 429, or a connection that was never established. A timeout, a dropped connection,
+  a 5xx after the body went out, or a 2xx whose body is not JSON raises
+  ``SubmissionUnknownError`` instead, so the SDK never spends a user's credits twice. Start
+  requests also pass the client-wide adaptive limiter.
 
 The API key lives only in the per-request ``Authorization`` header: the session itself carries
 no auth header, because the same pool downloads files from the CDN, which must never see it.
@@ -274,7 +275,8 @@ class Transport:
 
         Raises the mapped ``APIError`` subclass for an error status, ``APIConnectionError`` /
         ``APITimeoutError`` when no answer came (safe requests), ``SubmissionUnknownError`` when
-        a start request may have been taken, ``ResponseValidationError`` for a non-JSON 2xx.
+        a start request may have been taken (a non-JSON 2xx included), ``ResponseValidationError``
+        for a non-JSON 2xx to a safe request.
         """
         url = self.base_url + path
         body = None if json is None else _json.dumps(json, separators=(",", ":")).encode()
@@ -337,15 +339,29 @@ class Transport:
             )
             data = _decode(raw)
             if 200 <= status < 300:
-                if data is _GARBLED:
-                    raise ResponseValidationError(
-                        f"{path}: answer is not JSON: {_excerpt(_text(raw))}",
-                        status=status,
-                        path=path,
-                        body=_excerpt(_text(raw)),
-                    )
                 if kind == "start":
                     self.limiter.on_success()
+                if data is _GARBLED:
+                    excerpt = _excerpt(_text(raw))
+                    if kind == "start":
+                        # The server took the request (2xx): the work may exist and be paid
+                        # for, but its id is unreadable. Unknown, not failed, so that nothing
+                        # (a batch re-running failed jobs, say) sends it again.
+                        logger.warning(
+                            "%s %s: %d is not JSON; outcome unknown", method, path, status
+                        )
+                        raise SubmissionUnknownError(
+                            f"answer {status} is not JSON: {excerpt}",
+                            operation=op,
+                            path=path,
+                            payload=redact(json),
+                        )
+                    raise ResponseValidationError(
+                        f"{path}: answer is not JSON: {excerpt}",
+                        status=status,
+                        path=path,
+                        body=excerpt,
+                    )
                 return Response(status, data, resp_headers, path)
 
             error = error_from_response(

@@ -151,13 +151,40 @@ async def test_start_reads_top_level_or_nested_task_id(
     }
 
 
-async def test_start_without_task_id_is_response_validation_error(
-    serve_app: Serve, client_factory: ClientFactory
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ({"message": "success"}, "names no task_id"),
+        ({"code": 500, "message": "Internal Server Error."}, "server answered 500 inside a 200"),
+        ("<html>ok</html>", "not JSON"),
+    ],
+    ids=["no-task-id", "5xx-envelope", "not-json"],
+)
+async def test_start_with_an_unreadable_2xx_is_unknown_not_failed(
+    serve_app: Serve, client_factory: ClientFactory, answer: Any, reason: str
 ) -> None:
-    script = Script([(200, {"message": "success"})])
-    c = await client_factory(await serve_app(script.app()), "k")
-    with pytest.raises(ResponseValidationError, match="task_id"):
-        await start(sonic(c), "x")
+    # The server took the request: the task may exist and be charged. A ResponseValidationError
+    # here would read as a definite failure, and a batch re-runs failed jobs: paying twice.
+    script = Script([(200, answer), (200, {"task_id": "second"})])
+    c = await client_factory(await serve_app(script.app()), "k", webhook_secret=CANARY)
+    c._hub.enabled = True
+
+    class Hooks:  # stands in for the webhook receiver's public URL
+        url = "https://hooks.example/cb"
+
+    c.__dict__["webhooks"] = Hooks()
+    try:
+        with pytest.raises(SubmissionUnknownError) as info:
+            await start(sonic(c), "x")
+    finally:
+        del c.__dict__["webhooks"]
+    assert not isinstance(info.value, ResponseValidationError)
+    assert reason in info.value.reason
+    assert info.value.operation == "sonic.create"
+    assert info.value.payload["gpt_description_prompt"] == "x"
+    assert info.value.payload["webhook_secret"] == "<redacted>"
+    assert CANARY not in str(info.value)
+    assert script.count() == 1
 
 
 async def test_start_error_envelope_behind_200_is_mapped(

@@ -326,6 +326,21 @@ async def test_start_is_never_resent_after_it_may_have_arrived(
         await t.aclose()
 
 
+async def test_start_answered_2xx_but_not_json_is_unknown(serve_app: Serve) -> None:
+    script = Script([(200, "<html>accepted</html>")])
+    t = await make(serve_app, script, max_retries=5)
+    try:
+        with pytest.raises(SubmissionUnknownError) as info:
+            await t.request("POST", "/c", json={}, kind="start", operation="sonic.create")
+        assert "not JSON" in info.value.reason
+        assert script.count() == 1
+        # The same answer to a safe request is a plain parse error.
+        with pytest.raises(ResponseValidationError):
+            await t.request("GET", "/x")
+    finally:
+        await t.aclose()
+
+
 async def test_start_timeout_is_submission_unknown(serve_app: Serve) -> None:
     script = Script([Hang(1.0)])
     t = await make(serve_app, script, timeout=0.1)

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from .._errors import ResponseValidationError
-from .._transport import _excerpt, error_from_response
+from .._errors import SubmissionUnknownError
+from .._transport import _excerpt, error_from_response, redact
 from ..models._base import RequestModel
 from ..tasks import Task
 
@@ -46,7 +46,9 @@ class Resource:
 
         When the client's webhook receiver is on and the body names no ``webhook_url``, the
         receiver's URL and secret are added, and the task will resolve from the callback.
-        The request is sent with ``kind="start"``: never re-sent when its fate is unknown.
+        The request is sent with ``kind="start"``: never re-sent when its fate is unknown. A
+        2xx answer without a readable ``task_id`` is ``SubmissionUnknownError`` too (an error
+        envelope with a 4xx ``code`` is that error: a refusal).
         """
         client = self._client
         payload = body.to_wire()
@@ -60,15 +62,19 @@ class Resource:
         )
         task_id = _task_id_of(response.data)
         if task_id is None:
-            code = response.data.get("code") if isinstance(response.data, Mapping) else None
-            if isinstance(code, int) and not isinstance(code, bool) and code >= 400:
-                # An error envelope behind a 2xx status: the same error as a real status.
-                raise error_from_response(code, response.data, path, response.headers)
-            raise ResponseValidationError(
-                f"{path}: the answer names no task_id: {_excerpt(response.data)}",
-                status=response.status,
-                path=path,
-                body=response.data,
+            data = response.data
+            code = data.get("code") if isinstance(data, Mapping) else None
+            if isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 500:
+                # A refusal in an envelope behind a 2xx status: the same error as a real status.
+                raise error_from_response(code, data, path, response.headers)
+            # The server took the request (2xx) but names no task: it may exist and be paid
+            # for. Unknown, like a real 5xx to a start, so nothing sends it again unasked (a
+            # batch re-runs failed jobs, never unknown ones).
+            reason = f"the answer names no task_id: {_excerpt(data)}"
+            if isinstance(code, int) and not isinstance(code, bool) and code >= 500:
+                reason = f"server answered {code} inside a {response.status}: {_excerpt(data)}"
+            raise SubmissionUnknownError(
+                reason, operation=operation, path=path, payload=redact(payload)
             )
         # Only callbacks that reach this client's receiver can end the wait; a caller's own
         # webhook_url goes elsewhere, so that task polls as usual.
