@@ -202,7 +202,12 @@ async def riffusion_create(request: web.Request) -> web.Response:
     if not custom and not prompt:
         raise ck.bad("The 'prompt' field is required when custom_mode = false.")
     if task_type != "create_music":
-        ck.clip_ref(state, key, body, "continue_clip_id", context=f" when task_type = {task_type}")
+        context = f" when task_type = {task_type}"
+        ck.clip_ref(state, key, body, "continue_clip_id", context=context)
+        if task_type in ("extend_music", "extend_upload_music"):
+            # The extend page marks continue_at required (other-families.md §7.3).
+            message = f"The 'continue_at' field is required{context}."
+            ck.number(body, "continue_at", required=True, minimum=0, message=message)
     url, secret = ck.webhook(body)
     cost = price("riffusion", "create_music")
     afford(state, key, cost)

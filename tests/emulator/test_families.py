@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -107,23 +108,30 @@ async def test_riffusion(api: Api) -> None:
     assert api.emu.stats.credits_charged == 12
     up = await api.post("/api/v1/riffusion/upload", {"url": "https://e.com/a.mp3"})
     assert up.body["clip_id"]
-    reply = await api.post(
-        "/api/v1/riffusion/create",
-        {
-            "task_type": "extend_upload_music",
-            "continue_clip_id": up.body["clip_id"],
-            "continue_at": 10,
-            "custom_mode": True,
-            "lyrics": "[Verse] x",
-            "sound": "pop",
-            "mv": "FUZZ-1.0",
-        },
-    )
+    reply = await api.post("/api/v1/riffusion/create", riffusion_extend_body(up.body["clip_id"]))
     assert reply.status == 200
+    extend = {**riffusion_extend_body(up.body["clip_id"]), "continue_at": None}
+    bad = await api.post("/api/v1/riffusion/create", extend)
+    assert (bad.status, bad.body["message"]) == (
+        400,
+        "The 'continue_at' field is required when task_type = extend_upload_music.",
+    )
     bad = await api.post("/api/v1/riffusion/create", {"mv": "sonic-v5", "custom_mode": False})
     assert bad.status == 400
     bad = await api.post("/api/v1/riffusion/create", {"mv": "FUZZ-1.0", "prompt": "x"})
     assert bad.body["message"] == "The 'custom_mode' field is required."
+
+
+def riffusion_extend_body(clip_id: str) -> dict[str, Any]:
+    return {
+        "task_type": "extend_upload_music",
+        "continue_clip_id": clip_id,
+        "continue_at": 10,
+        "custom_mode": True,
+        "lyrics": "[Verse] x",
+        "sound": "pop",
+        "mv": "FUZZ-1.0",
+    }
 
 
 @pytest.mark.parametrize(
