@@ -16,6 +16,10 @@ again with the same jobs and journal:
   and be paid for, and the API offers no way to look it up by anything but its id;
 * re-runs failed jobs (their failure was definite: nothing usable was paid for).
 
+The journal file is created owner-only (0600). It holds results, prompts and file paths, but
+never a job's own ``webhook_secret``: that is stored redacted, and a rerun (resubmission
+included) sends the secret from the jobs it is given, so pass the same jobs again.
+
 Start requests share the client's adaptive rate limiter (inside the transport); ``concurrency``
 bounds how many jobs are in flight (start, wait, download) at once.
 """

@@ -16,6 +16,11 @@ Every SQLite call runs on one dedicated worker thread (the event loop never touc
 Writes that arrive together are committed in one transaction ("group commit"), so durability
 (``journal_mode=WAL``, ``synchronous=FULL``) does not cost one fsync per write under load.
 The connection holds an exclusive lock: two batches cannot run on one journal at the same time.
+
+A new journal file is created owner-only (0600; SQLite gives its ``-wal``/``-shm`` files the same
+mode). A job's own ``webhook_secret`` is never written: the stored params (kept for people
+inspecting the file) and the fingerprint have it replaced, since a rerun takes the secret from
+the jobs it is given, as it does every other parameter.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import anyio.to_thread
 
 from . import _clock
 from ._errors import AIMusicError
+from ._transport import redact
 
 __all__ = [
     "Journal",
@@ -55,6 +61,8 @@ _SCHEMA_VERSION = 1
 _BUSY_TIMEOUT_MS = 2000
 # Upper bound on writes folded into one transaction: keeps any one commit short.
 _GROUP_MAX = 512
+# Results, prompts and file paths are the user's business alone.
+_FILE_MODE = 0o600
 
 T = TypeVar("T")
 
@@ -80,9 +88,13 @@ class JournalConflictError(JournalError, ValueError):
 
 
 def fingerprint(operation: str, params: Mapping[str, Any]) -> str:
-    """A stable digest of what a job asks for, to notice a key reused for different work."""
+    """A stable digest of what a job asks for, to notice a key reused for different work.
+
+    Secrets (``webhook_secret``) are left out: the digest is stored, and must not let anyone
+    holding the journal test guesses of a secret.
+    """
     canonical = json.dumps(
-        {"operation": operation, "params": params},
+        {"operation": operation, "params": redact(params)},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -129,6 +141,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated_at  REAL NOT NULL
 )
 """
+
+
+def _params_json(params: Mapping[str, Any]) -> str:
+    return json.dumps(redact(params), default=str)
 
 
 def _entry(row: tuple[Any, ...]) -> JournalEntry:
@@ -205,6 +221,10 @@ class _Worker(threading.Thread):
             conn.close()
 
     def _connect(self) -> sqlite3.Connection:
+        # Created here so that it is never readable by others, not even for a moment; an
+        # existing journal keeps the mode its owner gave it.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE))
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
         try:
             conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
@@ -258,7 +278,7 @@ class _Worker(threading.Thread):
 def _wrap(exc: BaseException, path: str) -> BaseException:
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         return JournalError(f"journal {path} is in use by another batch ({exc})")
-    if isinstance(exc, sqlite3.DatabaseError):
+    if isinstance(exc, (sqlite3.DatabaseError, OSError)):
         return JournalError(f"journal {path} cannot be used: {exc}")
     return exc
 
@@ -355,7 +375,7 @@ class Journal:
                 conn.execute(
                     "INSERT INTO jobs (key, operation, fingerprint, params, state, updated_at) "
                     "VALUES (?, ?, ?, ?, 'planned', ?)",
-                    (key, operation, fp, json.dumps(params, default=str), now),
+                    (key, operation, fp, _params_json(params), now),
                 )
             return existing
 
@@ -371,7 +391,7 @@ class Journal:
                 "UPDATE jobs SET operation = ?, fingerprint = ?, params = ?, state = 'planned', "
                 "task_id = NULL, family = NULL, result = NULL, error = NULL, updated_at = ? "
                 "WHERE key = ? AND state IN ('planned', 'failed')",
-                (operation, fingerprint, json.dumps(params, default=str), _clock.time(), key),
+                (operation, fingerprint, _params_json(params), _clock.time(), key),
             )
 
         await self._submit(write)

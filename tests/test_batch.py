@@ -48,6 +48,11 @@ def new_tasks(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
     }
 
 
+def _journal_bytes(path: Path) -> bytes:
+    """The journal and its side files (WAL), as they are on disk."""
+    return b"".join(f.read_bytes() for f in path.parent.glob(path.name + "*"))
+
+
 async def collect(run: Any) -> dict[str, JobOutcome]:
     out: dict[str, JobOutcome] = {}
     async for outcome in run:
@@ -434,3 +439,24 @@ async def test_starts_are_journaled_right_before_sending_in_a_narrow_window(
     assert {o.status for o in out.values()} == {"finished"}
     assert seen_states == ["starting"] * len(jobs)
     assert 2 <= peak <= START_WINDOW
+
+
+async def test_resubmitting_sends_the_webhook_secret_the_journal_does_not_keep(
+    emulator_factory: EmulatorFactory, client_factory: ClientFactory, tmp_path: Path
+) -> None:
+    # Every answer lost: the tasks exist on the server, the batch only knows "unknown".
+    emu = await emulator_factory(generation_time=(30.0, 30.0), lost_response_rate=1.0)
+    client = await client_factory(emu.base_url, emu.api_key, timeout=2.0)
+    secret = "whsec-batch-canary-3f9e"
+    hook = {"webhook_url": "http://127.0.0.1:9/hook", "webhook_secret": secret}
+    jobs = [song("w1", **hook)]
+    journal = tmp_path / "j.db"
+    for resubmit in (False, True):
+        async with run_batch(client, jobs, journal=journal, resubmit_unknown=resubmit) as run:
+            (outcome,) = (await collect(run)).values()
+        assert outcome.status == "unknown"
+    # The resubmitted request carried the secret, taken from the job, not from the journal.
+    assert [t.body["webhook_secret"] for t in emu.tasks.values()] == [secret, secret]
+    on_disk = _journal_bytes(journal)
+    assert b"w1" in on_disk
+    assert secret.encode() not in on_disk

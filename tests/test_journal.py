@@ -20,6 +20,14 @@ def _read_states(path: Path) -> dict[str, str]:
         conn.close()
 
 
+def _modes(folder: Path, pattern: str) -> dict[str, int]:
+    return {f.name: f.stat().st_mode & 0o777 for f in folder.glob(pattern)}
+
+
+def _contents(folder: Path, pattern: str) -> bytes:
+    return b"".join(f.read_bytes() for f in folder.glob(pattern))
+
+
 async def test_lifecycle_is_durable_across_instances(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     fp = fingerprint("sonic.create", {"title": "a"})
@@ -127,3 +135,44 @@ async def test_use_before_open_is_a_clear_error(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.db")
     with pytest.raises(JournalError, match="not open"):
         await journal.get("x")
+
+
+async def test_new_file_is_owner_only_and_holds_no_webhook_secret(tmp_path: Path) -> None:
+    secret = "whsec-journal-canary-7c1d"
+    params = {"title": "a", "webhook_url": "https://example.com/hook", "webhook_secret": secret}
+    path = tmp_path / "j.db"
+    async with Journal(path) as journal:
+        await journal.plan([("a", "sonic.create", fingerprint("sonic.create", params), params)])
+        await journal.replan("a", "sonic.create", "fp2", params)
+        # Every file SQLite made for it (the WAL too, while open) is for the owner only.
+        modes = _modes(tmp_path, "j.db*")
+        assert len(modes) >= 2
+        assert set(modes.values()) == {0o600}, modes
+        while_open = _contents(tmp_path, "j.db*")
+    on_disk = while_open + _contents(tmp_path, "j.db*")
+    assert secret.encode() not in on_disk
+    assert b"<redacted>" in on_disk  # the params are there, the secret replaced
+
+
+async def test_an_existing_file_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    path.touch()
+    path.chmod(0o640)
+    async with Journal(path) as journal:
+        await journal.plan([("a", "op.x", "fp", {})])
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+async def test_a_missing_folder_is_a_journal_error(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "no" / "such" / "j.db")
+    with pytest.raises(JournalError, match="cannot be used"):
+        await journal.open()
+    await journal.aclose()
+
+
+def test_fingerprint_leaves_out_the_webhook_secret() -> None:
+    # The digest is stored: it must not confirm a guessed secret. A secret present still counts.
+    base = {"title": "a", "webhook_url": "https://example.com/hook"}
+    one = fingerprint("sonic.create", {**base, "webhook_secret": "s1"})
+    assert one == fingerprint("sonic.create", {**base, "webhook_secret": "s2"})
+    assert one != fingerprint("sonic.create", base)
