@@ -18,6 +18,7 @@ from aimusic_async._errors import (
     TaskNotFoundError,
 )
 from aimusic_async.batch import Job
+from aimusic_async.models.nuro import NuroBgmRequest
 from aimusic_async.models.producer import (
     PRODUCER_REPLACEMENTS,
     PRODUCER_RETIRED_TASK_TYPES,
@@ -171,6 +172,25 @@ def test_webhook_secret_never_in_repr() -> None:
     assert "canary-SECRET-123" not in repr(body)
     assert "canary-SECRET-123" not in str(body)
     assert body.to_wire()["webhook_secret"] == "canary-SECRET-123"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        # pydantic prints the whole input dict after a missing field or a model-level rule,
+        # cut to its first and last characters: a secret at either end showed in part.
+        lambda: build_producer_create({"webhook_secret": "canary-SECRET-123", "title": "t"}),
+        lambda: build_producer_create({"task_type": "extend_music",
+                                       "webhook_secret": "canary-SECRET-123"}),
+        lambda: NuroBgmRequest.model_validate(
+            {"description": "d", "duration": 90, "webhook_secret": "canary-SECRET-123"}
+        ),
+    ],
+)  # fmt: skip
+def test_webhook_secret_never_in_validation_errors(make: Any) -> None:
+    with pytest.raises(pydantic.ValidationError) as exc:
+        make()
+    assert "SECRET" not in str(exc.value)
 
 
 # -- status mapping ---------------------------------------------------------------------------

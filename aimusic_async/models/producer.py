@@ -95,7 +95,13 @@ def _http_url(value: str, field: str) -> str:
 
 
 class WebhookFields(RequestModel):
-    """``webhook_url`` (<= 1024 chars) and ``webhook_secret`` (never shown in repr)."""
+    """``webhook_url`` (<= 1024 chars) and ``webhook_secret`` (never shown in repr).
+
+    A ``ValidationError`` shows no input values: pydantic would print the whole body (secret
+    included, in part) after a missing field or a model-level rule.
+    """
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     webhook_url: Annotated[str, Field(max_length=1024)] | None = None
     webhook_secret: str | None = Field(default=None, repr=False)
@@ -222,7 +228,7 @@ ProducerCreateRequest = Annotated[
     Field(discriminator="task_type"),
 ]
 _CREATE_ADAPTER: TypeAdapter[ProducerCreateRequest] = TypeAdapter(
-    ProducerCreateRequest, config=ConfigDict(title="producer.create")
+    ProducerCreateRequest, config=ConfigDict(title="producer.create", hide_input_in_errors=True)
 )
 
 

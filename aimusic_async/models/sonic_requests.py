@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import AfterValidator, Field, SecretStr, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from typing_extensions import Self
 
@@ -186,8 +194,11 @@ class StartRequest(_Checked):
     """A body that starts a task: the webhook fields are accepted on every one.
 
     ``webhook_secret`` is a ``SecretStr``: masked in ``repr`` and ``model_dump()``, sent in clear
-    only by ``to_wire()``.
+    only by ``to_wire()``. A ``ValidationError`` shows no input values: pydantic would print the
+    whole body (secret included, in part) after a missing field or a cross-field rule.
     """
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     webhook_url: Url | None = None
     webhook_secret: SecretStr | None = Field(default=None, repr=False)
@@ -412,7 +423,9 @@ SonicCreateRequest = Annotated[
 ]
 """Any body of ``POST /api/v1/sonic/create``, chosen by ``task_type``."""
 
-_CREATE_ADAPTER: TypeAdapter[SonicCreateRequest] = TypeAdapter(SonicCreateRequest)
+_CREATE_ADAPTER: TypeAdapter[SonicCreateRequest] = TypeAdapter(
+    SonicCreateRequest, config=ConfigDict(hide_input_in_errors=True)
+)
 _TASK_TYPES: tuple[str, ...] = get_args(SonicTaskType)
 
 
