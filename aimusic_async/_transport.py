@@ -270,8 +270,12 @@ class Transport:
         kind: RequestKind = "safe",
         operation: str = "",
         timeout: float | None = None,
+        deadline: float | None = None,
     ) -> Response:
         """Send one API request and return its 2xx answer, retrying per ``kind``.
+
+        ``deadline`` (a ``_clock.monotonic()`` time) bounds the call, retries included: each
+        attempt's timeout is cut to the time left, and no retry starts past it.
 
         Raises the mapped ``APIError`` subclass for an error status, ``APIConnectionError`` /
         ``APITimeoutError`` when no answer came (safe requests), ``SubmissionUnknownError`` when
@@ -289,6 +293,14 @@ class Transport:
         op = operation or f"{method} {path}"
         attempt = 0
         while True:
+            attempt_timeout = client_timeout
+            if deadline is not None:
+                left = deadline - _clock.monotonic()
+                if client_timeout.total is None or left < client_timeout.total:
+                    # Floored: aiohttp reads a total of 0 as "no timeout at all".
+                    attempt_timeout = aiohttp.ClientTimeout(
+                        total=max(left, _MIN_ATTEMPT_TIMEOUT), connect=client_timeout.connect
+                    )
             if kind == "start":
                 await self.limiter.acquire()
                 hook = before_start.get()
@@ -297,7 +309,7 @@ class Transport:
             started = _clock.monotonic()
             try:
                 status, raw, resp_headers = await self._send(
-                    method, url, body, headers, client_timeout
+                    method, url, body, headers, attempt_timeout
                 )
             except _NOT_SENT as exc:
                 # The connection was never established: nothing was sent, any kind may retry.
@@ -308,9 +320,9 @@ class Transport:
                 )
                 if isinstance(exc, aiohttp.ClientConnectorCertificateError):
                     raise failure from exc
-                if attempt >= self.max_retries:
-                    raise failure from exc
                 delay = self._backoff(attempt)
+                if attempt >= self.max_retries or _too_late(deadline, delay):
+                    raise failure from exc
                 self._log_retry(method, path, attempt, f"connect failed ({_describe(exc)})", delay)
                 attempt += 1
                 await _clock.sleep(delay)
@@ -323,11 +335,11 @@ class Transport:
                     raise SubmissionUnknownError(
                         reason, operation=op, path=path, payload=redact(json)
                     ) from exc
-                if attempt >= self.max_retries:
+                delay = self._backoff(attempt)
+                if attempt >= self.max_retries or _too_late(deadline, delay):
                     if timed_out:
                         raise APITimeoutError(f"request timed out: {path}", path=path) from exc
                     raise APIConnectionError(reason, path=path) from exc
-                delay = self._backoff(attempt)
                 self._log_retry(method, path, attempt, reason, delay)
                 attempt += 1
                 await _clock.sleep(delay)
@@ -371,9 +383,11 @@ class Transport:
                 retry_after = error.retry_after if isinstance(error, RateLimitError) else None
                 if kind == "start":
                     self.limiter.on_rate_limited(retry_after)
-                if attempt >= max(self.max_retries, C.RATE_LIMIT_MIN_RETRIES):
-                    raise error
                 delay = self._backoff(attempt, retry_after)
+                if attempt >= max(self.max_retries, C.RATE_LIMIT_MIN_RETRIES) or _too_late(
+                    deadline, delay
+                ):
+                    raise error
                 self._log_retry(method, path, attempt, "429 rate limited", delay)
                 attempt += 1
                 await _clock.sleep(delay)
@@ -398,6 +412,8 @@ class Transport:
                 raise error
             retry_after = parse_retry_after(resp_headers.get("Retry-After"))
             delay = self._backoff(attempt, retry_after)
+            if _too_late(deadline, delay):
+                raise error
             self._log_retry(method, path, attempt, f"HTTP {status}", delay)
             attempt += 1
             await _clock.sleep(delay)
@@ -445,6 +461,13 @@ class Transport:
 
 
 _GARBLED: Any = object()
+# The shortest timeout an attempt gets under a deadline that is (nearly) spent.
+_MIN_ATTEMPT_TIMEOUT = 0.01
+
+
+def _too_late(deadline: float | None, delay: float) -> bool:
+    """Whether a retry after ``delay`` seconds would start past the caller's deadline."""
+    return deadline is not None and _clock.monotonic() + delay >= deadline
 
 
 def _text(raw: bytes) -> str:

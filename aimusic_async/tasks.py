@@ -362,7 +362,7 @@ class Task:
             return
         policy = self._client.poll
         try:
-            snapshot, hint = await self._poll()
+            snapshot, hint = await self._poll(deadline)
         except (APIConnectionError, ServerError, RateLimitError, ResponseValidationError) as exc:
             if isinstance(exc, ServerError) and _is_task_timeout(exc):
                 self._fail(exc.message, None)
@@ -397,14 +397,18 @@ class Task:
             interval = min(hint, C.RETRY_AFTER_CAP)
         self._next_at = _clock.monotonic() + _jittered(interval)
 
-    async def _poll(self) -> tuple[TaskSnapshot, float | None]:
-        """One GET of the task's state: the snapshot and the server's Retry-After hint."""
+    async def _poll(self, deadline: float | None = None) -> tuple[TaskSnapshot, float | None]:
+        """One GET of the task's state: the snapshot and the server's Retry-After hint.
+
+        ``deadline`` bounds the poll, its retries included, so a hanging server cannot hold
+        ``wait(timeout=...)`` past its deadline."""
         try:
             response = await self._client._transport.request(
                 "GET",
                 self._family.poll_path(self.id),
                 kind="safe",
                 operation=f"{self._family.name}.poll",
+                deadline=deadline,
             )
         except EndpointRetiredError as exc:
             # A retired family (nuro) names where its work moved, however the handle was made.

@@ -28,7 +28,7 @@ from aimusic_async._families import SonicFamily
 from aimusic_async.models.common import Clip
 from aimusic_async.tasks import DurationEstimates
 
-from ._scripted import DROP, Script
+from ._scripted import DROP, Hang, Script
 
 Serve = Callable[[web.Application], Awaitable[str]]
 POLICY = PollPolicy(initial_interval=0.01, max_interval=0.03, multiplier=1.5, timeout=10.0)
@@ -151,6 +151,21 @@ async def test_deadline_raises_task_timeout(scripted_client: Make) -> None:
     assert isinstance(info.value, TimeoutError)
     assert info.value.waited >= 0.15
     assert task.polls >= 3
+
+
+async def test_deadline_holds_while_a_poll_hangs_and_is_retried(scripted_client: Make) -> None:
+    # Each poll attempt may take the client's whole timeout, and safe requests are retried:
+    # without a bound from the deadline, wait(timeout=0.3) would take three timeouts and more.
+    client, script = await scripted_client(
+        [Hang(2.5, then=(202, None))], timeout=2.0, max_retries=2
+    )
+    task = client.task(TID)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with pytest.raises(TaskTimeoutError):
+        await task.wait(timeout=0.3)
+    assert loop.time() - began < 1.5
+    assert script.count(PATH) == 1  # no retry was started past the deadline
 
 
 async def test_policy_timeout_is_the_default_deadline(scripted_client: Make) -> None:
