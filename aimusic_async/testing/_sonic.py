@@ -47,6 +47,8 @@ _UPLOADED_ONLY = frozenset(
 _NEEDS_CONTINUE_AT = frozenset({"extend_music", "extend_upload_music"})
 # Older models have the shorter lyric/tag limits and no vocal_gender (Sonic Instructions).
 _SHORT_LIMIT_MODELS = frozenset({"sonic-v3-5", "sonic-v4", "chirp-v3-5", "chirp-v4"})
+# Reported "invalid" on /sonic/create; valid only for sample and mashup (sonic.md §2.1).
+_SAMPLE_MASHUP_ONLY = frozenset({"sonic-v4-5-all"})
 TITLES = ("Midnight Drive", "Paper Lanterns", "Golden Hour", "Static Hearts", "Low Tide")
 _BASIC_STEMS = ("vocals", "instrumental")
 _FULL_STEMS = (
@@ -203,6 +205,8 @@ async def create(request: web.Request) -> web.Response:
         raise ck.bad("The 'task_type' field is invalid.")
     context = f" when task_type = {task_type}"
     mv = ck.check_mv(body, required=task_type != "concat_music")
+    if mv in _SAMPLE_MASHUP_ONLY:
+        raise ck.bad(ck.MV_MESSAGE)
     _style(body, mv)
     _mode(body, task_type in _NEEDS_CUSTOM_MODE, context)
     source = None

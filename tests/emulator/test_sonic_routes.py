@@ -104,6 +104,7 @@ async def test_task_type_defaults_to_create_music(api: Api) -> None:
     ("body", "message"),
     [
         ({**DESC, "mv": "garbage"}, MV_MESSAGE),
+        ({**DESC, "mv": "sonic-v4-5-all"}, MV_MESSAGE),  # sample / mashup only
         ({**DESC, "mv": None}, "The 'mv' field is required."),
         ({**DESC, "custom_mode": "false"}, "The 'custom_mode' field should be boolean."),
         ({**DESC, "make_instrumental": 1}, "The 'make_instrumental' field should be boolean."),
