@@ -182,3 +182,14 @@ def test_verbose_logging_redacts_the_key() -> None:
         logger.setLevel(logging.NOTSET)
     assert "Bearer ***" in stream.getvalue()
     assert SECRET not in stream.getvalue()
+
+
+def test_outcome_row_for_an_error_without_a_message() -> None:
+    from aimusic_async.batch import Job, JobOutcome
+    from aimusic_async.cli.batch_cmd import outcome_row
+
+    job = Job(key="k", operation="sonic.create")
+    # A bare TimeoutError() has an empty message: the row still says what happened.
+    assert outcome_row(JobOutcome(job, "failed", error=TimeoutError()))[5] == "TimeoutError"
+    row = outcome_row(JobOutcome(job, "failed", error=ValueError("bad\nsecond line")))
+    assert row[5] == "ValueError: bad"

@@ -15,6 +15,7 @@ from ._options import (
     UsageError,
     add_global_options,
     add_wait_options,
+    describe_error,
     make_client,
     run,
 )
@@ -133,7 +134,8 @@ def outcome_row(outcome: JobOutcome, *, wide: bool = True) -> list[Any]:
     the error, seconds."""
     clips = len(outcome.result.clips) if outcome.result is not None else 0
     if outcome.error is not None:
-        detail = f"{type(outcome.error).__name__}: {str(outcome.error).splitlines()[0][:160]}"
+        # describe_error: one line, and an error with no message (TimeoutError()) is fine too.
+        detail = describe_error(outcome.error)[:200]
     elif wide:
         detail = ", ".join(str(f) for f in outcome.files)
     else:
