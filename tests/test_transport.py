@@ -297,6 +297,25 @@ async def test_safe_timeout_retried_then_api_timeout_error(serve_app: Serve) -> 
         await t.aclose()
 
 
+async def test_deadline_stops_retries_that_would_start_past_it(
+    serve_app: Serve, fake_clock: Any
+) -> None:
+    slow = (429, {"message": "slow"}, {"Retry-After": "5"})
+    script = Script([slow, slow, (200, {"ok": True})])
+    t = await make(serve_app, script)
+    try:
+        with pytest.raises(RateLimitError):
+            await t.request("GET", "/x", deadline=fake_clock.now + 2.0)
+        assert script.count() == 1
+        assert fake_clock.sleeps == []
+        # With room for the server's pause, the same answer is waited out.
+        r = await t.request("GET", "/x", deadline=fake_clock.now + 10.0)
+        assert r.data == {"ok": True}
+        assert fake_clock.sleeps == [5.0]
+    finally:
+        await t.aclose()
+
+
 # -- the credit rule ----
 @pytest.mark.parametrize(
     "step",
