@@ -6,6 +6,7 @@ from typing import Any
 
 import pydantic
 import pytest
+from aiohttp import web
 
 from aimusic_async import AIMusicClient
 from aimusic_async._errors import AuthenticationError, InsufficientCreditsError
@@ -105,3 +106,19 @@ async def test_bad_key(emulator: Any, client_factory: Any) -> None:
     assert canary not in repr(info.value)
     with pytest.raises(AuthenticationError):
         await client.lyrics.generate("sky")
+
+
+async def test_error_envelope_behind_a_200_is_the_mapped_error(
+    serve_app: Any, client_factory: Any
+) -> None:
+    # Sync routes may answer HTTP 200 with {"code": 4xx}: the error, not a parse failure.
+    async def lyrics(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"code": 403, "message": "The remaining credits are not enough. You can buy more."}
+        )
+
+    app = web.Application()
+    app.router.add_post("/api/v1/sonic/lyrics", lyrics)
+    client = await client_factory(await serve_app(app), "k")
+    with pytest.raises(InsufficientCreditsError):
+        await client.lyrics.generate("a song about the sky")

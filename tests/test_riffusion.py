@@ -8,6 +8,7 @@ from typing import Any
 
 import pydantic
 import pytest
+from aiohttp import web
 
 from aimusic_async import AIMusicClient
 from aimusic_async._errors import BadRequestError, ResponseValidationError, TaskFailedError
@@ -275,3 +276,26 @@ async def test_webhook_receiver_does_not_touch_riffusion_tasks(
     assert len(result.clips) == 2
     assert task.polls >= 1
     await sonic
+
+
+@pytest.mark.filterwarnings(r"ignore:client\.riffusion\.:DeprecationWarning")
+async def test_upload_answer_without_a_clip_is_an_error(
+    serve_app: Any, client_factory: Any
+) -> None:
+    answers = [
+        {"code": 400, "message": "The 'url' field should be a valid http(s) URL."},
+        {"code": 200, "message": "success"},
+    ]
+
+    async def upload(request: web.Request) -> web.Response:
+        return web.json_response(answers.pop(0))
+
+    app = web.Application()
+    app.router.add_post("/api/v1/riffusion/upload", upload)
+    client = await client_factory(await serve_app(app), "k")
+    # An error envelope behind HTTP 200 raises the mapped error ...
+    with pytest.raises(BadRequestError, match="valid http"):
+        await client.riffusion.upload("https://e.com/a.mp3")
+    # ... and an answer naming no clip or task is not a result either.
+    with pytest.raises(ResponseValidationError):
+        await client.riffusion.upload("https://e.com/a.mp3")

@@ -125,3 +125,10 @@ class RiffusionUploadResult(ResponseModel):
     task_id: str | None = None
     code: int | None = None
     message: str | None = None
+
+    @model_validator(mode="after")
+    def _one_id(self) -> RiffusionUploadResult:
+        # An answer without either id is not a result (the caller could do nothing with it).
+        if not self.clip_id and not self.task_id:
+            raise ValueError("the upload answer has neither clip_id nor task_id")
+        return self

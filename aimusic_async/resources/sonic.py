@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from .._client import AIMusicClient
     from ..tasks import Task
 
-__all__ = ["SonicCreateFields", "SonicResource"]
+__all__ = ["SonicCreateFields", "SonicResource", "post_sync"]
 
 
 _P = "/api/v1/sonic"
@@ -119,6 +119,31 @@ class SonicCreateFields(TypedDict, total=False):
     webhook_secret: str
 
 
+async def post_sync(
+    client: AIMusicClient,
+    path: str,
+    body: RequestModel,
+    result: type[R],
+    *,
+    operation: str,
+    kind: Literal["safe", "start"] = "safe",
+) -> R:
+    """POST a synchronous route and parse its answer into ``result``.
+
+    Some answers carry an error only in the envelope (HTTP 200 with ``{"code": 4xx/5xx}``);
+    that raises the same error as the status itself would, never a hollow result.
+    """
+    transport = client._transport
+    response = await transport.request(
+        "POST", path, json=body.to_wire(), kind=kind, operation=operation
+    )
+    data = response.data
+    code = data.get("code") if isinstance(data, Mapping) else None
+    if isinstance(code, int) and not isinstance(code, bool) and code >= 400:
+        raise error_from_response(code, data, path)
+    return transport.parse(result, response)
+
+
 def _build(model: type[R], args: Mapping[str, Any], **rename: str) -> R:
     """The request model from a method's arguments: ``self`` dropped, ``None`` meaning "not
     given", parameters renamed to the API's field (``clip_id`` -> ``continue_clip_id``)."""
@@ -153,17 +178,9 @@ class SonicResource(Resource):
         operation: str,
         kind: Literal["safe", "start"] = "safe",
     ) -> R:
-        path = f"{_P}/{route}"
-        transport = self._client._transport
-        response = await transport.request(
-            "POST", path, json=body.to_wire(), kind=kind, operation=operation
+        return await post_sync(
+            self._client, f"{_P}/{route}", body, result, operation=operation, kind=kind
         )
-        # Some answers carry an error only in the envelope: HTTP 200 with {"code": 4xx/5xx}.
-        data = response.data
-        code = data.get("code") if isinstance(data, Mapping) else None
-        if isinstance(code, int) and not isinstance(code, bool) and code >= 400:
-            raise error_from_response(code, data, path)
-        return transport.parse(result, response)
 
     # -- /sonic/create -------------------------------------------------------------------------
     async def create(self, **fields: Unpack[SonicCreateFields]) -> Task:
