@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import os
 import random
-import tempfile
+import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +53,10 @@ _WRITE_BATCH = 1024 * 1024
 _RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 # Serialises "pick a free name, rename into it" between concurrent downloads in this process.
 _PLACE_LOCK = threading.Lock()
+# O_EXCL: a fresh file of our own, never one planted at the name. O_BINARY: Windows only.
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+# Random 48-bit names: a second try is already unlikely.
+_TEMP_NAME_TRIES = 8
 
 
 class DownloadError(AIMusicError):
@@ -101,22 +105,19 @@ def _resolve_target(dest: str | os.PathLike[str], filename: str) -> _Target:
     return _Target(folder, path.name, False)
 
 
-def _umask() -> int:
-    # Reading the umask means setting it; done once, at import, before any thread writes files.
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# mkstemp makes owner-only files; a finished download gets the mode any new file would get.
-_FILE_MODE = 0o666 & ~_umask()
-
-
 def _open_temp(target: _Target) -> tuple[str, IO[bytes]]:
-    fd, tmp = tempfile.mkstemp(
-        dir=target.folder, prefix="." + target.filename[:40] + ".", suffix=".part"
-    )
-    return tmp, os.fdopen(fd, "wb")
+    # Not mkstemp: its files are owner-only, and fixing the mode afterwards needs the umask,
+    # which can only be read by setting it (a race with every other thread creating files).
+    # Mode 0o666 here lets the kernel apply the current umask, as for any new file.
+    prefix = "." + target.filename[:40] + "."
+    for _ in range(_TEMP_NAME_TRIES):
+        tmp = os.path.join(target.folder, f"{prefix}{secrets.token_hex(6)}.part")
+        try:
+            fd = os.open(tmp, _TEMP_FLAGS, 0o666)
+        except FileExistsError:
+            continue
+        return tmp, os.fdopen(fd, "wb")
+    raise FileExistsError(f"no free temporary name in {target.folder}")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -135,8 +136,6 @@ def _fsync_dir(folder: Path) -> None:
 def _finish(tmp: str, handle: IO[bytes], target: _Target, overwrite: bool) -> Path:
     """Runs in a thread: make the bytes durable, then rename into place (never half a file)."""
     handle.flush()
-    if hasattr(os, "fchmod"):  # POSIX; Windows files have no such mode bits
-        os.fchmod(handle.fileno(), _FILE_MODE)
     os.fsync(handle.fileno())
     handle.close()
     with _PLACE_LOCK:

@@ -175,6 +175,30 @@ async def test_clip_download_is_exact_named_and_keyless(
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+async def test_file_mode_follows_the_umask_of_the_moment(
+    serve_app: ServeApp,
+    client_factory: ClientFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _host, cdn, client = await _setup(serve_app, client_factory, ["ok"])
+
+    def no_umask(mask: int) -> int:
+        raise AssertionError("reading the umask means setting it: a race with other threads")
+
+    # Set after the SDK was imported, as a daemon sets its umask at start-up.
+    old = os.umask(0o027)
+    try:
+        with monkeypatch.context() as mp:
+            mp.setattr(os, "umask", no_umask)
+            path = await download(client, f"{cdn}/f/song.wav", tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert _listing(tmp_path) == ["song.wav"]  # and no temporary file left behind
+
+
 async def test_collisions_are_numbered_or_overwritten(
     serve_app: ServeApp, client_factory: ClientFactory, tmp_path: Path
 ) -> None:
