@@ -208,7 +208,10 @@ async def create(request: web.Request) -> web.Response:
     if mv in _SAMPLE_MASHUP_ONLY:
         raise ck.bad(ck.MV_MESSAGE)
     _style(body, mv)
-    _mode(body, task_type in _NEEDS_CUSTOM_MODE, context)
+    if task_type in _NEEDS_CUSTOM_MODE:
+        # Elsewhere the mode picks no text field: add_vocals always sings ``prompt`` (checked
+        # below), add_instrumental sings nothing, concat and remaster take no text.
+        _mode(body, True, context)
     source = None
     if task_type in _NEEDS_CLIP:
         source = ck.clip_ref(state, key, body, "continue_clip_id", context=context)

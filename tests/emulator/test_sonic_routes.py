@@ -161,6 +161,20 @@ async def test_custom_mode_without_prompt_when_the_lyrics_are_not_needed(api: Ap
         assert api.emu.tasks[task_id].body[flag] is True
 
 
+async def test_add_tasks_need_no_text_for_their_mode(api: Api) -> None:
+    # sonic.md §4.2: add_vocals sings the lyrics in prompt (custom_mode is an extra);
+    # add_instrumental needs only the clip and mv, whatever custom_mode says.
+    up = await uploaded(api)
+    base = {"continue_clip_id": up, "mv": "sonic-v5"}
+    bodies = [
+        {**base, "task_type": "add_vocals", "custom_mode": False, "prompt": "[Verse] sing"},
+        {**base, "task_type": "add_instrumental", "custom_mode": True},
+    ]
+    for body in bodies:
+        reply = await api.post("/api/v1/sonic/create", body)
+        assert reply.status == 200, reply.body
+
+
 async def test_extend_needs_continue_at_and_upload_variants(api: Api) -> None:
     clip = await clip_of(api)
     up = await uploaded(api)
