@@ -42,6 +42,8 @@ _SONIC: dict[str, int] = {
     "midi": 1,
     "aligned_lyrics": 1,  # first call per clip; repeats are free
     "upsample_tags": 1,
+    # Not the MusicAPI guide's 10: those are "lyrics credits", a separate allowance; 2 from the
+    # shared pool per the sister guide and the musicapi.ai product page.
     "lyrics": 2,
 }
 

@@ -40,8 +40,9 @@ _RATES = (
 class EmulatorConfig:
     """How the emulator behaves. Rates are probabilities in [0, 1]; times are seconds.
 
-    Every random decision (timings, failures, faults) comes from one ``random.Random(seed)``,
-    so the same requests in the same order give the same answers.
+    Every random decision (timings, failures, faults) comes from two ``random.Random`` streams
+    derived from ``seed`` (task content, faults), so the same requests in the same order give
+    the same answers however often tasks are polled.
     """
 
     seed: int = 0
