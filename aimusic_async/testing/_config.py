@@ -41,8 +41,8 @@ class EmulatorConfig:
     """How the emulator behaves. Rates are probabilities in [0, 1]; times are seconds.
 
     Every random decision (timings, failures, faults) comes from two ``random.Random`` streams
-    derived from ``seed`` (task content, faults), so the same requests in the same order give
-    the same answers however often tasks are polled.
+    derived from ``seed``, so the same requests in the same order give the same answers; what a
+    task is (timings, failures, ids) never depends on how often it is polled.
     """
 
     seed: int = 0
