@@ -60,8 +60,9 @@ _TEMP_NAME_TRIES = 8
 
 
 class DownloadError(AIMusicError):
-    """A file could not be downloaded. ``url`` has its query string removed (CDN URLs are often
-    signed); ``status`` is the HTTP status when the server answered, else None."""
+    """A file could not be downloaded. ``url`` has its query string and any credentials
+    removed (CDN URLs are often signed); ``status`` is the HTTP status when the server answered,
+    else None."""
 
     def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
         super().__init__(f"{message} ({url})")
@@ -78,8 +79,10 @@ class _Transient(Exception):
 
 
 def _public_url(url: str) -> str:
+    """``url`` fit for a message: no query (often a signature), fragment or ``user:password@``."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 @dataclass(frozen=True)

@@ -318,3 +318,18 @@ async def test_emulator_cdn_faults_are_retried_and_titles_stay_inside(
     assert emu.stats.cdn_requests_with_auth == 0
     assert sorted(_listing(tmp_path)) == sorted(p.name for p in paths)
     assert all(p.parent == tmp_path.resolve() for p in paths)  # noqa: ASYNC240
+
+
+async def test_errors_never_show_credentials_or_signatures_of_the_url(
+    serve_app: ServeApp, client_factory: ClientFactory, tmp_path: Path
+) -> None:
+    _host, cdn, client = await _setup(serve_app, client_factory, ["404"])
+    url = cdn.replace("http://", "http://user:pw-canary-81c2@") + "/f/x.wav?sig=sig-canary#frag"
+    with pytest.raises(DownloadError) as caught:
+        await download(client, url, tmp_path)
+    for text in (str(caught.value), caught.value.url):
+        assert "pw-canary" not in text
+        assert "sig-canary" not in text
+        assert "frag" not in text
+    assert caught.value.url == f"{cdn}/f/x.wav"
+    assert caught.value.status == 404

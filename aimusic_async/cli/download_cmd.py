@@ -121,7 +121,7 @@ async def _fetch_all(
 async def _download_url(args: argparse.Namespace, ui: UI, url: str) -> int:
     import aiohttp
 
-    from ..download import download_url
+    from ..download import _public_url, download_url
 
     out = _out_dir(args.out)
     # A plain URL needs no key: a fresh session that never carries credentials.
@@ -129,10 +129,8 @@ async def _download_url(args: argparse.Namespace, ui: UI, url: str) -> int:
         try:
             path = await download_url(session, url, out, overwrite=args.overwrite)
         except Exception as exc:
-            return _report(ui, [{"url": url.split("?", 1)[0], "error": error_json(exc)}])
-    return _report(
-        ui, [{"url": url.split("?", 1)[0], "path": str(path), "bytes": path.stat().st_size}]
-    )
+            return _report(ui, [{"url": _public_url(url), "error": error_json(exc)}])
+    return _report(ui, [{"url": _public_url(url), "path": str(path), "bytes": path.stat().st_size}])
 
 
 def _report(ui: UI, rows: list[dict[str, Any]]) -> int:
