@@ -172,6 +172,7 @@ class Task:
     """
 
     __slots__ = (
+        "__weakref__",  # the webhook hub forgets a task whose handle is dropped
         "_client",
         "_errors",
         "_failure",

@@ -216,6 +216,29 @@ async def test_start_adds_webhook_when_receiver_is_on(
     del c.__dict__["webhooks"]
 
 
+async def test_a_dropped_webhook_task_does_not_pin_its_callback(
+    serve_app: Serve, client_factory: ClientFactory
+) -> None:
+    # A service may keep only the id (and fetch the result later with client.task(id)); the
+    # hub must not hold that task's future, and later its callback's snapshot, forever.
+    script = Script([(200, {"task_id": "w1"}), (200, {"task_id": "w2"})])
+    c = await client_factory(await serve_app(script.app()), "k", webhook_secret="whsec-1")
+    c._hub.enabled = True
+
+    class Hooks:  # stands in for the webhook receiver's public URL
+        url = "https://hooks.example/cb"
+
+    c.__dict__["webhooks"] = Hooks()
+    try:
+        kept = await start(sonic(c), "x")
+        task_id = (await start(sonic(c), "y")).id  # the handle is dropped at once
+        gc.collect()
+        assert c._hub.future(task_id) is None
+        assert c._hub.future(kept.id) is not None  # a live handle keeps its wake-up
+    finally:
+        del c.__dict__["webhooks"]
+
+
 async def test_sync_call_parses_result(serve_app: Serve, client_factory: ClientFactory) -> None:
     from pydantic import BaseModel
 

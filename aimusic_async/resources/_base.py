@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -78,9 +79,13 @@ class Resource:
             )
         # Only callbacks that reach this client's receiver can end the wait; a caller's own
         # webhook_url goes elsewhere, so that task polls as usual.
+        task = Task(client, task_id, client.family(family), operation=operation, fresh=True)
         if push and payload.get("webhook_url") == client.webhooks.url:
             client._hub.expect(task_id)
-        return Task(client, task_id, client.family(family), operation=operation, fresh=True)
+            # A handle nobody keeps (a service that stores only the id) would otherwise pin
+            # its wake-up future, and later the callback's snapshot, for the client's life.
+            weakref.finalize(task, client._hub.release, task_id)
+        return task
 
     async def _call(
         self,
