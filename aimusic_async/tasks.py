@@ -25,8 +25,8 @@ Polling schedule (adaptive):
   ``client._hub.grace`` (``WEBHOOK_GRACE``) after the late edge of the finish window (``m + 3d``,
   once known), then polls at ``max_interval`` as a fallback; every sleep ends at once when the
   callback arrives.
-* Transient poll failures (connection, 5xx, 429, a garbled body) are absorbed with backoff within
-  the deadline; ``POLL_MAX_CONSECUTIVE_ERRORS`` in a row raise the last one.
+* Transient poll failures (connection, 408, 429, 5xx, a garbled body) are absorbed with backoff
+  within the deadline; ``POLL_MAX_CONSECUTIVE_ERRORS`` in a row raise the last one.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from . import _clock
 from . import _constants as C
 from ._errors import (
     APIConnectionError,
+    APIError,
     EndpointRetiredError,
     RateLimitError,
     ResponseValidationError,
@@ -161,6 +162,11 @@ def _jittered(delay: float) -> float:
 
 def _is_task_timeout(exc: ServerError) -> bool:
     return exc.status == 504 and _TASK_TIMEOUT_MARK in exc.message.lower()
+
+
+def _is_transient(exc: APIError) -> bool:
+    """An error answer a later poll may not repeat: 408, 429, 5xx (as the transport retries)."""
+    return isinstance(exc, (ServerError, RateLimitError)) or exc.status == 408
 
 
 class Task:
@@ -364,10 +370,12 @@ class Task:
         policy = self._client.poll
         try:
             snapshot, hint = await self._poll(deadline)
-        except (APIConnectionError, ServerError, RateLimitError, ResponseValidationError) as exc:
+        except (APIConnectionError, APIError, ResponseValidationError) as exc:
             if isinstance(exc, ServerError) and _is_task_timeout(exc):
                 self._fail(exc.message, None)
                 return
+            if isinstance(exc, APIError) and not _is_transient(exc):
+                raise  # task not found, auth, a retired route ...: no later poll fixes it
             self._errors += 1
             if self._errors >= C.POLL_MAX_CONSECUTIVE_ERRORS:
                 self._errors = 0
