@@ -86,7 +86,8 @@ class Job(BaseModel):
     ...     params={"mv": "sonic-v5", "custom_mode": False, "gpt_description_prompt": "lo-fi"})
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # hide_input_in_errors: a bad job's error would otherwise quote its params, secret included.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, hide_input_in_errors=True)
 
     key: str = Field(min_length=1, max_length=500)
     operation: str = Field(pattern=r"^[a-z_]+\.[a-z_][a-z0-9_]*$")

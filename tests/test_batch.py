@@ -168,6 +168,15 @@ def test_duplicate_keys_and_job_shape() -> None:
         run_batch(client, [{"key": "x", "operation": "sonic.create"}], concurrency=0)
 
 
+def test_a_bad_job_error_does_not_quote_its_webhook_secret() -> None:
+    secret = "whsec-job-canary-0b7d"
+    with pytest.raises(ValidationError) as caught:  # no key: the error is about the whole job
+        Job.model_validate({"operation": "sonic.create", "params": {"webhook_secret": secret}})
+    assert "key" in str(caught.value)
+    assert secret not in str(caught.value)
+    assert secret not in repr(caught.value)
+
+
 async def test_lost_responses_are_unknown_and_never_resent(
     emulator_factory: EmulatorFactory, client_factory: ClientFactory, tmp_path: Path
 ) -> None:
