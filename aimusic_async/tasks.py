@@ -267,7 +267,8 @@ class Task:
             await self._advance(deadline)
 
     async def refresh(self) -> TaskSnapshot:
-        """Poll once now and return the snapshot (also stored as ``last``)."""
+        """Poll once now and return the snapshot (also stored as ``last``); a task already
+        known to be finished answers with its final snapshot, without a request."""
         if self.done and self.last is not None:
             return self.last
         snapshot, _ = await self._poll()

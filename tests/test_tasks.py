@@ -237,6 +237,13 @@ async def test_refresh_is_one_poll(scripted_client: Make) -> None:
     assert snap.status == "not_ready"
     assert task.last is snap
     assert script.count() == 1
+    result = await task
+    # Once finished, refresh answers from memory: the final snapshot, no request.
+    polls = script.count()
+    final = await task.refresh()
+    assert final.status == "succeeded"
+    assert [c.clip_id for c in final.clips] == [c.clip_id for c in result.clips]
+    assert script.count() == polls
 
 
 async def test_watch_yields_changes_in_order(scripted_client: Make) -> None:
