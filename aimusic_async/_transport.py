@@ -74,6 +74,9 @@ BODY_EXCERPT = 300
 # transient failure: retrying the poll only repeats it.
 _TASK_TIMEOUT_MARK = "failed due to timeout"
 _MESSAGE_KEYS = ("detail", "error", "message", "msg")
+# Words of the documented moderation refusals (403): "The lyrics contain ...", "The song
+# description needs moderation review.", "... contains artist names / producer tags ...".
+_CONTENT_WORDS = ("lyrics", "description", "content", "moderation", "copyright", "artist")
 _SECRET_FIELDS = frozenset({"webhook_secret"})
 _USER_AGENT = f"aimusic-async/{__version__}"
 # Failures that prove the request never left: the connection was not established. aiohttp
@@ -168,9 +171,11 @@ def error_from_response(
             return InsufficientCreditsError(message, **kw)
         if "subscription" in low:
             return SubscriptionInactiveError(message, **kw)
-        if status == 402:
-            return PermissionDeniedError(message, **kw)
-        return ContentRejectedError(message, **kw)
+        if status == 403 and any(word in low for word in _CONTENT_WORDS):
+            return ContentRejectedError(message, **kw)
+        # Anything else (nuro's usage / QPS / queue limits, a proxy's bare "Forbidden") says
+        # nothing about the user's text: no subclass claims to know why.
+        return PermissionDeniedError(message, **kw)
     if status == 404:
         if "/task/" in path:
             return TaskNotFoundError(message, **kw)

@@ -109,6 +109,15 @@ ERROR_CASES: list[tuple[int, dict[str, Any], type[APIError]]] = [
         SubscriptionInactiveError,
     ),
     (403, {"message": "The lyrics contain inappropriate content: 'x'."}, ContentRejectedError),
+    (
+        403,
+        {"message": "The song description contains artist names: 'x' which is not allowed."},
+        ContentRejectedError,
+    ),
+    # Nuro's documented 403s are limits, not moderation: no subclass claims to know why.
+    (403, {"type": "forbidden", "message": "QPS limit exceeded"}, PermissionDeniedError),
+    (403, {"type": "forbidden", "message": "queue is full"}, PermissionDeniedError),
+    (403, {"error": "Forbidden"}, PermissionDeniedError),
     (404, {"message": "not found"}, NotFoundError),
     (410, {"message": "Nuro is retired", "type": "gone"}, EndpointRetiredError),
     (422, {"detail": "weird"}, APIError),
