@@ -13,9 +13,6 @@ from aimusic_async._errors import EndpointRetiredError, ResponseValidationError,
 from aimusic_async.models.nuro import NuroBgmRequest, NuroVocalRequest
 from aimusic_async.resources.nuro import NuroFamily
 
-# Every client.nuro method warns once per client (tested below); the other tests ignore it.
-pytestmark = pytest.mark.filterwarnings(r"ignore:client\.nuro\.:DeprecationWarning")
-
 # -- request models ---------------------------------------------------------------------------
 
 
@@ -237,29 +234,6 @@ async def test_instrumental_create_and_get_are_retired(client: AIMusicClient) ->
         await client.task("4c35433b-1649-433d-b513-8422af70fbaa", family="nuro")
     assert awaited.value.replacement == got.value.replacement
     assert "client.producer.create" in str(awaited.value)
-
-
-async def test_each_method_warns_once_per_client(
-    client: AIMusicClient, emulator: Any, client_factory: Any
-) -> None:
-    def vocal() -> Any:
-        return client.nuro.create_vocal(lyrics="[verse] la la")
-
-    with pytest.warns(DeprecationWarning, match=r"client\.nuro\.create_vocal is deprecated"):
-        with pytest.raises(EndpointRetiredError):
-            await vocal()
-    with pytest.warns(DeprecationWarning) as record:
-        with pytest.raises(EndpointRetiredError):
-            await vocal()  # same client, same method: silent
-        with pytest.raises(EndpointRetiredError):
-            await client.nuro.get("t")  # another method: its own warning
-    assert [str(w.message).split(" is ")[0] for w in record] == ["client.nuro.get"]
-    assert record[0].filename == __file__  # points at the caller's line
-    assert "client.producer.create" in str(record[0].message)
-    other = await client_factory(emulator.base_url, emulator.api_key)
-    with pytest.warns(DeprecationWarning, match=r"client\.nuro\.create_instrumental"):
-        with pytest.raises(EndpointRetiredError):
-            await other.nuro.create_instrumental(description="calm")
 
 
 async def test_invalid_input_sends_nothing(client: AIMusicClient, emulator: Any) -> None:

@@ -3,8 +3,7 @@
 api.aimusicapi.ai retired the family: every route answers HTTP 410, which this module re-raises
 as ``EndpointRetiredError`` naming the replacement (``client.sonic.create`` for vocals,
 ``client.producer.create`` for background music). Models and parsing stay for hosts that still
-serve it; like riffusion, each method warns with ``DeprecationWarning`` the first time it is used
-on a client.
+serve it.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from ..models.nuro import (
 )
 from ._base import Resource
 from .producer import _retired
-from .riffusion import warn_deprecated
 
 if TYPE_CHECKING:
     from .._client import AIMusicClient
@@ -120,16 +118,6 @@ class NuroResource(Resource):
     def __init__(self, client: AIMusicClient) -> None:
         super().__init__(client)
         client.register_family(NuroFamily())
-        self._warned: set[str] = set()
-
-    def _deprecated(self, method: str) -> None:
-        warn_deprecated(
-            self._warned,
-            "nuro",
-            method,
-            f"use {NURO_REPLACEMENTS['vocal']} for vocals or {NURO_REPLACEMENTS['bgm']} for "
-            "background music",
-        )
 
     async def create_vocal(
         self,
@@ -148,7 +136,6 @@ class NuroResource(Resource):
         Raises ``EndpointRetiredError`` (replacement ``client.sonic.create``) where the
         service retired nuro.
         """
-        self._deprecated("create_vocal")
         body = NuroVocalRequest(
             lyrics=lyrics,
             gender=gender,
@@ -185,7 +172,6 @@ class NuroResource(Resource):
         Raises ``EndpointRetiredError`` (replacement ``client.producer.create``) where the
         service retired nuro.
         """
-        self._deprecated("create_instrumental")
         body = NuroBgmRequest.model_validate(
             {
                 k: v
@@ -213,7 +199,6 @@ class NuroResource(Resource):
 
     async def get(self, task_id: str) -> TaskSnapshot:
         """One poll of a nuro task (old task ids are gone where the family was retired)."""
-        self._deprecated("get")
         return await self._client.task(task_id, family="nuro").refresh()
 
 

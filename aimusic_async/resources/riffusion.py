@@ -26,25 +26,10 @@ if TYPE_CHECKING:
     from .._client import AIMusicClient
     from ..tasks import Task
 
-__all__ = ["RIFFUSION_CLIPS_PER_TASK", "RiffusionFamily", "RiffusionResource", "warn_deprecated"]
+__all__ = ["RIFFUSION_CLIPS_PER_TASK", "RiffusionFamily", "RiffusionResource"]
 
 # The docs: a finished task holds two songs; one present means the other is still coming.
 RIFFUSION_CLIPS_PER_TASK = 2
-
-
-def warn_deprecated(warned: set[str], family: str, method: str, advice: str) -> None:
-    """One ``DeprecationWarning`` per method and ``warned`` set (each client keeps its own),
-    pointing at the caller's line (stacklevel 4: this helper, the namespace's ``_deprecated``,
-    then the public method's coroutine)."""
-    if method in warned:
-        return
-    warned.add(method)
-    warnings.warn(
-        f"client.{family}.{method} is deprecated: the {family} family is deprecated by the "
-        f"AI Music API; {advice}",
-        DeprecationWarning,
-        stacklevel=4,
-    )
 
 
 class RiffusionFamily:
@@ -101,7 +86,16 @@ class RiffusionResource(Resource):
         self._warned: set[str] = set()
 
     def _deprecated(self, method: str) -> None:
-        warn_deprecated(self._warned, "riffusion", method, "use client.sonic or client.producer")
+        if method in self._warned:
+            return
+        self._warned.add(method)
+        # stacklevel 3: the caller's line (this helper, then the public method's coroutine).
+        warnings.warn(
+            f"client.riffusion.{method} is deprecated: the riffusion family is deprecated by "
+            "the AI Music API; use client.sonic or client.producer",
+            DeprecationWarning,
+            stacklevel=3,
+        )
 
     async def create(
         self,
