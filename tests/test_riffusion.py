@@ -11,7 +11,12 @@ import pytest
 from aiohttp import web
 
 from aimusic_async import AIMusicClient
-from aimusic_async._errors import BadRequestError, ResponseValidationError, TaskFailedError
+from aimusic_async._errors import (
+    BadRequestError,
+    ResponseValidationError,
+    SubmissionUnknownError,
+    TaskFailedError,
+)
 from aimusic_async.batch import Job
 from aimusic_async.models.riffusion import (
     RIFFUSION_TASK_TYPES,
@@ -285,6 +290,7 @@ async def test_upload_answer_without_a_clip_is_an_error(
     answers = [
         {"code": 400, "message": "The 'url' field should be a valid http(s) URL."},
         {"code": 200, "message": "success"},
+        {"code": 502, "message": "upstream_error"},
     ]
 
     async def upload(request: web.Request) -> web.Response:
@@ -296,6 +302,10 @@ async def test_upload_answer_without_a_clip_is_an_error(
     # An error envelope behind HTTP 200 raises the mapped error ...
     with pytest.raises(BadRequestError, match="valid http"):
         await client.riffusion.upload("https://e.com/a.mp3")
-    # ... and an answer naming no clip or task is not a result either.
-    with pytest.raises(ResponseValidationError):
-        await client.riffusion.upload("https://e.com/a.mp3")
+    # ... but an answer naming no clip, or a 5xx envelope, came after the server took the paid
+    # upload: its fate is unknown (never a result, never a definite failure to re-send).
+    for _ in range(2):
+        with pytest.raises(SubmissionUnknownError) as info:
+            await client.riffusion.upload("https://e.com/a.mp3")
+        assert info.value.operation == "riffusion.upload"
+    assert answers == []

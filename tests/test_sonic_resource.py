@@ -19,6 +19,8 @@ from aimusic_async._errors import (
     BadRequestError,
     InsufficientCreditsError,
     NotFoundError,
+    ServerError,
+    SubmissionUnknownError,
     TaskNotFoundError,
 )
 from aimusic_async.models.common import TaskResult
@@ -436,6 +438,27 @@ async def test_error_in_envelope_of_a_200(
     app.router.add_post("/api/v1/sonic/bpm", bpm)
     client = await client_factory(await serve_app(app), "k")
     with pytest.raises(InsufficientCreditsError):
+        await client.sonic.bpm("clip-1")
+
+
+async def test_paid_sync_call_with_a_5xx_envelope_is_unknown_not_failed(
+    serve_app: Callable[[web.Application], Awaitable[str]],
+    client_factory: Callable[..., Awaitable[AIMusicClient]],
+) -> None:
+    # The credit rule: after a 2xx the paid upload may exist; a ServerError would invite a
+    # re-send (and a second charge). A free-to-repeat utility keeps the plain ServerError.
+    async def envelope(request: web.Request) -> web.Response:
+        return web.json_response({"code": 500, "message": "Internal Server Error."})
+
+    app = web.Application()
+    app.router.add_post("/api/v1/sonic/upload", envelope)
+    app.router.add_post("/api/v1/sonic/bpm", envelope)
+    client = await client_factory(await serve_app(app), "k")
+    with pytest.raises(SubmissionUnknownError) as info:
+        await client.sonic.upload(AUDIO)
+    assert info.value.operation == "sonic.upload"
+    assert info.value.payload == {"url": AUDIO}
+    with pytest.raises(ServerError):
         await client.sonic.bpm("clip-1")
 
 
