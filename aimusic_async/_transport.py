@@ -53,7 +53,14 @@ from ._errors import (
 from ._ratelimit import AdaptiveRateLimiter
 from ._version import __version__
 
-__all__ = ["Response", "Transport", "before_start", "error_from_response", "parse_retry_after"]
+__all__ = [
+    "Response",
+    "Transport",
+    "before_start",
+    "error_from_response",
+    "is_task_timeout",
+    "parse_retry_after",
+]
 
 # Awaited once right before a start request first goes out (after the rate limiter's wait), in
 # the caller's context. The batch journal commits "starting" here: a crash can then leave
@@ -188,6 +195,12 @@ def error_from_response(
     if status >= 500:
         return ServerError(message, **kw)
     return APIError(message, **kw)
+
+
+def is_task_timeout(error: APIError) -> bool:
+    """The provider's 504 "Task failed due to timeout": a final answer about the task (its
+    credits refunded), not an outage, so neither retried nor absorbed."""
+    return error.status == 504 and _TASK_TIMEOUT_MARK in error.message.lower()
 
 
 def redact(payload: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -411,7 +424,7 @@ class Transport:
                 # Any other refusal (400, 403, 408 ...) is final for a start request.
                 raise error
             retryable = status in C.RETRYABLE_STATUSES or status >= 500
-            if status == 504 and _TASK_TIMEOUT_MARK in error.message.lower():
+            if is_task_timeout(error):
                 retryable = False
             if not retryable or attempt >= self.max_retries:
                 raise error

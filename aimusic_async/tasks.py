@@ -50,7 +50,7 @@ from ._errors import (
     TaskTimeoutError,
 )
 from ._families import failure_reason
-from ._transport import parse_retry_after
+from ._transport import is_task_timeout, parse_retry_after
 from .models.common import TaskResult, TaskSnapshot
 
 if TYPE_CHECKING:
@@ -71,8 +71,6 @@ WINDOW_AFTER = 3.0
 CADENCE_SHARE = 1 / 3
 # Even tasks of a near-constant duration get a window of +-10 %: clocks and queues vary.
 MIN_DEVIATION_SHARE = 0.05
-# The provider's 504 answer for a task it gave up on (credits refunded): a failure, not an outage.
-_TASK_TIMEOUT_MARK = "failed due to timeout"
 
 # Event-loop timers may fire up to a clock tick early; that is still "on time" for a poll.
 _EARLY_WAKE = 0.005
@@ -158,10 +156,6 @@ class DurationEstimates:
 
 def _jittered(delay: float) -> float:
     return delay * _jitter_rng.uniform(1.0 - C.POLL_JITTER, 1.0 + C.POLL_JITTER)
-
-
-def _is_task_timeout(exc: ServerError) -> bool:
-    return exc.status == 504 and _TASK_TIMEOUT_MARK in exc.message.lower()
 
 
 def _is_transient(exc: APIError) -> bool:
@@ -372,7 +366,7 @@ class Task:
         try:
             snapshot, hint = await self._poll(deadline)
         except (APIConnectionError, APIError, ResponseValidationError) as exc:
-            if isinstance(exc, ServerError) and _is_task_timeout(exc):
+            if isinstance(exc, ServerError) and is_task_timeout(exc):
                 self._fail(exc.message, None)
                 return
             if isinstance(exc, APIError) and not _is_transient(exc):

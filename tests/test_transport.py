@@ -325,6 +325,23 @@ async def test_deadline_stops_retries_that_would_start_past_it(
         await t.aclose()
 
 
+async def test_task_timeout_504_is_final_a_plain_504_is_retried(
+    serve_app: Serve, fake_clock: Any
+) -> None:
+    refunded = (504, {"message": "Task failed due to timeout. Credits were previously refunded."})
+    script = Script([refunded, (504, {"message": "Gateway Timeout"}), (200, {"ok": True})])
+    t = await make(serve_app, script)
+    try:
+        with pytest.raises(ServerError, match="failed due to timeout"):
+            await t.request("GET", "/api/v1/sonic/task/x")
+        assert script.count() == 1  # an answer about the task: asking again repeats it
+        r = await t.request("GET", "/api/v1/sonic/task/x")
+        assert r.data == {"ok": True}
+        assert script.count() == 3
+    finally:
+        await t.aclose()
+
+
 # -- the credit rule ----
 @pytest.mark.parametrize(
     "step",
