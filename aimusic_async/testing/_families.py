@@ -10,6 +10,7 @@ from aimusic_async.pricing import price
 
 from . import _checks as ck
 from ._http import EmulatorError, json_body, ok
+from ._sonic import file_title
 from ._starts import accept_start, afford, pay, rate_limit, state_and_key
 from ._state import EmulatorState
 
@@ -117,9 +118,8 @@ async def producer_upload(request: web.Request) -> web.Response:
     state, key = state_and_key(request)
     rate_limit(request)
     body = await json_body(request)
-    url = ck.url_field(body, "audio_url") or ""
-    title = url.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0] or "Uploaded audio"
-    fields = {"title": title, "tags": "", "lyrics": "", "mv": "upload"}
+    url = ck.url_field(body, "audio_url")
+    fields = {"title": file_title(url), "tags": "", "lyrics": "", "mv": "upload"}
     return _producer_start(request, state, key, body, "upload", fields, origin="upload")
 
 
@@ -233,10 +233,9 @@ async def riffusion_create(request: web.Request) -> web.Response:
 async def riffusion_upload(request: web.Request) -> web.Response:
     state, key = state_and_key(request)
     body = await json_body(request)
-    url = ck.url_field(body, "url") or ""
+    url = ck.url_field(body, "url")
     pay(state, key, price("riffusion", "upload"))
-    title = url.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0] or "Uploaded audio"
-    clip = state.add_clip(key, "upload", title=title, mv="upload")
+    clip = state.add_clip(key, "upload", title=file_title(url), mv="upload")
     return ok({"code": 200, "message": "success", "clip_id": clip.clip_id})
 
 

@@ -14,7 +14,7 @@ from ._http import json_body, ok
 from ._starts import accept_start, afford, pay, rate_limit, state_and_key
 from ._state import ClipRecord, EmulatorState
 
-__all__ = ["TITLES", "add_routes"]
+__all__ = ["TITLES", "add_routes", "file_title"]
 
 TASK_TYPES = frozenset(
     {
@@ -271,7 +271,7 @@ async def upload(request: web.Request) -> web.Response:
     cost = price("sonic", "upload")
     if body.get("callback_url") is not None:
         rate_limit(request)
-        fields = {"title": _file_title(url), "tags": "", "lyrics": "", "mv": "upload"}
+        fields = {"title": file_title(url), "tags": "", "lyrics": "", "mv": "upload"}
         return _start(
             request,
             body,
@@ -283,11 +283,12 @@ async def upload(request: web.Request) -> web.Response:
             origin="upload",
         )
     pay(state, key, cost)
-    clip = state.add_clip(key, "upload", title=_file_title(url), mv="upload")
+    clip = state.add_clip(key, "upload", title=file_title(url), mv="upload")
     return ok({"code": 200, "message": "success", "clip_id": clip.clip_id})
 
 
-def _file_title(url: str | None) -> str:
+def file_title(url: str | None) -> str:
+    """An uploaded clip's title: the file name without its extension."""
     name = (url or "").rstrip("/").rsplit("/", 1)[-1]
     return name.rsplit(".", 1)[0] or "Uploaded audio"
 
@@ -304,7 +305,7 @@ async def upload_extend(request: web.Request) -> web.Response:
     ck.webhook(body)  # before the upload clip exists: a bad hook URL must leave nothing behind
     cost = price("sonic", "upload_extend")
     afford(state, key, cost)
-    source = state.add_clip(key, "upload", title=_file_title(url), mv="upload")
+    source = state.add_clip(key, "upload", title=file_title(url), mv="upload")
     fields = _song_fields(state, body, mv or "sonic-v5", source)
     return _start(request, body, "upload_extend", cost, [fields] * 2, pair_key="extended")
 
@@ -320,7 +321,7 @@ async def upload_cover(request: web.Request) -> web.Response:
     ck.webhook(body)  # before the upload clip exists: a bad hook URL must leave nothing behind
     cost = price("sonic", "upload_cover")
     afford(state, key, cost)
-    source = state.add_clip(key, "upload", title=_file_title(url), mv="upload")
+    source = state.add_clip(key, "upload", title=file_title(url), mv="upload")
     fields = _song_fields(state, body, mv or "sonic-v5", source)
     steps = {"upload": {"clip_id": source.clip_id, "state": "succeeded"}}
     return _start(request, body, "upload_cover", cost, [fields] * 2, answer={"steps": steps})
