@@ -11,8 +11,9 @@ Polling schedule (adaptive):
 * The client learns how long tasks of each operation take from start to finish, the way TCP
   learns round-trip times: a running mean and a running mean deviation (``DurationEstimates``),
   updated by every task it saw finish.
-* Without an estimate, the first poll comes after ``initial_interval``, then intervals grow by
-  ``multiplier`` up to ``max_interval``.
+* Without an estimate, the first poll comes ``initial_interval`` after the start (at once for a
+  handle first awaited later than that), then intervals grow by ``multiplier`` up to
+  ``max_interval``.
 * With an estimate (mean ``m``, deviation ``d``), a fresh task sleeps through the time no task
   finishes in: its first poll comes at ``m - 2d``. It then polls at a steady cadence of ``d / 3``
   (within ``initial_interval .. max_interval``) through the usual finish window, since a finish
@@ -266,6 +267,8 @@ class Task:
         if self.done and self.last is not None:
             return self.last
         snapshot, _ = await self._poll()
+        if not snapshot.finished:
+            self._prev_poll = _clock.monotonic()  # a "not yet": the next poll is planned from it
         self._record(snapshot)
         return snapshot
 
@@ -316,16 +319,24 @@ class Task:
         now = _clock.monotonic()
         if hub is not None:
             return max(now + self._client._hub.grace, self._webhook_due())
-        delay = _jittered(policy.initial_interval)
+        # Planned from the task's start (or a refresh() since): a handle first awaited after
+        # that moment (the caller was awaiting other tasks) polls at once, spread a little so
+        # that a batch awaited late does not poll in one burst.
+        last = self._started if self._prev_poll is None else self._prev_poll
+        first = last + _jittered(policy.initial_interval)
         window = self._window()
         if window is not None:
             mean, dev = window
             # Sleep through the time in which no task finishes; a small jitter (a share of the
             # cadence, not of the whole wait) keeps a batch started together from polling at once.
             cadence = self._cadence(dev)
-            edge = mean - WINDOW_BEFORE * dev - (now - self._started)
-            delay = max(delay, edge + cadence * _jitter_rng.uniform(-C.POLL_JITTER, C.POLL_JITTER))
-        return now + delay
+            edge = mean - WINDOW_BEFORE * dev
+            first = max(
+                first,
+                self._started + edge + cadence * _jitter_rng.uniform(-C.POLL_JITTER, C.POLL_JITTER),
+            )
+        soon = now + policy.initial_interval * _jitter_rng.uniform(0.0, C.POLL_JITTER)
+        return max(first, soon)
 
     def _webhook_due(self) -> float:
         """When a task waiting for its callback polls as a fallback: the grace after the late

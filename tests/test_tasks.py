@@ -611,3 +611,27 @@ async def test_poll_retry_after_hint_sets_the_next_interval(
     first, second = fake_clock.sleeps
     assert first == pytest.approx(POLICY.initial_interval, rel=C.POLL_JITTER + 0.01)
     assert second == pytest.approx(7.0, rel=C.POLL_JITTER + 0.01)
+
+
+async def test_a_handle_awaited_late_polls_at_once(scripted_client: Make, fake_clock: Any) -> None:
+    # tasks = [await create() ...]; for t in tasks: await t  -- by the time a later task is
+    # awaited its planned first poll (initial_interval after its start) is long past: waiting
+    # a whole initial_interval more per task would add seconds per task for nothing.
+    slow_start = PollPolicy(initial_interval=3.0, max_interval=20.0, timeout=600.0)
+    client, script = await scripted_client([ok(clip(1, "succeeded"))], poll=slow_start)
+    fresh = Task(client, TID, SonicFamily(), fresh=True)
+    fake_clock.advance(60.0)  # the caller was busy awaiting other tasks
+    await fresh
+    assert script.count() == 1
+    assert fake_clock.sleeps[0] <= slow_start.initial_interval * C.POLL_JITTER
+    # A handle awaited as soon as it is made still waits the initial interval, and so does
+    # one that was just refreshed (planned from that poll, not polled again at once).
+    await client.task(TID)
+    assert fake_clock.sleeps[1] == pytest.approx(3.0, rel=C.POLL_JITTER + 0.01)
+    client, script = await scripted_client([(202, None), ok(clip(1, "succeeded"))], poll=slow_start)
+    late = Task(client, TID, SonicFamily(), fresh=True)
+    fake_clock.advance(60.0)
+    assert (await late.refresh()).status == "not_ready"
+    await late
+    assert fake_clock.sleeps[2] == pytest.approx(3.0, rel=C.POLL_JITTER + 0.01)
+    assert script.count() == 2
