@@ -149,6 +149,7 @@ class AIMusicClient:
         self._families.setdefault(family.name, family)
 
     def family(self, name: str) -> Family:
+        """The ``Family`` (poll path and answer parser) named ``name``; ValueError if unknown."""
         # Touching the namespace registers its family.
         if name not in self._families and name in ("sonic", "producer", "nuro", "riffusion"):
             getattr(self, name)

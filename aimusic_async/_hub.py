@@ -24,6 +24,8 @@ _DONE_LIMIT = 4096
 
 
 class PushHub:
+    """One client's registry of tasks waiting for a webhook (see the module docstring)."""
+
     def __init__(self) -> None:
         self._futures: dict[str, asyncio.Future[TaskSnapshot]] = {}
         self._early: OrderedDict[str, TaskSnapshot] = OrderedDict()
@@ -43,9 +45,6 @@ class PushHub:
         early = self._early.pop(task_id, None)
         if early is not None and not fut.done():
             fut.set_result(early)
-
-    def expects(self, task_id: str) -> bool:
-        return task_id in self._futures
 
     def future(self, task_id: str) -> asyncio.Future[TaskSnapshot] | None:
         """The future a waiting task sleeps on, or None when no webhook was requested."""
