@@ -318,7 +318,9 @@ class Task:
         policy = self._client.poll
         now = _clock.monotonic()
         if hub is not None:
-            return max(now + self._client._hub.grace, self._webhook_due())
+            # Counted from the task's start, like the polls below: a handle awaited late whose
+            # callback was lost meanwhile polls now, not a whole grace from now.
+            return self._webhook_due()
         # Planned from the task's start (or a refresh() since): a handle first awaited after
         # that moment (the caller was awaiting other tasks) polls at once, spread a little so
         # that a batch awaited late does not poll in one burst.

@@ -635,3 +635,18 @@ async def test_a_handle_awaited_late_polls_at_once(scripted_client: Make, fake_c
     await late
     assert fake_clock.sleeps[2] == pytest.approx(3.0, rel=C.POLL_JITTER + 0.01)
     assert script.count() == 2
+
+
+async def test_a_webhook_task_awaited_late_falls_back_from_its_start(
+    scripted_client: Make, fake_clock: Any
+) -> None:
+    # Its callback was lost while the caller awaited other tasks: the grace counts from the
+    # task's start, so the fallback poll is due already instead of a whole grace from now.
+    client, script = await scripted_client([ok(clip(1, "succeeded"))])
+    client._hub.grace = 30.0
+    client._hub.expect(TID)
+    task = Task(client, TID, SonicFamily(), fresh=True)
+    fake_clock.advance(100.0)
+    assert (await task).clips[0].clip_id == "clip-1"
+    assert script.count() == 1
+    assert sum(fake_clock.sleeps) < 1.0
