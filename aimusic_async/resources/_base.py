@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from .._errors import SubmissionUnknownError
+from .._errors import ResponseValidationError, SubmissionUnknownError
 from .._transport import _excerpt, error_from_response, redact
 from ..models._base import RequestModel
 from ..tasks import Task
@@ -97,12 +97,33 @@ class Resource:
         operation: str,
         kind: Literal["safe", "start"] = "safe",
     ) -> M:
-        """Send a synchronous utility request and parse its answer into ``result``."""
-        response = await self._client._transport.request(
-            method,
-            path,
-            json=None if body is None else body.to_wire(),
-            kind=kind,
-            operation=operation,
+        """Send a synchronous request and parse its answer into ``result``.
+
+        Some answers carry an error only in the envelope (HTTP 200 with ``{"code": 4xx/5xx}``);
+        that raises the same error as the status itself would, never a hollow result. For a paid
+        call (``kind="start"``) the credit rule of ``_start`` holds: a 4xx envelope is a refusal,
+        but a 5xx envelope or an answer that does not parse came after the server took the
+        request, so it is ``SubmissionUnknownError`` (the work may be done and paid for).
+        """
+        transport = self._client._transport
+        payload = None if body is None else body.to_wire()
+        response = await transport.request(
+            method, path, json=payload, kind=kind, operation=operation
         )
-        return self._client._transport.parse(result, response)
+        data = response.data
+        code = data.get("code") if isinstance(data, Mapping) else None
+        if isinstance(code, int) and not isinstance(code, bool) and code >= 400:
+            if kind == "start" and code >= 500:
+                reason = f"server answered {code} inside a {response.status}: {_excerpt(data)}"
+                raise SubmissionUnknownError(
+                    reason, operation=operation, path=path, payload=redact(payload)
+                )
+            raise error_from_response(code, data, path)
+        try:
+            return transport.parse(result, response)
+        except ResponseValidationError as exc:
+            if kind != "start":
+                raise
+            raise SubmissionUnknownError(
+                str(exc), operation=operation, path=path, payload=redact(payload)
+            ) from exc

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ..models.account import LyricsRequest, LyricsResult
 from ._base import Resource
-from .sonic import post_sync
 
 __all__ = ["LyricsResource"]
 
@@ -23,8 +22,8 @@ class LyricsResource(Resource):
         body = LyricsRequest(description=description)
         # The call is charged, so it goes as a start request: never re-sent after a timeout or
         # a dropped connection, where the service may already have billed it.
-        return await post_sync(
-            self._client,
+        return await self._call(
+            "POST",
             "/api/v1/sonic/lyrics",
             body,
             LyricsResult,

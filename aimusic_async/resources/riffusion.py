@@ -20,7 +20,6 @@ from ..models.riffusion import (
 )
 from ._base import Resource
 from .producer import parse_clip_list
-from .sonic import post_sync
 
 if TYPE_CHECKING:
     from .._client import AIMusicClient
@@ -145,8 +144,8 @@ class RiffusionResource(Resource):
         ``continue_clip_id`` with an ``*_upload_*`` task type."""
         self._deprecated("upload")
         body = RiffusionUploadRequest(url=url)
-        return await post_sync(
-            self._client,
+        return await self._call(
+            "POST",
             "/api/v1/riffusion/upload",
             body,
             RiffusionUploadResult,

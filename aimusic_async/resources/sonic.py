@@ -21,9 +21,8 @@ from .._constants import (
     MIDI_RETRY_MAX_DELAY,
     MIDI_RETRY_MULTIPLIER,
 )
-from .._errors import APITimeoutError, ResponseValidationError, SubmissionUnknownError
+from .._errors import APITimeoutError
 from .._families import SonicFamily
-from .._transport import _excerpt, error_from_response, redact
 from ..models._base import RequestModel
 from ..models.common import TaskSnapshot
 from ..models.sonic_requests import (
@@ -71,7 +70,7 @@ if TYPE_CHECKING:
     from .._client import AIMusicClient
     from ..tasks import Task
 
-__all__ = ["SonicCreateFields", "SonicResource", "post_sync"]
+__all__ = ["SonicCreateFields", "SonicResource"]
 
 
 _P = "/api/v1/sonic"
@@ -119,45 +118,6 @@ class SonicCreateFields(TypedDict, total=False):
     webhook_secret: str
 
 
-async def post_sync(
-    client: AIMusicClient,
-    path: str,
-    body: RequestModel,
-    result: type[R],
-    *,
-    operation: str,
-    kind: Literal["safe", "start"] = "safe",
-) -> R:
-    """POST a synchronous route and parse its answer into ``result``.
-
-    Some answers carry an error only in the envelope (HTTP 200 with ``{"code": 4xx/5xx}``);
-    that raises the same error as the status itself would, never a hollow result. For a paid
-    call (``kind="start"``) the credit rule of ``Resource._start`` holds: a 4xx envelope is a
-    refusal, but a 5xx envelope or an answer that does not parse came after the server took
-    the request, so it is ``SubmissionUnknownError`` (the work may be done and paid for).
-    """
-    transport = client._transport
-    payload = body.to_wire()
-    response = await transport.request("POST", path, json=payload, kind=kind, operation=operation)
-    data = response.data
-    code = data.get("code") if isinstance(data, Mapping) else None
-    if isinstance(code, int) and not isinstance(code, bool) and code >= 400:
-        if kind == "start" and code >= 500:
-            reason = f"server answered {code} inside a {response.status}: {_excerpt(data)}"
-            raise SubmissionUnknownError(
-                reason, operation=operation, path=path, payload=redact(payload)
-            )
-        raise error_from_response(code, data, path)
-    try:
-        return transport.parse(result, response)
-    except ResponseValidationError as exc:
-        if kind != "start":
-            raise
-        raise SubmissionUnknownError(
-            str(exc), operation=operation, path=path, payload=redact(payload)
-        ) from exc
-
-
 def _build(model: type[R], args: Mapping[str, Any], **rename: str) -> R:
     """The request model from a method's arguments: ``self`` dropped, ``None`` meaning "not
     given", parameters renamed to the API's field (``clip_id`` -> ``continue_clip_id``)."""
@@ -192,8 +152,8 @@ class SonicResource(Resource):
         operation: str,
         kind: Literal["safe", "start"] = "safe",
     ) -> R:
-        return await post_sync(
-            self._client, f"{_P}/{route}", body, result, operation=operation, kind=kind
+        return await self._call(
+            "POST", f"{_P}/{route}", body, result, operation=operation, kind=kind
         )
 
     # -- /sonic/create -------------------------------------------------------------------------
