@@ -5,6 +5,7 @@ upsample tags and lyrics. Each is charged on the spot and answers its result at 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from aiohttp import web
 
@@ -14,8 +15,20 @@ from . import _checks as ck
 from ._http import EmulatorError, json_body, ok
 from ._sonic import TITLES
 from ._starts import pay, state_and_key
+from ._state import ClipRecord, EmulatorState
 
 __all__ = ["add_routes"]
+
+
+async def _clip_request(
+    request: web.Request,
+) -> tuple[EmulatorState, str, dict[str, Any], ClipRecord]:
+    """The common start of a per-clip utility: the caller's account, the body, the clip."""
+    state, key = state_and_key(request)
+    body = await json_body(request)
+    clip = ck.clip_ref(state, key, body, "clip_id")
+    assert clip is not None  # clip_id is required here: clip_ref raised otherwise
+    return state, key, body, clip
 
 
 async def persona(request: web.Request) -> web.Response:
@@ -51,10 +64,7 @@ def _digest(clip_id: str) -> int:
 
 
 async def bpm(request: web.Request) -> web.Response:
-    state, key = state_and_key(request)
-    body = await json_body(request)
-    clip = ck.clip_ref(state, key, body, "clip_id")
-    assert clip is not None
+    state, key, _, clip = await _clip_request(request)
     pay(state, key, price("sonic", "bpm"))
     avg = 70 + _digest(clip.clip_id) % 90
     data = {"avg_bpm": float(avg), "max_bpm": float(avg + 4), "min_bpm": float(avg - 3)}
@@ -62,10 +72,7 @@ async def bpm(request: web.Request) -> web.Response:
 
 
 async def vox(request: web.Request) -> web.Response:
-    state, key = state_and_key(request)
-    body = await json_body(request)
-    clip = ck.clip_ref(state, key, body, "clip_id")
-    assert clip is not None
+    state, key, body, clip = await _clip_request(request)
     start = ck.number(body, "vocal_start_s", minimum=0)
     end = ck.number(body, "vocal_end_s", minimum=0)
     if start is not None and end is not None and not 0 < end - start <= 30:
@@ -83,20 +90,14 @@ async def vox(request: web.Request) -> web.Response:
 
 
 async def wav(request: web.Request) -> web.Response:
-    state, key = state_and_key(request)
-    body = await json_body(request)
-    clip = ck.clip_ref(state, key, body, "clip_id")
-    assert clip is not None
+    state, key, _, clip = await _clip_request(request)
     pay(state, key, price("sonic", "wav"))
     data = {"wav_url": f"{state.cdn_url}/wav/{clip.clip_id}.wav"}
     return ok({"code": 200, "message": "success", "data": data})
 
 
 async def midi(request: web.Request) -> web.Response:
-    state, key = state_and_key(request)
-    body = await json_body(request)
-    clip = ck.clip_ref(state, key, body, "clip_id")
-    assert clip is not None
+    state, key, _, clip = await _clip_request(request)
     pay(state, key, price("sonic", "midi"))
     base = 48 + _digest(clip.clip_id) % 24
     notes = [
@@ -111,10 +112,7 @@ async def midi(request: web.Request) -> web.Response:
 
 
 async def aligned_lyrics(request: web.Request) -> web.Response:
-    state, key = state_and_key(request)
-    body = await json_body(request)
-    clip = ck.clip_ref(state, key, body, "clip_id")
-    assert clip is not None
+    state, key, _, clip = await _clip_request(request)
     words = [w for w in clip.lyrics.split() if not (w.startswith("[") or w.endswith("]"))]
     if not words:
         raise EmulatorError(404, "lyrics not found.")
