@@ -70,7 +70,8 @@ DEVIATION_BETA = 0.25
 WINDOW_BEFORE = 2.0
 WINDOW_AFTER = 3.0
 CADENCE_SHARE = 1 / 3
-# Even tasks of a near-constant duration get a window of +-10 %: clocks and queues vary.
+# Even tasks of a near-constant duration get a window (-10 % .. +15 % of the mean, two and three
+# floored deviations): clocks and queues vary.
 MIN_DEVIATION_SHARE = 0.05
 
 # Event-loop timers may fire up to a clock tick early; that is still "on time" for a poll.
