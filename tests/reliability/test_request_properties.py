@@ -452,7 +452,7 @@ async def _call(emu: Emulator, call: Call, field: str, value: Any) -> BaseExcept
     async with AIMusicClient(api_key=emu.api_key, base_url=emu.base_url) as client:
         bound: Callable[..., Any] = getattr(getattr(client, family), method)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # riffusion/nuro warn once
+            warnings.simplefilter("ignore", DeprecationWarning)  # riffusion warns once
             try:
                 await bound(*args, **{**kwargs, field: value})
             except Exception as exc:
