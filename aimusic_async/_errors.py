@@ -19,7 +19,9 @@
     ├── SubmissionUnknownError        a start request may have reached the server; no answer came
     ├── TaskFailedError               every clip of a task failed
     ├── TaskTimeoutError              the wait deadline passed (also a TimeoutError)
-    └── WebhookVerificationError      a callback that is not signed with our secret (a ValueError)
+    ├── WebhookVerificationError      a callback that is not signed with our secret (a ValueError)
+    ├── ConfigurationError            a setting or argument the SDK cannot work with (a ValueError)
+    └── ClientClosedError             the client was closed before or during the call (a RuntimeError)
 
 Messages are the server's own text, verbatim; no exception ever carries the API key or the
 webhook secret (they live only in request headers and HMAC keys, never in bodies we echo).
@@ -36,6 +38,8 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
+    "ConfigurationError",
     "ContentRejectedError",
     "EndpointRetiredError",
     "InsufficientCreditsError",
@@ -246,3 +250,12 @@ class WebhookVerificationError(AIMusicError, ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ConfigurationError(AIMusicError, ValueError):
+    """A setting or argument the SDK cannot work with: no API key, a malformed base URL, a
+    ``PollPolicy`` value out of range. Raised before anything is sent."""
+
+
+class ClientClosedError(AIMusicError, RuntimeError):
+    """The client was closed before the call, or while the call was waiting."""
