@@ -100,5 +100,18 @@ DOWNLOAD_RETRIES = 3
 DOWNLOAD_CONNECT_TIMEOUT = 10.0
 DOWNLOAD_READ_TIMEOUT = 60.0
 DOWNLOAD_CHUNK = 64 * 1024
+# The largest file a download accepts unless the caller passes another ``max_bytes`` (or None).
+# The API's longest songs are 8 minutes; as a 24-bit 48 kHz stereo WAV that is about 140 MB (as
+# 32-bit float about 185 MB), so 256 MiB takes any real file while a runaway or hostile host
+# cannot fill the disk. Checked against Content-Length before the body and while it streams,
+# on the decoded bytes when the host compresses.
+DOWNLOAD_MAX_BYTES = 256 * 1024 * 1024
+# CDNs hand over once or twice (a short link to a signed storage URL); five hops is ample, and
+# a longer chain is a loop or a trap.
+DOWNLOAD_MAX_REDIRECTS = 5
+# A part file (".<name>.aimusic-<12 hex>.part") untouched this long is left over from a killed
+# process, and the next download into its folder removes it. A live download rewrites its part
+# file at least every MiB, so an hour only misjudges a transfer slower than ~300 bytes/s.
+DOWNLOAD_STALE_PART_AGE = 3600.0
 # Titles become file names; most file systems allow 255 bytes, leave room for suffixes.
 FILENAME_MAX = 120

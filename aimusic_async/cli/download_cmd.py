@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import TaskFailedError, TaskNotFoundError, TaskTimeoutError
+from .._errors import AIMusicError, TaskFailedError, TaskNotFoundError, TaskTimeoutError
 from ._console import UI
 from ._options import (
     EXIT_FAILED,
@@ -15,6 +15,7 @@ from ._options import (
     UsageError,
     add_global_options,
     add_wait_options,
+    describe_error,
     make_client,
     run,
 )
@@ -128,8 +129,14 @@ async def _download_url(args: argparse.Namespace, ui: UI, url: str) -> int:
     async with aiohttp.ClientSession() as session:
         try:
             path = await download_url(session, url, out, overwrite=args.overwrite)
-        except Exception as exc:
-            return _report(ui, [{"url": _public_url(url), "error": error_json(exc)}])
+        except AIMusicError as exc:
+            # One file, one refusal: a line on stderr (or the JSON document), not a table.
+            if ui.json_mode:
+                row = {"url": _public_url(url), "error": error_json(exc)}
+                ui.emit_json({"files": [], "errors": [row]})
+            else:
+                ui.error(f"error: {describe_error(exc)}")
+            return EXIT_FAILED
     return _report(ui, [{"url": _public_url(url), "path": str(path), "bytes": path.stat().st_size}])
 
 
