@@ -151,6 +151,18 @@ class Emulator:
         return self._state.tasks
 
     @property
+    def routes(self) -> tuple[tuple[str, str], ...]:
+        """``(method, path pattern)`` of every route of the API listener, e.g.
+        ``("POST", "/api/v1/sonic/create")``, ``("GET", "/api/v1/sonic/task/{task_id}")``;
+        ``"*"`` is any method. For tests that must cover every route, new ones included.
+        """
+        return tuple(
+            (route.method, route.resource.canonical)
+            for route in self._api_app().router.routes()
+            if route.method != "HEAD" and route.resource is not None  # HEAD mirrors GET
+        )
+
+    @property
     def webhooks_pending(self) -> int:
         """Webhook deliveries scheduled or in flight."""
         return self._sender.pending
