@@ -1,15 +1,22 @@
 """Field checks that answer 400 with the API's documented wording (or its style where none is).
 
-Documented texts (api/sonic.md §12) are used verbatim; the others follow the same pattern and
-name the field, e.g. "The 'style_weight' field should be a number between 0 and 1.".
+Documented texts are used verbatim; the others follow the same pattern and name the field, e.g.
+"The 'style_weight' field should be a number between 0 and 1.".
+
+Every field a route reads goes through one of these: each checks the JSON type before using the
+value (a set lookup, a URL parse, a float conversion), so a list, an object or an absurd number
+sent where a string or a number belongs is a 400 naming the field, never an exception.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Collection
+from typing import Any, overload
+
+from yarl import URL
 
 from ._http import EmulatorError
 from ._state import ClipRecord, EmulatorState
@@ -18,6 +25,7 @@ __all__ = [
     "MV_MESSAGE",
     "boolean",
     "check_mv",
+    "choice",
     "clip_ref",
     "integer_range",
     "number",
@@ -46,6 +54,8 @@ KNOWN_SONIC_MODELS = frozenset(
 # The model list changes faster than the docs: anything shaped like a model id is accepted.
 _MODEL_LIKE = re.compile(r"^(sonic|chirp)-v[0-9][a-z0-9-]*$")
 _WEBHOOK_MAX = 1024
+# Whitespace or control characters in a host: no resolver would take it, the API would not either.
+_BAD_HOST = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 def bad(message: str) -> EmulatorError:
@@ -99,11 +109,50 @@ def number(
         if required:
             raise bad(message or f"The '{name}' field is required.")
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
         raise bad(f"The '{name}' field should be a number.")
     if minimum is not None and value < minimum:
         raise bad(f"The '{name}' field should be at least {minimum:g}.")
     return float(value)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+@overload
+def choice(
+    body: dict[str, Any], name: str, options: Collection[str], message: str, *, default: str
+) -> str: ...
+@overload
+def choice(
+    body: dict[str, Any],
+    name: str,
+    options: Collection[str],
+    message: str,
+    *,
+    default: None = None,
+) -> str | None: ...
+def choice(
+    body: dict[str, Any],
+    name: str,
+    options: Collection[str],
+    message: str,
+    *,
+    default: str | None = None,
+) -> str | None:
+    """One of ``options`` (``default`` when missing or null); anything else, of any JSON type,
+    is a 400 with ``message``. The type is checked first: a list or an object cannot be looked
+    up in a set."""
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str) or value not in options:
+        raise bad(message)
+    return value
 
 
 def weight(body: dict[str, Any], name: str) -> float | None:
@@ -140,18 +189,31 @@ def check_mv(
     return value
 
 
+def _split_url(value: Any) -> URL | None:
+    """The URL if it is http(s) with a host and port aiohttp can connect to, else None; never
+    raises. Parsed as the webhook sender's HTTP client parses it, so a URL accepted here is
+    one a delivery can be attempted to."""
+    if not isinstance(value, str):
+        return None
+    try:
+        url = URL(value)
+        host = url.raw_host  # IDNA-encoded: raises for characters no host can hold
+    except (ValueError, UnicodeError):  # "http://[::1" (bad IPv6), "http://h:99999", "http://\xad"
+        return None
+    if url.scheme not in ("http", "https") or not host or _BAD_HOST.search(host):
+        return None
+    return url
+
+
 def url_field(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
     value = body.get(name)
     if value is None:
         if required:
             raise bad(f"The '{name}' field is required.")
         return None
-    if (
-        not isinstance(value, str)
-        or urlsplit(value).scheme not in ("http", "https")
-        or not (urlsplit(value).hostname)
-    ):
+    if _split_url(value) is None:
         raise bad(f"The '{name}' field should be a valid http(s) URL.")
+    assert isinstance(value, str)  # _split_url accepts only strings
     return value
 
 
@@ -173,13 +235,10 @@ def webhook(
     if url is None:
         return None, secret
     message = f"The '{url_name}' field should be a valid https URL."
-    if not isinstance(url, str) or len(url) > _WEBHOOK_MAX:
+    parts = _split_url(url)
+    if parts is None or len(url) > _WEBHOOK_MAX:
         raise bad(message)
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if not host or parts.scheme not in ("http", "https"):
-        raise bad(message)
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not _is_loopback(parts.raw_host or ""):
         raise bad(message)
     return url, secret
 

@@ -28,6 +28,10 @@ _PRODUCER_RETIRED = frozenset(
     }
 )
 _RIFFUSION_MODELS = frozenset({"FUZZ-1.1 Pro", "FUZZ-1.1", "FUZZ-1.0 Pro", "FUZZ-1.0"})
+_RIFFUSION_MV_MESSAGE = (
+    "The 'mv' field is invalid. The model should be 'FUZZ-1.1 Pro', "
+    "'FUZZ-1.1', 'FUZZ-1.0 Pro' or 'FUZZ-1.0'."
+)
 _RIFFUSION_TASKS = frozenset(
     {
         "create_music",
@@ -80,7 +84,7 @@ async def producer_create(request: web.Request) -> web.Response:
     state, key = state_and_key(request)
     rate_limit(request)
     body = await json_body(request)
-    task_type = body.get("task_type")
+    task_type = ck.text(body, "task_type")
     if task_type in _PRODUCER_RETIRED:
         raise EmulatorError(
             410,
@@ -90,7 +94,7 @@ async def producer_create(request: web.Request) -> web.Response:
         )
     if task_type != "create_music":
         raise ck.bad("The 'task_type' field should be 'create_music'.")
-    ck.boolean(body, "make_instrumental")
+    instrumental = ck.boolean(body, "make_instrumental")
     sound = ck.text(body, "sound")
     words = ck.text(body, "lyrics")
     if not (sound or words):
@@ -107,7 +111,7 @@ async def producer_create(request: web.Request) -> web.Response:
     fields = {
         "title": title or "Untitled",
         "tags": sound or "",
-        "lyrics": "" if body.get("make_instrumental") else (words or ""),
+        "lyrics": "" if instrumental else (words or ""),
         "mv": mv,
         "seed": seed or str(state.rng.randrange(10**9)),
     }
@@ -129,8 +133,8 @@ async def producer_download(request: web.Request) -> web.Response:
     body = await json_body(request)
     source = ck.clip_ref(state, key, body, "clip_id")
     assert source is not None
-    fmt = body.get("format")
-    if fmt not in ("mp3", "wav"):
+    fmt = ck.choice(body, "format", ("mp3", "wav"), "The 'format' field should be 'mp3' or 'wav'.")
+    if fmt is None:
         raise ck.bad("The 'format' field should be 'mp3' or 'wav'.")
     fields = {
         "title": source.title,
@@ -178,26 +182,27 @@ async def riffusion_create(request: web.Request) -> web.Response:
     state, key = state_and_key(request)
     rate_limit(request)
     body = await json_body(request)
-    task_type = body.get("task_type", "create_music")
-    if task_type not in _RIFFUSION_TASKS:
-        raise ck.bad("The 'task_type' field is invalid.")
+    task_type = ck.choice(
+        body,
+        "task_type",
+        _RIFFUSION_TASKS,
+        "The 'task_type' field is invalid.",
+        default="create_music",
+    )
     custom = ck.boolean(body, "custom_mode")
-    ck.boolean(body, "make_instrumental")
+    instrumental = ck.boolean(body, "make_instrumental")
     if custom is None:
         raise ck.bad("The 'custom_mode' field is required.")
-    mv = body.get("mv")
-    if mv not in _RIFFUSION_MODELS:
-        raise ck.bad(
-            "The 'mv' field is invalid. The model should be 'FUZZ-1.1 Pro', "
-            "'FUZZ-1.1', 'FUZZ-1.0 Pro' or 'FUZZ-1.0'."
-        )
+    mv = ck.choice(body, "mv", _RIFFUSION_MODELS, _RIFFUSION_MV_MESSAGE)
+    if mv is None:
+        raise ck.bad(_RIFFUSION_MV_MESSAGE)
     title = ck.text(
         body, "title", limit=80, limit_message="The title character length should be less than 80."
     )
     words = ck.text(body, "lyrics")
     prompt = ck.text(body, "prompt")
     sound = ck.text(body, "sound")
-    if custom and not words and not body.get("make_instrumental"):
+    if custom and not words and not instrumental:
         raise ck.bad("The 'lyrics' field is required when custom_mode = true.")
     if not custom and not prompt:
         raise ck.bad("The 'prompt' field is required when custom_mode = false.")
@@ -212,9 +217,7 @@ async def riffusion_create(request: web.Request) -> web.Response:
     cost = price("riffusion", "create_music")
     afford(state, key, cost)
     lyrics = (
-        "[Instrumental]"
-        if body.get("make_instrumental")
-        else (words or f"[Verse]\n{prompt}\n\n[Chorus]\nOh-oh")
+        "[Instrumental]" if instrumental else (words or f"[Verse]\n{prompt}\n\n[Chorus]\nOh-oh")
     )
     fields = {"title": title or "Riff", "tags": sound or prompt or "", "lyrics": lyrics, "mv": mv}
     task = state.new_task(

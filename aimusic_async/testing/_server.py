@@ -12,7 +12,7 @@ from aiohttp import web
 from . import _families, _polls, _sonic, _sonic_utils
 from ._cdn import cdn_app, file_bytes
 from ._config import EmulatorConfig
-from ._http import STATE, EmulatorError, authenticate, drop, ok
+from ._http import MAX_BODY_BYTES, STATE, TOO_LARGE, EmulatorError, authenticate, drop, ok
 from ._state import Account, EmulatorState, TaskRecord
 from ._stats import EmulatorStats
 from ._webhooks import SENDER, WebhookSender
@@ -23,8 +23,28 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
+async def _json_errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Every refusal of this listener in the API's JSON envelope, aiohttp's own ones (unknown
+    path, wrong method, body too large) included."""
+    try:
+        return await handler(request)
+    except EmulatorError as exc:
+        return exc.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        # 405 must keep its Allow header; other aiohttp headers describe aiohttp's text body.
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        message = _AIOHTTP_MESSAGES.get(exc.status) or f"{exc.reason}."
+        return EmulatorError(exc.status, message, headers=headers).response()
+
+
+_AIOHTTP_MESSAGES = {404: "Not Found.", 405: "Method Not Allowed.", 413: TOO_LARGE}
+
+
+@web.middleware
 async def _api_faults(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """Count, delay, fault and authenticate every /api/ request; turn errors into JSON."""
+    """Count, delay, fault and authenticate every /api/ request."""
     if not request.path.startswith("/api/"):
         return await handler(request)
     state = request.app[STATE]
@@ -38,15 +58,8 @@ async def _api_faults(request: web.Request, handler: _Handler) -> web.StreamResp
     if state.fault(cfg.server_error_rate):
         state.stats.server_errors += 1
         return EmulatorError(500, "Internal Server Error.").response()
-    try:
-        authenticate(request, state)
-        return await handler(request)
-    except EmulatorError as exc:
-        return exc.response()
-    except web.HTTPNotFound:
-        return EmulatorError(404, "Not Found.").response()
-    except web.HTTPMethodNotAllowed:
-        return EmulatorError(405, "Method Not Allowed.").response()
+    authenticate(request, state)
+    return await handler(request)
 
 
 async def _stats(request: web.Request) -> web.Response:
@@ -74,7 +87,9 @@ class Emulator:
 
     # -- lifecycle -------------------------------------------------------------------------
     def _api_app(self) -> web.Application:
-        app = web.Application(middlewares=[_api_faults], client_max_size=4 * 1024 * 1024)
+        app = web.Application(
+            middlewares=[_json_errors, _api_faults], client_max_size=MAX_BODY_BYTES
+        )
         app[STATE] = self._state
         app[SENDER] = self._sender
         _sonic.add_routes(app)
@@ -149,6 +164,18 @@ class Emulator:
         Live view; from another thread (thread mode) take a copy first: ``dict(emu.tasks)``.
         """
         return self._state.tasks
+
+    @property
+    def routes(self) -> tuple[tuple[str, str], ...]:
+        """``(method, path pattern)`` of every route of the API listener, e.g.
+        ``("POST", "/api/v1/sonic/create")``, ``("GET", "/api/v1/sonic/task/{task_id}")``;
+        ``"*"`` is any method. For tests that must cover every route, new ones included.
+        """
+        return tuple(
+            (route.method, route.resource.canonical)
+            for route in self._api_app().router.routes()
+            if route.method != "HEAD" and route.resource is not None  # HEAD mirrors GET
+        )
 
     @property
     def webhooks_pending(self) -> int:

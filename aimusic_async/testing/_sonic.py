@@ -93,28 +93,28 @@ def _style(body: dict[str, Any], mv: str | None) -> None:
     )
     for name in ("style_weight", "weirdness_constraint", "audio_weight"):
         ck.weight(body, name)
-    gender = body.get("vocal_gender")
-    if gender is not None:
-        if gender not in ("f", "m"):
-            raise ck.bad("The 'vocal_gender' field should be 'f' or 'm'.")
-        if short:
-            raise ck.bad("The 'vocal_gender' field is only supported on sonic-v4-5 and later.")
+    gender = ck.choice(
+        body, "vocal_gender", ("f", "m"), "The 'vocal_gender' field should be 'f' or 'm'."
+    )
+    if gender is not None and short:
+        raise ck.bad("The 'vocal_gender' field is only supported on sonic-v4-5 and later.")
     ck.integer_range(body, "duration", 10, 360)
 
 
 def _mode(body: dict[str, Any], required: bool, context: str) -> None:
     """custom_mode present when required; lyrics or a description to match it."""
-    custom = body.get("custom_mode")
+    custom = ck.boolean(body, "custom_mode")
     if custom is None:
         if required:
             raise ck.bad(f"The 'custom_mode' field is required{context}.")
         return
-    # Instrumentals need no lyrics; with auto_lyrics the AI writes them (sonic.md §4.1).
-    lyrics_free = body.get("make_instrumental") or body.get("auto_lyrics")
+    # Instrumentals need no lyrics; with auto_lyrics the AI writes them.
+    auto_lyrics = ck.boolean(body, "auto_lyrics")
+    lyrics_free = ck.boolean(body, "make_instrumental") or auto_lyrics
     if custom and not lyrics_free and not ck.present(body, "prompt"):
         raise ck.bad("The 'prompt' field is required when custom_mode = true.")
     if not custom:
-        if body.get("auto_lyrics"):
+        if auto_lyrics:
             raise ck.bad("The 'auto_lyrics' field requires custom_mode = true.")
         if not ck.present(body, "gpt_description_prompt"):
             raise ck.bad("The 'gpt_description_prompt' field is required when custom_mode = false.")
@@ -131,26 +131,28 @@ def _song_fields(
     state: EmulatorState, body: dict[str, Any], mv: str, source: ClipRecord | None = None
 ) -> dict[str, Any]:
     """Per-clip fields of a generated song, echoing what the request asked for."""
-    title = body.get("title") or (source.title if source else _random_title(state))
-    tags = body.get("tags") or (source.tags if source else "pop")
-    if body.get("make_instrumental"):
+    title = ck.text(body, "title") or (source.title if source else _random_title(state))
+    tags = ck.text(body, "tags") or (source.tags if source else "pop")
+    prompt = ck.text(body, "prompt")
+    description = ck.text(body, "gpt_description_prompt")
+    if ck.boolean(body, "make_instrumental"):
         lyrics = "[Instrumental]"
-    elif body.get("custom_mode") and body.get("prompt") and not body.get("auto_lyrics"):
-        lyrics = str(body["prompt"])
+    elif ck.boolean(body, "custom_mode") and prompt and not ck.boolean(body, "auto_lyrics"):
+        lyrics = prompt
     elif source is not None and source.lyrics:
         lyrics = source.lyrics
     else:
-        topic = body.get("gpt_description_prompt") or body.get("prompt") or "the night"
-        lyrics = f"[Verse]\nA song about {str(topic)[:60]}\n\n[Chorus]\nSing it once again"
+        topic = description or prompt or "the night"
+        lyrics = f"[Verse]\nA song about {topic[:60]}\n\n[Chorus]\nSing it once again"
     return {
         "title": title,
         "tags": tags,
         "lyrics": lyrics,
         "mv": _echo_mv(state, mv),
-        "gpt_description_prompt": body.get("gpt_description_prompt"),
-        "negative_tags": body.get("negative_tags"),
-        "style_weight": body.get("style_weight"),
-        "weirdness_constraint": body.get("weirdness_constraint"),
+        "gpt_description_prompt": description,
+        "negative_tags": ck.text(body, "negative_tags"),
+        "style_weight": ck.weight(body, "style_weight"),
+        "weirdness_constraint": ck.weight(body, "weirdness_constraint"),
     }
 
 
@@ -189,7 +191,7 @@ def _start(
         webhook_secret=secret,
         event_prefix=event_prefix,
         origin=origin,
-        pair_key=pair_key if body.get("auto_concat") else None,
+        pair_key=pair_key if ck.boolean(body, "auto_concat") else None,
     )
     reply = {"code": 200, "message": "success", "task_id": task.task_id, **(answer or {})}
     return accept_start(request, task, reply)
@@ -200,9 +202,9 @@ async def create(request: web.Request) -> web.Response:
     state, key = state_and_key(request)
     rate_limit(request)
     body = await json_body(request)
-    task_type = body.get("task_type", "create_music")
-    if task_type not in TASK_TYPES:
-        raise ck.bad("The 'task_type' field is invalid.")
+    task_type = ck.choice(
+        body, "task_type", TASK_TYPES, "The 'task_type' field is invalid.", default="create_music"
+    )
     context = f" when task_type = {task_type}"
     mv = ck.check_mv(body, required=task_type != "concat_music")
     if mv in _SAMPLE_MASHUP_ONLY:
@@ -229,7 +231,7 @@ async def create(request: web.Request) -> web.Response:
             message=f"The 'continue_at' field is required{context}.",
         )
     if task_type == "persona_music":
-        persona = body.get("persona_id")
+        persona = ck.text(body, "persona_id")
         if persona is None:
             raise ck.bad("The 'persona_id' field is required when task_type = persona_music.")
         if not _persona_ready(state, key, persona):
@@ -237,9 +239,12 @@ async def create(request: web.Request) -> web.Response:
     if task_type == "add_vocals" and not ck.present(body, "prompt"):
         raise ck.bad(f"The 'prompt' field is required{context}.")
     if task_type == "remaster":
-        category = body.get("variation_category")
-        if category is not None and category not in ("subtle", "normal", "high"):
-            raise ck.bad("The 'variation_category' field should be 'subtle', 'normal' or 'high'.")
+        ck.choice(
+            body,
+            "variation_category",
+            ("subtle", "normal", "high"),
+            "The 'variation_category' field should be 'subtle', 'normal' or 'high'.",
+        )
     start = ck.number(body, "overpainting_start_s", minimum=0)
     end = ck.number(body, "overpainting_end_s", minimum=0)
     if start is not None and end is not None and end <= start:
@@ -252,8 +257,8 @@ async def create(request: web.Request) -> web.Response:
     return _start(request, body, task_type, price("sonic", task_type), [fields] * count)
 
 
-def _persona_ready(state: EmulatorState, key: str, persona_id: Any) -> bool:
-    persona = state.personas.get(persona_id) if isinstance(persona_id, str) else None
+def _persona_ready(state: EmulatorState, key: str, persona_id: str) -> bool:
+    persona = state.personas.get(persona_id)
     if persona is None or persona["key"] != key:
         return False
     task = state.tasks.get(persona.get("task_id") or "")
@@ -269,7 +274,7 @@ async def upload(request: web.Request) -> web.Response:
     body = await json_body(request)
     url = ck.url_field(body, "url")
     cost = price("sonic", "upload")
-    if body.get("callback_url") is not None:
+    if ck.present(body, "callback_url"):
         rate_limit(request)
         fields = {"title": file_title(url), "tags": "", "lyrics": "", "mv": "upload"}
         return _start(
@@ -336,7 +341,7 @@ async def sample(request: web.Request) -> web.Response:
     _mode(body, True, "")
     source = ck.clip_ref(state, key, body, "sample_clip_id", required=False)
     if source is None:
-        if body.get("url") is None:
+        if not ck.present(body, "url"):
             raise ck.bad("One of 'url' or 'sample_clip_id' is required.")
         ck.url_field(body, "url")
     start = ck.number(body, "chop_sample_start_s", minimum=0)

@@ -158,6 +158,8 @@ class WebhookSender:
                         break
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 continue
+            except ValueError:  # a URL the client refuses: no retry can succeed
+                break
         stats.webhooks_failed += 1
         return False
 
