@@ -18,6 +18,7 @@ exists (the manual's own anchors are checked by ``mkdocs build --strict``).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -186,3 +187,20 @@ def test_every_public_operation_is_documented(family: str) -> None:
     assert methods
     missing = [name for name in methods if not re.search(rf"[`.]{name}\(", page)]
     assert not missing, f"docs/operations.md does not show client.{family}: {missing}"
+
+
+def test_docstring_examples_render_as_code() -> None:
+    """The API reference's griffe extension turns ``>>>`` examples into code blocks (Markdown
+    would otherwise show them as nested quotes)."""
+    pytest.importorskip("griffe")  # the docs extra; CI installs it
+    spec = importlib.util.spec_from_file_location(
+        "doctest_blocks", DOCS / "_griffe" / "doctest_blocks.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = "Use it:\n\n>>> async with C() as c:\n...     await c.go()\n\nDone."
+    assert module.fence_examples(text) == (
+        "Use it:\n\n```python\nasync with C() as c:\n    await c.go()\n```\n\nDone."
+    )
