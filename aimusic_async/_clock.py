@@ -38,6 +38,7 @@ async def sleep(delay: float, wake: asyncio.Future[Any] | None = None) -> None:
     loop = asyncio.get_running_loop()
     waiter: asyncio.Future[None] = loop.create_future()
     handle = loop.call_later(max(0.0, delay), _wake, waiter)
+
     def on_wake(_f: asyncio.Future[Any]) -> None:
         _wake(waiter)
 
