@@ -68,10 +68,12 @@ WEBHOOK_MAX_BODY = 1024 * 1024
 # Generations take one to three minutes, so a shorter grace would poll tasks whose callback is
 # simply not due yet; a lost callback is rare and costs at most this much extra wait.
 WEBHOOK_GRACE = 150.0
-# Ids of recently accepted events, kept to drop duplicates (the sender retries and may send the
-# same event twice). ~100 bytes each, so 10,000 ids are about 1 MB and cover far more callbacks
-# than are ever in flight at once.
-WEBHOOK_DEDUPE_LIMIT = 10_000
+# Keys of recently accepted events, kept to drop duplicates (the sender retries and may send the
+# same event twice; anyone who captured a callback can replay it). Up to three keys per event
+# (the sender's id, a digest of the signed body, the task's final state), ~200 bytes each with
+# the dict's overhead, so 30,000 keys are about 6 MB and cover 10,000 recent events: far more
+# callbacks than are ever in flight at once.
+WEBHOOK_DEDUPE_LIMIT = 30_000
 # Bodies above this are verified and parsed in a worker thread: HMAC + JSON of a few hundred KB
 # would otherwise hold the event loop for milliseconds. Typical bodies (a few KB) stay inline,
 # where a thread hop would cost more than the work.
@@ -81,6 +83,49 @@ WEBHOOK_URL_MAX = 1024
 # Handlers finish in microseconds (verify, parse, set a future), so on shutdown there is little
 # to wait for; a short bound keeps client.aclose() quick even if a sender stalls mid-body.
 RECEIVER_SHUTDOWN_TIMEOUT = 2.0
+
+# -- webhook receiver bounds (hostile senders) ----------------------------------------------------
+# A receiver must face the internet, so anyone can connect and send a body before any signature is
+# checked. These bound what an unauthenticated sender can hold, and each is a WebhookManager
+# setting. Deliveries are callbacks past their request head: the body being read, then verified.
+# At most this many at once. The API sends a callback per finished task, each read in a
+# millisecond, so even a large batch finishing together stays far below it; beyond it the oldest
+# delivery still reading its body is cut off (503) to admit the newcomer, so senders that stall
+# cannot keep out the ones that send at once.
+WEBHOOK_MAX_DELIVERIES = 64
+# Body bytes held across all deliveries still being read or verified: 16 bodies at the 1 MiB cap,
+# thousands of the few-KB callbacks the API sends. Past it the oldest reading delivery is cut off
+# (503) to make room, and a sender that cannot be given room is refused (503).
+WEBHOOK_MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024
+# The whole body must arrive within this long after its head (a deadline, not a per-chunk
+# timeout, so a trickle of bytes cannot extend it). A callback is a few KB sent at once; even the
+# 1 MiB cap takes under 10 s at 1 Mbit/s. Past it: 408 and the connection is closed.
+WEBHOOK_READ_TIMEOUT = 10.0
+# Embedded receiver only: a connection must deliver a complete request head within this long of
+# opening, and may sit idle between requests no longer than this. An honest sender sends its head
+# in one packet and its next request (if any) in a burst.
+WEBHOOK_HEAD_TIMEOUT = 10.0
+# Embedded receiver only: header lines per request (the API sends about a dozen, a proxy or
+# tunnel adds a dozen more) and bytes per line (the longest is the request line, whose path is
+# at most the 1024-character webhook_url); together they bound one request head to 256 KiB.
+WEBHOOK_MAX_HEADERS = 64
+WEBHOOK_MAX_HEADER_LINE = 4096
+# Embedded receiver only: open connections. Room for every delivery plus as many connections
+# waiting for a head; a newcomer beyond it closes the connection that has waited longest for its
+# head. With the head limits above, heads can hold at most 128 x 256 KiB = 32 MiB.
+WEBHOOK_MAX_CONNECTIONS = 128
+# Embedded receiver only: aiohttp stops reading a connection's socket once it holds twice this
+# much unread body; a few-KB callback still arrives in one piece.
+WEBHOOK_READ_BUFFER = 16 * 1024
+# Embedded receiver only: after a 413 the rest of the body is read and dropped for this long, so
+# the sender sees the answer rather than a reset connection; dropped bytes take no memory.
+WEBHOOK_LINGER = 2.0
+# The legacy X-Signature scheme (HMAC of the body, no timestamp) is accepted by default: the
+# vendor's older guide documents it, the current one does not say it stopped being sent, and a
+# receiver that refused it would turn an account's every callback into a 401. Its captured
+# callbacks can be replayed forever; deduplication on the signed body and the task's final state
+# is what makes such a replay change nothing.
+WEBHOOK_LEGACY_SIGNATURES = True
 
 # -- batches -------------------------------------------------------------------------------------
 # Sixteen jobs in flight keeps a normal account busy without tripping the start rate limit;

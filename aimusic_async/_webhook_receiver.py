@@ -1,41 +1,59 @@
-"""The HTTP side of webhooks: a bounded body read, the status mapping, the embedded server.
+"""The aiohttp side of webhooks: the body read within the manager's bounds, the status mapping,
+the embedded server.
 
-Kept apart from ``webhooks.py`` so verification and parsing stay framework-free.
+Kept apart from ``webhooks.py`` so verification, parsing and the bounds themselves
+(``DeliveryBudget``) stay framework-free; this module only adapts them to aiohttp.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ._constants import RECEIVER_SHUTDOWN_TIMEOUT
+from ._constants import (
+    RECEIVER_SHUTDOWN_TIMEOUT,
+    WEBHOOK_HEAD_TIMEOUT,
+    WEBHOOK_LINGER,
+    WEBHOOK_MAX_CONNECTIONS,
+    WEBHOOK_MAX_HEADER_LINE,
+    WEBHOOK_MAX_HEADERS,
+    WEBHOOK_READ_BUFFER,
+)
 from ._errors import ResponseValidationError, WebhookVerificationError
+from .webhooks import Delivery, DeliveryRefused
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from .webhooks import WebhookManager
 
-__all__ = ["Receiver", "read_bounded", "respond"]
+    _Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
+__all__ = ["Receiver", "read_body", "respond"]
 
 logger = logging.getLogger("aimusic_async")
 
 _READ_CHUNK = 64 * 1024
 
 
-async def read_bounded(request: web.BaseRequest, limit: int) -> bytes | None:
-    """The request body, or None as soon as it exceeds ``limit`` bytes (never read in full)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
+async def read_body(request: web.BaseRequest, delivery: Delivery, limit: int) -> bytes:
+    """The request body, read within ``delivery``'s bounds. Raises ``DeliveryRefused``: 413 as
+    soon as it exceeds ``limit`` bytes (never read in full), 408 at the read deadline, 503 when
+    the receiver needs the room."""
     chunks: list[bytes] = []
     size = 0
     while True:
-        chunk = await request.content.read(_READ_CHUNK)
+        chunk = await delivery.read(request.content.read(_READ_CHUNK))
         if not chunk:
+            delivery.body_read()
             return b"".join(chunks)
         size += len(chunk)
         if size > limit:
-            return None
+            raise DeliveryRefused(413, f"body larger than {limit} bytes")
+        delivery.take(len(chunk))
         chunks.append(chunk)
 
 
@@ -43,39 +61,166 @@ def _json(status: int, **fields: object) -> web.Response:
     return web.json_response(fields, status=status)
 
 
-async def respond(manager: WebhookManager, request: web.BaseRequest) -> web.Response:
-    """Run one callback through ``manager.handle`` and map the outcome to an HTTP answer."""
-    body = await read_bounded(request, manager.max_body)
-    if body is None:
-        return _json(413, error=f"body larger than {manager.max_body} bytes")
+async def _refuse(request: web.BaseRequest, refused: DeliveryRefused) -> web.StreamResponse:
+    """Answer a refusal and close the connection. After a 413 the server may still read and
+    drop the rest of the body for a moment (so the sender sees the answer); a stalled or
+    evicted sender (408, 503) is closed at once, whatever it still has to send."""
+    resp = _json(refused.status, error=refused.reason)
+    resp.force_close()
+    if refused.status == 413:
+        return resp
     try:
-        event = await manager.handle(body, request.headers)
-    except WebhookVerificationError:
-        # The reason is logged by handle(); the sender learns only that it was refused.
-        return _json(401, error="signature verification failed")
-    except ResponseValidationError:
-        return _json(400, error="unparseable webhook body")
-    return _json(200, received=True, duplicate=event is None)
+        await resp.prepare(request)
+        await resp.write_eof()
+    except ConnectionError:
+        pass  # the sender hung up first: nothing to tell it
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+    return resp
+
+
+async def respond(
+    manager: WebhookManager, request: web.BaseRequest, *, expect_continue: bool = False
+) -> web.StreamResponse:
+    """Run one callback through ``manager.handle`` and map the outcome to an HTTP answer.
+
+    ``expect_continue``: answer ``Expect: 100-continue`` here, once the body is wanted (the
+    embedded server; a mounted handler's router already did).
+    """
+    limit = manager.max_body
+    if request.content_length is not None and request.content_length > limit:
+        manager.stats.too_large += 1
+        return await _refuse(request, DeliveryRefused(413, f"body larger than {limit} bytes"))
+    try:
+        delivery = manager.budget.admit()
+    except DeliveryRefused as refused:
+        return await _refuse(request, refused)
+    try:
+        if expect_continue and request.headers.get("Expect", "").lower() == "100-continue":
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        try:
+            body = await read_body(request, delivery, limit)
+        except DeliveryRefused as refused:
+            if refused.status == 413:
+                manager.stats.too_large += 1
+            return await _refuse(request, refused)
+        except ConnectionError:
+            # The sender hung up mid-body; there is no one to answer.
+            resp = _json(400, error="incomplete body")
+            resp.force_close()
+            return resp
+        try:
+            event = await manager.handle(body, request.headers)
+        except WebhookVerificationError:
+            # The reason is logged by handle(); the sender learns only that it was refused.
+            return _json(401, error="signature verification failed")
+        except ResponseValidationError:
+            return _json(400, error="unparseable webhook body")
+        return _json(200, received=True, duplicate=event is None)
+    finally:
+        delivery.close()
+
+
+class _GuardedServer(web.Server):
+    """aiohttp's low-level server with two more bounds on connections that have not sent a
+    complete request head (new, or idle between requests): each gets ``head_timeout`` seconds
+    to send one, and at most ``max_connections`` are open at once, the oldest waiting one closed
+    to admit a newcomer. (aiohttp's keep-alive timeout covers idle connections too, but older
+    releases arm it only after a first request, so a connection that never sends one stays.)"""
+
+    def __init__(
+        self, handler: _Handler, *, head_timeout: float, max_connections: int, **kwargs: Any
+    ) -> None:
+        super().__init__(handler, **kwargs)
+        self._head_timeout = head_timeout
+        self._max_connections = max_connections
+        # Connections waiting for a request head, oldest first, with their deadline.
+        self._waiting: dict[web.RequestHandler, asyncio.TimerHandle] = {}
+        self.closed_waiting = 0
+
+    def connection_made(self, handler: web.RequestHandler, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        if len(self.connections) > self._max_connections:
+            # Full: the connection that has waited longest for a head goes; an honest sender
+            # sends its head at once and is in the handler long before it is the oldest.
+            victim = next(iter(self._waiting), None)
+            if victim is None:  # every connection is a delivery in progress: refuse the new one
+                handler.force_close()
+                return
+            self._close_waiting(victim)
+        self.await_head(handler)
+
+    def connection_lost(
+        self, handler: web.RequestHandler, exc: BaseException | None = None
+    ) -> None:
+        timer = self._waiting.pop(handler, None)
+        if timer is not None:
+            timer.cancel()
+        super().connection_lost(handler, exc)
+
+    def await_head(self, handler: web.RequestHandler) -> None:
+        """``handler``'s connection is waiting for a request head (new, or after an answer)."""
+        transport = handler.transport
+        if transport is None or transport.is_closing():
+            return
+        loop = asyncio.get_running_loop()
+        old = self._waiting.pop(handler, None)
+        if old is not None:
+            old.cancel()
+        self._waiting[handler] = loop.call_later(self._head_timeout, self._close_waiting, handler)
+
+    def head_arrived(self, handler: web.RequestHandler) -> None:
+        timer = self._waiting.pop(handler, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _close_waiting(self, handler: web.RequestHandler) -> None:
+        timer = self._waiting.pop(handler, None)
+        if timer is not None:
+            timer.cancel()
+            self.closed_waiting += 1
+            handler.force_close()
 
 
 class Receiver:
-    """The embedded server behind ``client.webhooks.serve()``: its own AppRunner and TCPSite."""
+    """The embedded server behind ``client.webhooks.serve()``: its own runner and TCP site."""
 
     def __init__(self, manager: WebhookManager) -> None:
         self._manager = manager
-        self._runner: web.AppRunner | None = None
+        self._runner: web.ServerRunner | None = None
+        self._server: _GuardedServer | None = None
         self.url: str | None = None
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        return await respond(self._manager, request)
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        server = self._server
+        if server is not None:
+            server.head_arrived(request.protocol)
+        try:
+            # Any path: behind a proxy or tunnel the public path may differ from the local
+            # one, and the signature, not the path, is what authenticates a callback.
+            if request.method != "POST":
+                return web.Response(status=405, headers={"Allow": "POST"})
+            return await respond(self._manager, request, expect_continue=True)
+        finally:
+            if server is not None:
+                server.await_head(request.protocol)  # the next request on this connection
 
     async def start(self, host: str, port: int) -> str:
-        app = web.Application(client_max_size=self._manager.max_body)
-        # Any path: behind a proxy or tunnel the public path may differ from the local one,
-        # and the signature, not the path, is what authenticates a callback.
-        app.router.add_route("POST", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=RECEIVER_SHUTDOWN_TIMEOUT
+        server = _GuardedServer(
+            self._handle,
+            head_timeout=WEBHOOK_HEAD_TIMEOUT,
+            max_connections=WEBHOOK_MAX_CONNECTIONS,
+            access_log=None,
+            keepalive_timeout=WEBHOOK_HEAD_TIMEOUT,
+            max_headers=WEBHOOK_MAX_HEADERS,
+            max_field_size=WEBHOOK_MAX_HEADER_LINE,
+            max_line_size=WEBHOOK_MAX_HEADER_LINE,
+            lingering_time=WEBHOOK_LINGER,
+            read_bufsize=WEBHOOK_READ_BUFFER,
+        )
+        runner = web.ServerRunner(
+            server, handle_signals=False, shutdown_timeout=RECEIVER_SHUTDOWN_TIMEOUT
         )
         await runner.setup()
         try:
@@ -89,11 +234,13 @@ class Receiver:
         if ":" in bound_host:
             bound_host = f"[{bound_host}]"
         self._runner = runner
+        self._server = server
         self.url = f"http://{bound_host}:{bound_port}/webhook"
         return self.url
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
+        self._server = None
         self.url = None
         if runner is not None:
             await runner.cleanup()

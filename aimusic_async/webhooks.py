@@ -1,11 +1,13 @@
 """Webhooks: signature verification, typed events, and the receiver that resolves tasks.
 
 The API POSTs a task's result to the ``webhook_url`` given at creation, signed with the
-``webhook_secret``. Two signature schemes exist (``api/sonic.md`` §11):
+``webhook_secret``. Two signature schemes exist:
 
 * current: ``X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, f"{ts}.{raw body}")>`` with
   ``X-Webhook-Timestamp: <unix seconds>``, checked against a tolerance window (replay guard);
-* legacy: ``X-Signature: <hex HMAC-SHA256(secret, raw body)>``, no timestamp.
+* legacy: ``X-Signature: <hex HMAC-SHA256(secret, raw body)>``, no timestamp, so a captured
+  callback verifies forever. It is accepted unless ``legacy_signatures=False``; deduplication on
+  what is signed (the body's digest, the task's final state) makes a replay change nothing.
 
 Both sign the *raw* request bytes. Parsing the JSON and serialising it again changes spacing,
 key order or escapes, and the signature no longer matches: always verify the exact bytes.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import inspect
 import json
 import logging
 import math
@@ -28,16 +31,21 @@ import re
 import reprlib
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
 from . import _clock
 from . import _constants as C
 from ._constants import WEBHOOK_DEDUPE_LIMIT, WEBHOOK_THREAD_THRESHOLD, WEBHOOK_URL_MAX
-from ._errors import AIMusicError, ResponseValidationError, WebhookVerificationError
+from ._errors import (
+    AIMusicError,
+    ConfigurationError,
+    ResponseValidationError,
+    WebhookVerificationError,
+)
 from ._families import SonicFamily
 from .models._base import ResponseModel
 from .models.common import Clip, TaskSnapshot
@@ -120,14 +128,26 @@ def verify_signature(
     *,
     tolerance: float = C.WEBHOOK_TOLERANCE,
     now: float | None = None,
+    legacy_signatures: bool = C.WEBHOOK_LEGACY_SIGNATURES,
 ) -> None:
     """Check that ``body`` was signed with ``secret``; raise ``WebhookVerificationError`` if not.
 
     ``body`` is the raw request body (bytes, never re-serialised JSON); header names are
     case-insensitive. When ``X-Webhook-Signature`` is present the current scheme is required
     (timestamp within ``tolerance`` seconds of ``now``, default the current time, both ways);
-    otherwise the legacy ``X-Signature`` is checked. Comparison is constant-time, and the
-    error's ``reason`` names what was wrong without the secret or the expected signature.
+    otherwise the legacy ``X-Signature`` is checked, unless ``legacy_signatures`` is False.
+    Comparison is constant-time, and the error's ``reason`` names what was wrong without the
+    secret or the expected signature.
+
+    ``legacy_signatures`` (default True): the legacy scheme signs the body alone, with no
+    timestamp, so a callback captured once (from a log, a proxy, a leaked request) verifies
+    forever, and its unsigned ``X-Webhook-Id`` can be changed at will. This function cannot tell
+    a replay from the original; deduplicate on what is signed (as ``client.webhooks`` does, see
+    :func:`dedupe_keys`) so a replay changes nothing. It stays on by default because the vendor's
+    older guide documents that header and nothing in its current one says the service stopped
+    sending it, so refusing it could refuse every callback of an account still on it. Pass False
+    once your callbacks carry ``X-Webhook-Signature``: then a replay outside the tolerance window
+    is refused outright.
     """
     raw = _as_bytes(body)
     if not isinstance(secret, str) or not secret:
@@ -170,6 +190,10 @@ def verify_signature(
         return
 
     legacy = h.get("x-signature")
+    if legacy is not None and not legacy_signatures:
+        raise WebhookVerificationError(
+            "legacy X-Signature refused (legacy_signatures=False); expected X-Webhook-Signature"
+        )
     if legacy is not None:
         digest = legacy.strip()
         # Some senders prefix the legacy header like the current one; accept both spellings.
@@ -363,10 +387,225 @@ def parse_event(
     return _build_event(payload, h, lambda _name: family)
 
 
+def _positive_int(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a whole number >= 1")
+    return value
+
+
+# -- deduplication -------------------------------------------------------------------------------
+def dedupe_keys(event: WebhookEvent, body: bytes) -> tuple[str, ...]:
+    """The keys under which a verified callback counts as seen; one seen before makes it a
+    duplicate, which changes nothing.
+
+    * ``id:`` the sender's event id (``X-Webhook-Id`` / ``Idempotency-Key``), what the API says
+      to deduplicate on; it is not signed, so whoever replays a callback can change it;
+    * ``body:`` a digest of the signed body, which a replay cannot change without breaking the
+      signature (the current scheme's timestamp is a header, so a retry keeps its body);
+    * ``final:`` for an event that ends its task, the family, task id and final state: the same
+      outcome sent again with a different body still resolves nothing new.
+
+    Pure and cheap, so the same keys serve a store shared by several processes.
+    """
+    keys = ["body:" + hashlib.sha256(body).hexdigest()]
+    if event.id:
+        keys.append("id:" + event.id)
+    if event.final:
+        keys.append(f"final:{event.family}:{event.task_id}:{event.snapshot.status}")
+    return tuple(keys)
+
+
+# -- admission: the receiver's bounds, for any web framework ---------------------------------------
+T = TypeVar("T")
+
+
+class DeliveryRefused(AIMusicError):
+    """A callback turned away or cut off by the receiver's bounds; receivers map it to an answer.
+
+    ``status`` is that answer: 503 (the receiver is full, or this read was the oldest when room
+    was needed), 408 (the body did not arrive within the read deadline), 413 (the body is larger
+    than ``max_body``). The connection should be closed after it.
+    """
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    # A read abandoned after a cut-off may still fail (the sender hangs up); nobody awaits it.
+    if not task.cancelled():
+        task.exception()
+
+
+class Delivery:
+    """One admitted callback (see :class:`DeliveryBudget`): a slot, its share of the byte budget
+    and its read deadline. A receiver reads the body through :meth:`read`, accounts each chunk
+    with :meth:`take`, calls :meth:`body_read` once the body is complete, and :meth:`close` when
+    it has answered (always, in a ``finally``)."""
+
+    __slots__ = ("_budget", "_cut", "_timer", "bytes", "reading")
+
+    def __init__(self, budget: DeliveryBudget, cut: asyncio.Future[DeliveryRefused]) -> None:
+        self._budget = budget
+        self._cut = cut
+        self._timer: asyncio.TimerHandle | None = None
+        self.bytes = 0
+        self.reading = True
+
+    @property
+    def cut(self) -> asyncio.Future[DeliveryRefused]:
+        """Done (with the refusal) once this delivery has been cut off."""
+        return self._cut
+
+    async def read(self, read: Awaitable[T]) -> T:
+        """Await one read of the body, unless the delivery is cut off first: then the read is
+        cancelled and ``DeliveryRefused`` raised."""
+        if self._cut.done():
+            if inspect.iscoroutine(read):
+                read.close()
+            raise self._cut.result()
+        task = asyncio.ensure_future(read)
+        try:
+            await asyncio.wait((task, self._cut), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            finished = task.done()
+            if not finished:
+                task.add_done_callback(_retrieve)
+                task.cancel()
+        if finished:
+            return task.result()
+        raise self._cut.result()
+
+    def take(self, size: int) -> None:
+        """Account ``size`` more body bytes held by this delivery. Raises ``DeliveryRefused``
+        (503) when the budget has no room, even after cutting off older reads."""
+        if self._cut.done():
+            raise self._cut.result()
+        self._budget._reserve(self, size)
+
+    def body_read(self) -> None:
+        """The whole body is in: no deadline any more, and never cut off to make room."""
+        self.reading = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def close(self) -> None:
+        """Give the slot and the bytes back (idempotent)."""
+        self._budget._release(self)
+
+
+class DeliveryBudget:
+    """The receiver's bounds on unauthenticated senders, shared by every receiver of one manager
+    (the embedded server, a mounted aiohttp handler) and free of any web framework.
+
+    ``admit()`` hands out a :class:`Delivery` per request whose head has arrived, at most
+    ``max_deliveries`` at once; the bytes they hold together stay within ``max_bytes``; each
+    body must be in within ``read_timeout`` seconds of admission. When full, the oldest delivery
+    still reading its body is cut off (503) to admit a newcomer or make room for its bytes:
+    a genuine callback sends its body at once and finishes before it is the oldest, while a
+    sender that stalls ages into the first to go. Only when every slot is past its read (being
+    verified) is a newcomer refused outright.
+    """
+
+    def __init__(
+        self,
+        stats: WebhookStats,
+        *,
+        max_deliveries: int = C.WEBHOOK_MAX_DELIVERIES,
+        max_bytes: int = C.WEBHOOK_MAX_BYTES_IN_FLIGHT,
+        read_timeout: float = C.WEBHOOK_READ_TIMEOUT,
+    ) -> None:
+        self.stats = stats
+        self.max_deliveries = max_deliveries
+        self.max_bytes = max_bytes
+        self.read_timeout = read_timeout
+        # Insertion order is admission order: the first entry still reading is the oldest.
+        self._active: dict[Delivery, None] = {}
+        self._bytes = 0
+
+    @property
+    def deliveries(self) -> int:
+        return len(self._active)
+
+    @property
+    def bytes_in_flight(self) -> int:
+        return self._bytes
+
+    def admit(self) -> Delivery:
+        """A slot for one callback whose head has arrived; raises ``DeliveryRefused`` (503) when
+        every slot is taken by a delivery past its read."""
+        if len(self._active) >= self.max_deliveries:
+            victim = self._oldest_reading()
+            if victim is None:
+                self.stats.shed += 1
+                raise DeliveryRefused(503, "webhook receiver busy")
+            self._cut_off(victim, DeliveryRefused(503, "cut off to admit a newer callback"))
+        loop = asyncio.get_running_loop()
+        delivery = Delivery(self, loop.create_future())
+        # A server-side deadline on the loop's own timer, not an SDK wait: nothing sleeps on it.
+        delivery._timer = loop.call_later(self.read_timeout, self._expire, delivery)
+        self._active[delivery] = None
+        self.stats.deliveries_in_flight = len(self._active)
+        return delivery
+
+    def _oldest_reading(self) -> Delivery | None:
+        return next((d for d in self._active if d.reading), None)
+
+    def _reserve(self, delivery: Delivery, size: int) -> None:
+        while self._bytes + size > self.max_bytes:
+            victim = self._oldest_reading()
+            if victim is None or victim is delivery:
+                refused = DeliveryRefused(503, "webhook receiver has no room for this body")
+                self._cut_off(delivery, refused)
+                raise refused
+            self._cut_off(victim, DeliveryRefused(503, "cut off to make room for a newer body"))
+        delivery.bytes += size
+        self._bytes += size
+        self.stats.bytes_in_flight = self._bytes
+        self.stats.peak_bytes_in_flight = max(self.stats.peak_bytes_in_flight, self._bytes)
+
+    def _expire(self, delivery: Delivery) -> None:
+        delivery._timer = None
+        self._cut_off(
+            delivery, DeliveryRefused(408, f"body not received within {self.read_timeout:g}s")
+        )
+
+    def _cut_off(self, delivery: Delivery, refused: DeliveryRefused) -> None:
+        if delivery._cut.done():
+            return
+        delivery._cut.set_result(refused)
+        if refused.status == 408:
+            self.stats.timed_out += 1
+        else:
+            self.stats.shed += 1
+        self._release(delivery)
+
+    def _release(self, delivery: Delivery) -> None:
+        if delivery._timer is not None:
+            delivery._timer.cancel()
+            delivery._timer = None
+        if delivery in self._active:
+            del self._active[delivery]
+            self._bytes -= delivery.bytes
+            delivery.bytes = 0
+            self.stats.bytes_in_flight = self._bytes
+            self.stats.deliveries_in_flight = len(self._active)
+
+
 # -- the manager ---------------------------------------------------------------------------------
 @dataclass
 class WebhookStats:
-    """Counters of what the receiver saw. ``delivered`` counts callbacks that ended a wait."""
+    """Counters of what the receiver saw. ``delivered`` counts callbacks that ended a wait.
+
+    Requests cut off before ``handle`` saw them: ``too_large`` (413), ``timed_out`` (408, body
+    not in within the read deadline), ``shed`` (503: turned away while full, or cut off to
+    admit a newer callback or make room for its bytes). Gauges of the
+    :class:`DeliveryBudget`: ``deliveries_in_flight``, ``bytes_in_flight`` and the highest
+    ``peak_bytes_in_flight`` seen.
+    """
 
     received: int = 0
     rejected: int = 0
@@ -374,6 +613,12 @@ class WebhookStats:
     duplicates: int = 0
     accepted: int = 0
     delivered: int = 0
+    too_large: int = 0
+    timed_out: int = 0
+    shed: int = 0
+    deliveries_in_flight: int = 0
+    bytes_in_flight: int = 0
+    peak_bytes_in_flight: int = 0
 
 
 class WebhookManager:
@@ -384,6 +629,22 @@ class WebhookManager:
     From then on tasks are created with ``webhook_url`` and the client's ``webhook_secret``
     (generated at random when the client has none), and ``await task`` resolves from the
     callback, falling back to polling if none arrives within the grace period.
+
+    Settings (keywords here, or attributes of ``client.webhooks``, read on every callback):
+
+    * ``tolerance``: seconds a current-scheme timestamp may differ from the clock;
+    * ``legacy_signatures``: accept the legacy ``X-Signature`` scheme (default True). It has no
+      timestamp, so a captured callback verifies forever; every callback is deduplicated on its
+      signed body and its task's final state (:func:`dedupe_keys`), which makes a replay change
+      nothing. On by default because the vendor's older guide documents the header and its
+      current one does not say it is no longer sent; set False once your callbacks carry
+      ``X-Webhook-Signature``, and legacy-only callbacks get 401;
+    * ``max_body``: bytes per callback body (413 beyond);
+    * ``max_deliveries``, ``max_bytes_in_flight``, ``read_timeout``: the bounds on callbacks
+      being read or verified, across every receiver of this manager (see
+      :class:`DeliveryBudget`): how many at once, how many body bytes they hold together, and
+      the deadline for a whole body. A sender that stalls or overflows them is cut off (408 or
+      503) and its connection closed, and the ones that send at once still get through.
     """
 
     def __init__(
@@ -392,11 +653,20 @@ class WebhookManager:
         *,
         tolerance: float = C.WEBHOOK_TOLERANCE,
         max_body: int = C.WEBHOOK_MAX_BODY,
+        legacy_signatures: bool = C.WEBHOOK_LEGACY_SIGNATURES,
+        max_deliveries: int = C.WEBHOOK_MAX_DELIVERIES,
+        max_bytes_in_flight: int = C.WEBHOOK_MAX_BYTES_IN_FLIGHT,
+        read_timeout: float = C.WEBHOOK_READ_TIMEOUT,
     ) -> None:
         self._client = client
         self.tolerance = tolerance
         self.max_body = max_body
+        self.legacy_signatures = legacy_signatures
         self.stats = WebhookStats()
+        self.budget = DeliveryBudget(self.stats)
+        self.max_deliveries = max_deliveries
+        self.max_bytes_in_flight = max_bytes_in_flight
+        self.read_timeout = read_timeout
         self._url: str | None = None
         self._receiver: Receiver | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -405,6 +675,37 @@ class WebhookManager:
         return f"WebhookManager(url={self._url!r}, serving={self._receiver is not None})"
 
     # -- configuration -----------------------------------------------------------------------
+    @property
+    def max_deliveries(self) -> int:
+        """Callbacks being read or verified at once, across this manager's receivers."""
+        return self.budget.max_deliveries
+
+    @max_deliveries.setter
+    def max_deliveries(self, value: int) -> None:
+        self.budget.max_deliveries = _positive_int("max_deliveries", value)
+
+    @property
+    def max_bytes_in_flight(self) -> int:
+        """Body bytes those callbacks may hold together (keep it at least ``max_body``)."""
+        return self.budget.max_bytes
+
+    @max_bytes_in_flight.setter
+    def max_bytes_in_flight(self, value: int) -> None:
+        self.budget.max_bytes = _positive_int("max_bytes_in_flight", value)
+
+    @property
+    def read_timeout(self) -> float:
+        """Seconds for a whole body to arrive once its head has (a deadline, not per chunk)."""
+        return self.budget.read_timeout
+
+    @read_timeout.setter
+    def read_timeout(self, value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigurationError("read_timeout must be a number of seconds")
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigurationError("read_timeout must be a finite number of seconds > 0")
+        self.budget.read_timeout = float(value)
+
     @property
     def url(self) -> str | None:
         """The URL new tasks get as ``webhook_url`` (None while webhooks are off)."""
@@ -498,13 +799,17 @@ class WebhookManager:
                 "no webhook secret configured: call client.webhooks.serve() or use() first, "
                 "or pass webhook_secret= to the client"
             )
-        verify_signature(raw, h, secret, tolerance=self.tolerance, now=now)
+        verify_signature(
+            raw, h, secret, tolerance=self.tolerance, now=now,
+            legacy_signatures=self.legacy_signatures,
+        )  # fmt: skip
         return _build_event(_decode(raw), h, self._resolve_family)
 
     async def handle(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent | None:
         """Verify, parse and apply one callback; the entry point for any web framework.
 
-        Returns the event, or None for a duplicate (same ``X-Webhook-Id``) that was ignored.
+        Returns the event, or None for a duplicate that was ignored: the same ``X-Webhook-Id``,
+        the same signed body, or the same final state of the same task (see :func:`dedupe_keys`).
         Raises ``WebhookVerificationError`` (answer 401) for a bad signature and
         ``ResponseValidationError`` (answer 400) for an unparseable body; otherwise answer 200,
         also for task ids this client does not know, so the sender stops retrying.
@@ -526,13 +831,18 @@ class WebhookManager:
             self.stats.invalid += 1
             raise
         # No await from here on: the duplicate check and the delivery are one atomic step.
-        key = event.id or "sha256:" + hashlib.sha256(raw).hexdigest()
-        if key in self._seen:
-            self._seen.move_to_end(key)
+        keys = dedupe_keys(event, raw)
+        seen = [key for key in keys if key in self._seen]
+        if seen:
+            # Only the keys seen before are refreshed: a replay's fresh (unsigned) id is not
+            # remembered, so replays cannot push genuine entries out.
+            for key in seen:
+                self._seen.move_to_end(key)
             self.stats.duplicates += 1
-            logger.debug("duplicate webhook %s for task %s ignored", key, event.task_id)
+            logger.debug("duplicate webhook for task %s ignored (%s)", event.task_id, seen[0])
             return None
-        self._seen[key] = None
+        for key in keys:
+            self._seen[key] = None
         while len(self._seen) > WEBHOOK_DEDUPE_LIMIT:
             self._seen.popitem(last=False)
         self.stats.accepted += 1
@@ -545,8 +855,10 @@ class WebhookManager:
         """A ready aiohttp handler to mount in your app (then call :meth:`use`):
 
         ``app.router.add_post("/hook", client.webhooks.aiohttp_handler)``.
-        Reads the body with a bound (413 beyond ``max_body``), then answers 401 for a bad
-        signature, 400 for an unparseable body, 200 otherwise (duplicates and unknown tasks too).
+        Reads the body within this manager's bounds (413 beyond ``max_body``, 408 past
+        ``read_timeout``, 503 when the receiver is full; the connection is closed after those),
+        then answers 401 for a bad signature, 400 for an unparseable body, 200 otherwise
+        (duplicates and unknown tasks too).
         """
         from ._webhook_receiver import respond
 

@@ -461,10 +461,18 @@ async def test_receiver_never_blocks_the_loop(client: AIMusicClient) -> None:
 async def test_dedupe_memory_is_bounded(
     client: AIMusicClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("aimusic_async.webhooks.WEBHOOK_DEDUPE_LIMIT", 5)
+    # Three keys per final event (id, body digest, final state): room for the last two events.
+    monkeypatch.setattr("aimusic_async.webhooks.WEBHOOK_DEDUPE_LIMIT", 6)
     bodies = [final_body(f"d-{n}") for n in range(10)]
     for n, body in enumerate(bodies):
         assert await client.webhooks.handle(body, signed(body, event_id=f"id-{n}")) is not None
-    assert list(client.webhooks._seen) == [f"id-{n}" for n in range(5, 10)]
-    # A recent id is still recognised as a duplicate.
-    assert await client.webhooks.handle(bodies[9], signed(bodies[9], event_id="id-9")) is None
+    seen = list(client.webhooks._seen)
+    assert len(seen) == 6
+    assert [k for k in seen if k.startswith("id:")] == ["id:id-8", "id:id-9"]
+    assert [k for k in seen if k.startswith("final:")] == [
+        "final:sonic:d-8:succeeded",
+        "final:sonic:d-9:succeeded",
+    ]
+    # A recent event is still recognised, even under a new id; a forgotten one is not.
+    assert await client.webhooks.handle(bodies[9], signed(bodies[9], event_id="new")) is None
+    assert await client.webhooks.handle(bodies[0], signed(bodies[0], event_id="id-0")) is not None
