@@ -99,7 +99,7 @@ class NotFoundError(APIError):
 
 
 class TaskNotFoundError(BadRequestError, NotFoundError):
-    """The task id is unknown to the server (400 "task not found.", or a 404 on a task route)."""
+    """The API says the task id is unknown (400 "task not found.", or a JSON 404 saying so)."""
 
 
 class AuthenticationError(APIError):
