@@ -21,7 +21,7 @@
     ├── TaskTimeoutError              the wait deadline passed (also a TimeoutError)
     ├── WebhookVerificationError      a callback that is not signed with our secret (a ValueError)
     ├── ConfigurationError            a setting or argument the SDK cannot work with (a ValueError)
-    └── ClientClosedError             the client was closed before or during the call (a RuntimeError)
+    └── ClientClosedError             the client was closed before or during a call (a RuntimeError)
 
 Messages are the server's own text, verbatim; no exception ever carries the API key or the
 webhook secret (they live only in request headers and HMAC keys, never in bodies we echo).
