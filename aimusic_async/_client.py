@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import AsyncIterator, Iterable
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from . import _constants as C
+from ._errors import ConfigurationError
 from ._hub import PushHub
 from ._transport import Transport
 from .tasks import DurationEstimates, Family, PollPolicy, Task
@@ -51,18 +54,26 @@ class AIMusicClient:
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get(C.API_KEY_ENV)
-        if not key:
-            raise ValueError(
+        if not key or not isinstance(key, str) or not key.strip():
+            raise ConfigurationError(
                 f"no API key: pass api_key=... or set {C.API_KEY_ENV} "
                 "(for a local emulator, see aimusic_async.testing)"
             )
         url = base_url or os.environ.get(C.BASE_URL_ENV) or C.DEFAULT_BASE_URL
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {url!r}")
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
-        if timeout <= 0:
-            raise ValueError("timeout must be > 0")
+        _check_base_url(url)
+        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+            raise ConfigurationError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        if (
+            not isinstance(timeout, (int, float))
+            or isinstance(timeout, bool)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            raise ConfigurationError(
+                f"timeout must be a finite number of seconds > 0, got {timeout!r}"
+            )
+        if poll is not None and not isinstance(poll, PollPolicy):
+            raise ConfigurationError(f"poll must be a PollPolicy, got {type(poll).__name__}")
         self.poll = poll or PollPolicy()
         self._transport = Transport(
             api_key=key,
@@ -149,14 +160,15 @@ class AIMusicClient:
         self._families.setdefault(family.name, family)
 
     def family(self, name: str) -> Family:
-        """The ``Family`` (poll path and answer parser) named ``name``; ValueError if unknown."""
+        """The ``Family`` (poll path and answer parser) named ``name``; ``ConfigurationError`` (a
+        ValueError) if unknown."""
         # Touching the namespace registers its family.
         if name not in self._families and name in ("sonic", "producer", "nuro", "riffusion"):
             getattr(self, name)
         try:
             return self._families[name]
         except KeyError:
-            raise ValueError(
+            raise ConfigurationError(
                 f"unknown task family {name!r}; expected one of sonic, producer, nuro, riffusion"
             ) from None
 
@@ -166,7 +178,7 @@ class AIMusicClient:
         >>> result = await client.task("51bc6dd0-508a-414d-9ef3-71f7bad81cf7")
         """
         if not isinstance(task_id, str) or not task_id.strip():
-            raise ValueError("task_id must be a non-empty string")
+            raise ConfigurationError("task_id must be a non-empty string")
         return Task(self, task_id.strip(), self.family(family))
 
     # -- account, batch, downloads -------------------------------------------------------------
@@ -202,3 +214,18 @@ class AIMusicClient:
         from .download import download
 
         return await download(self, clip_or_url, dest, **kwargs)
+
+
+def _check_base_url(url: str) -> None:
+    """An absolute http(s) URL with a host: anything else fails every request later, with a
+    far less helpful error (the key is never part of the message: only the URL is)."""
+    try:
+        parsed = urlsplit(url)
+        host = parsed.hostname
+        _ = parsed.port  # an out-of-range port raises here
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"base_url is not a valid URL: {url!r}") from None
+    if parsed.scheme not in ("http", "https"):
+        raise ConfigurationError(f"base_url must start with http:// or https://, got {url!r}")
+    if not host or any(c.isspace() for c in host):
+        raise ConfigurationError(f"base_url has no valid host: {url!r}")

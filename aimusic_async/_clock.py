@@ -3,16 +3,18 @@
 ``sleep(delay, wake=None)`` waits ``delay`` seconds or until ``wake`` (a future) is done, whichever
 comes first; it costs one future and one timer handle, not a task, so thousands of waiting
 ``Task`` handles stay cheap. ``monotonic()`` measures durations; ``time()`` is wall-clock seconds
-(webhook timestamps).
+(webhook timestamps). ``sane_wait`` makes a wait a server asked for usable before anything sleeps
+on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time as _time
 from typing import Any
 
-__all__ = ["monotonic", "sleep", "time"]
+__all__ = ["monotonic", "sane_wait", "sleep", "time"]
 
 
 def monotonic() -> float:
@@ -21,6 +23,15 @@ def monotonic() -> float:
 
 def time() -> float:
     return _time.time()
+
+
+def sane_wait(seconds: float | None, cap: float) -> float | None:
+    """A server-supplied wait made safe to sleep on: None when it says nothing usable (missing,
+    NaN), else clamped into ``0 .. cap`` (so "inf", 1e400 or a date far ahead become ``cap``, a
+    negative or past value 0)."""
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), cap)
 
 
 def _wake(waiter: asyncio.Future[None], *_: Any) -> None:

@@ -34,6 +34,45 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # would rather wait a little than fail jobs, hence at least this many tries on 429 alone.
 RATE_LIMIT_MIN_RETRIES = 5
 
+# -- hostile servers (transport, limiter, polling): every wait, interval and answer is bounded --
+# RETRY_AFTER_CAP above is the most any server-supplied wait can be (429/503 Retry-After, a poll
+# hint, the start limiter's pause after a 429); parse_retry_after applies it once, and each user
+# of the value clamps again.
+# A start request waits at most this long for the client's start-rate limiter. A longer wait (or
+# one past the caller's deadline) fails at once with RateLimitError: nothing is sent, so nothing
+# is paid. Twice the longest server pause: a start queued behind a few others at the slowest pace
+# still goes out; a longer queue means the service is refusing starts and the caller decides.
+START_MAX_WAIT = 120.0
+# No poll interval is ever shorter than this, whatever the policy or the server says: 10 ms is
+# already 100 polls a second; below it the wait loop is a busy loop. Server hints and pauses after
+# a failed poll are also never shorter than the policy's own initial_interval (the server may
+# slow us down, never speed us up past the cadence the caller chose).
+POLL_MIN_INTERVAL = 0.01
+# A server hint that would put the next poll past the caller's deadline is cut so that one more
+# poll lands this long before it: the wait ends on a fresh answer, and the poll has time to come
+# back (API polls answer in well under a second).
+POLL_DEADLINE_MARGIN = 1.0
+# API answers (JSON) above this size are refused with ResponseValidationError (for a start
+# request SubmissionUnknownError: the server took it). The largest known answers (a MIDI note
+# list, the word timings of a long song) are a few MB; 16 MiB leaves room for those while a
+# hostile answer costs at most this much memory and is never read in full.
+API_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+# A poll answer carries the same clips as a webhook callback (which the receiver refuses above
+# WEBHOOK_MAX_BODY): two clips are a few KB, stems a few dozen KB. Polls are the hot path whose
+# deadlines must hold, and json.loads holds the interpreter lock for its whole run (even in a
+# worker thread; about 15-140 ms per MiB of hostile shapes), so a poll answer is refused above
+# 1 MiB: the most one hostile poll can stall the loop is then a fraction of that range.
+POLL_MAX_RESPONSE_BYTES = 1024 * 1024
+# Answers above this size are decoded and parsed in a worker thread: model validation of a few
+# hundred KB would hold the event loop for milliseconds, while in a thread it yields to the loop
+# between clips. Typical answers (a few KB) stay inline, where a thread hop costs more than the
+# work. (The decode itself holds the interpreter lock; the size limits above bound it.)
+API_THREAD_THRESHOLD = 256 * 1024
+# A task yields one or two clips (stems a few dozen); a poll answer or callback naming more than
+# this many is refused before any clip is validated, so a hostile list cannot hold the loop (or
+# a wait past its deadline) for seconds.
+MAX_CLIPS_PER_TASK = 1000
+
 # -- polling -------------------------------------------------------------------------------------
 # The docs recommend polling every 15-25 s; generation takes one to a few minutes. Start after a
 # few seconds (short jobs such as concat finish fast), back off to the documented interval.

@@ -13,6 +13,10 @@ The sonic poll answer comes in several documented shapes, all tolerated:
 * ``{"code": 200, "data": {"persona_id": ..., "name": ...}}``: a finished create-voice task;
 * auto-concat pairs ``{"extended" | "replaced": clip, "full": clip | null}``: ``full`` is the
   deliverable and is null while the concat still runs.
+
+Every family refuses an answer listing more than ``MAX_CLIPS_PER_TASK`` clips before validating
+any (``parse_clips``), and reads the API's own "task not found" in a JSON envelope as final
+(``check_not_found``); a gateway's page never gets this far (the transport maps it).
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from . import _constants as C
 from ._errors import ResponseValidationError, TaskNotFoundError
+from ._transport import says_task_not_found
 from .models.common import Clip, TaskSnapshot, TaskStatus
 
 __all__ = [
     "SonicFamily",
+    "check_not_found",
     "failure_reason",
     "parse_clips",
     "snapshot_from_clips",
@@ -65,8 +72,31 @@ def _clip_item(item: Any) -> Any:
     return item
 
 
+def check_not_found(task_id: str, family: str, status: int, body: Any, path: str) -> None:
+    """Raise ``TaskNotFoundError`` when a poll answer (or its envelope) is the API saying the
+    task id is unknown, in its own JSON words; anything else is left to the parser."""
+    if isinstance(body, Mapping) and says_task_not_found(status, body):
+        message = body.get("message") or body.get("error") or body.get("detail")
+        code = body.get("code")
+        raise TaskNotFoundError(
+            message if isinstance(message, str) and message else "task not found.",
+            status=code if isinstance(code, int) and not isinstance(code, bool) else status,
+            body=dict(body),
+            path=path,
+            error_type=str(body["type"]) if body.get("type") is not None else None,
+        )
+
+
 def parse_clips(items: Iterable[Any], *, task_id: str, family: str) -> list[Clip]:
-    """Validate a list of clip objects. A malformed one is a ResponseValidationError."""
+    """Validate a list of clip objects. A malformed one is a ResponseValidationError, and so is
+    a list longer than ``MAX_CLIPS_PER_TASK`` (refused before any clip is validated)."""
+    items = items if isinstance(items, list) else list(items)
+    if len(items) > C.MAX_CLIPS_PER_TASK:
+        raise ResponseValidationError(
+            f"{family} task {task_id}: the answer lists {len(items)} clips, more than the "
+            f"{C.MAX_CLIPS_PER_TASK} a task can have (MAX_CLIPS_PER_TASK)",
+            status=200,
+        )
     clips: list[Clip] = []
     for item in items:
         item = _clip_item(item)
@@ -144,14 +174,7 @@ class SonicFamily:
             raise _bad(task_id, name, "answer is not a JSON object", body)
         message = body.get("message")
         message = message if isinstance(message, str) else None
-        code = body.get("code")
-        if code in (400, 404) and "not found" in (message or "").lower():
-            raise TaskNotFoundError(
-                message or "task not found.",
-                status=code,
-                body=dict(body),
-                path=self.poll_path(task_id),
-            )
+        check_not_found(task_id, name, status, body, self.poll_path(task_id))
         data = body.get("data")
         if status == 202 or body.get("type") == "not_ready" or data is None:
             return snapshot_from_clips(task_id, name, [], message=message, raw=body)

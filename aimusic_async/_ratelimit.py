@@ -12,14 +12,23 @@ starts it accepted in the last second), and after a halving the rate climbs back
 below the rate that was refused (``ceiling``), then probes above it only slowly (as TCP CUBIC
 does around its last loss point).
 
+A server cannot wedge the limiter: its ``Retry-After`` is clamped (``RETRY_AFTER_CAP``) before it
+moves the next slot or the cooldown, and a start whose slot is further away than the caller can
+wait (``START_MAX_WAIT``, or its deadline) is refused at once with ``RateLimitError`` instead of
+sleeping; nothing was sent, so nothing is paid.
+
 All waiting goes through ``_clock.sleep`` so tests can run it without real time passing.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
+from typing import Any
 
 from . import _clock
+from . import _constants as C
+from ._errors import RateLimitError
 
 __all__ = ["AdaptiveRateLimiter"]
 
@@ -53,15 +62,41 @@ class AdaptiveRateLimiter:
         self._cooldown_until = 0.0
         self._accepted: deque[float] = deque()
 
-    async def acquire(self) -> None:
-        """Wait for this start request's slot (returns at once while unlimited)."""
+    async def acquire(
+        self,
+        *,
+        limit: float | None = None,
+        wake: asyncio.Future[Any] | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Wait for this start request's slot (returns at once while unlimited).
+
+        ``limit`` is how long the caller can wait (``START_MAX_WAIT`` when None, never more): a
+        slot further away raises ``RateLimitError`` (``retry_after`` = the wait it would need)
+        without taking the slot. ``wake`` (the client closing) ends the wait early; the caller
+        checks why."""
         if self.rate is None:
             return
+        bound = C.START_MAX_WAIT if limit is None else min(limit, C.START_MAX_WAIT)
         now = _clock.monotonic()
         slot = max(now, self._next_slot)
+        wait = slot - now
+        if wait > bound:
+            reason = (
+                f"the {C.START_MAX_WAIT:g}s the SDK waits at most (the service keeps refusing "
+                "starts)"
+                if limit is None or limit >= C.START_MAX_WAIT
+                else f"the {max(bound, 0.0):.1f}s left before the caller's deadline"
+            )
+            raise RateLimitError(
+                f"start request not sent: the client's start rate limit would hold it "
+                f"{wait:.1f}s, more than {reason}; retry after {wait:.1f}s",
+                path=path,
+                retry_after=wait,
+            )
         self._next_slot = slot + 1.0 / self.rate
-        if slot > now:
-            await _clock.sleep(slot - now)
+        if wait > 0:
+            await _clock.sleep(wait, wake)
 
     def on_success(self) -> None:
         """A start request was accepted: remember it and let the rate creep up."""
@@ -80,6 +115,9 @@ class AdaptiveRateLimiter:
 
     def on_rate_limited(self, retry_after: float | None = None) -> None:
         """The server answered 429: slow down (at most once per cooldown)."""
+        # Clamped here too, whoever parsed it: an uncapped hint would push the next slot (and
+        # every later start) out forever.
+        retry_after = _clock.sane_wait(retry_after, C.RETRY_AFTER_CAP)
         now = _clock.monotonic()
         if now < self._cooldown_until and self.rate is not None:
             return

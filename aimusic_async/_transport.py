@@ -11,6 +11,16 @@ Every API call of the SDK goes through ``Transport.request``. Two kinds of reque
   ``SubmissionUnknownError`` instead, so the SDK never spends a user's credits twice. Start
   requests also pass the client-wide adaptive limiter.
 
+Nothing a server says can stall or flood the client: a ``Retry-After`` is clamped once when
+parsed (finite, ``0 .. RETRY_AFTER_CAP``) and again where it is used; an answer is read
+incrementally and refused past ``max_response_bytes`` (``API_MAX_RESPONSE_BYTES``; polls pass
+the tighter ``POLL_MAX_RESPONSE_BYTES``); answers above ``API_THREAD_THRESHOLD`` are decoded in a
+worker thread. A task is "not found" only when the API says so in its own JSON words: a proxy's
+HTML 404 on a poll is a transient gateway answer (a safe request retries a non-JSON 404).
+
+Closing the client ends every wait inside a request (a retry pause, the limiter's wait) at once
+with ``ClientClosedError``; a call after close raises it before anything is sent.
+
 The API key lives only in the per-request ``Authorization`` header: the session itself carries
 no auth header, because the same pool downloads files from the CDN, which must never see it.
 """
@@ -25,6 +35,7 @@ import random
 import reprlib
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import aiohttp
@@ -38,6 +49,7 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ContentRejectedError,
     EndpointRetiredError,
     InsufficientCreditsError,
@@ -59,7 +71,9 @@ __all__ = [
     "before_start",
     "error_from_response",
     "is_task_timeout",
+    "off_loop",
     "parse_retry_after",
+    "says_task_not_found",
 ]
 
 # Awaited once right before a start request first goes out (after the rate limiter's wait), in
@@ -72,11 +86,15 @@ before_start: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
 logger = logging.getLogger("aimusic_async")
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 RequestKind = Literal["safe", "start"]
 
 # Error bodies and garbled answers are quoted in exceptions and logs only this far.
 BODY_EXCERPT = 300
+# A non-JSON error page is kept (as the exception's ``body``) only this far: enough for any
+# real page, while a hostile multi-MB one is not pinned by every exception that quotes it.
+_ERROR_TEXT_KEEP = 64 * 1024
 # The provider's "Task failed due to timeout" 504 is a final answer about the task, not a
 # transient failure: retrying the poll only repeats it.
 _TASK_TIMEOUT_MARK = "failed due to timeout"
@@ -85,6 +103,11 @@ _MESSAGE_KEYS = ("detail", "error", "message", "msg")
 # description needs moderation review.", "... contains artist names / producer tags ...".
 _CONTENT_WORDS = ("lyrics", "description", "content", "moderation", "copyright", "artist")
 _SECRET_FIELDS = frozenset({"webhook_secret"})
+# How the API itself says a task id is unknown: "task not found." (400), nuro's 404 with type
+# "not_found". A proxy's or framework's 404 ("Not Found", an HTML page) names no task.
+_GONE_TYPES = frozenset({"not_found", "task_not_found"})
+_GONE_WORDS = ("not found", "not exist", "no such", "unknown task")
+_NOT_FOUND_CODES = (400, 404)
 _USER_AGENT = f"aimusic-async/{__version__}"
 # Failures that prove the request never left: the connection was not established. aiohttp
 # names a connect timeout separately from 3.10 on (earlier it is a plain timeout: unknown).
@@ -98,20 +121,27 @@ _NOT_SENT: tuple[type[BaseException], ...] = (
 class Response:
     """A successful (2xx) answer: status, decoded JSON (or None when empty), headers, path."""
 
-    __slots__ = ("data", "headers", "path", "status")
+    __slots__ = ("data", "headers", "path", "size", "status")
 
-    def __init__(self, status: int, data: Any, headers: Mapping[str, str], path: str) -> None:
+    def __init__(
+        self, status: int, data: Any, headers: Mapping[str, str], path: str, size: int = 0
+    ) -> None:
         self.status = status
         self.data = data
         self.headers = headers
         self.path = path
+        # Bytes of the answer as read (decoded JSON can be far bigger in memory); callers parse
+        # big answers off the loop.
+        self.size = size
 
     def __repr__(self) -> str:
         return f"Response(status={self.status}, path={self.path!r})"
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: decimal seconds or an HTTP-date."""
+    """Seconds to wait from a ``Retry-After`` header (decimal seconds or an HTTP-date), always
+    sane: None when unusable (missing, garbled, NaN), else within ``0 .. RETRY_AFTER_CAP`` (an
+    "inf", 999999999 or a date an hour ahead asks for more than any caller will wait)."""
     if not value:
         return None
     value = value.strip()
@@ -125,9 +155,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         if when is None:
             return None
         seconds = when.timestamp() - (_clock.time() if now is None else now)
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
+    return _clock.sane_wait(seconds, C.RETRY_AFTER_CAP)
 
 
 def _excerpt(body: Any) -> str:
@@ -160,6 +188,34 @@ def _message_of(body: Any, fallback: str) -> tuple[str, str | None]:
     return fallback, None
 
 
+def says_task_not_found(status: int, body: Any) -> bool:
+    """Whether an answer is the API saying, in its own JSON words, that a task id is unknown.
+
+    Only a JSON object with status (or envelope ``code``) 400/404 whose ``type`` is
+    ``not_found`` or whose message names a missing task qualifies. A gateway's HTML 404, an
+    empty 404 or a framework's ``{"detail": "Not Found"}`` does not: a task we hold an id for
+    is not given up because something in between failed to route one poll."""
+    if not isinstance(body, Mapping):
+        return False
+    code = body.get("code")
+    if status not in _NOT_FOUND_CODES and not (
+        isinstance(code, int) and not isinstance(code, bool) and code in _NOT_FOUND_CODES
+    ):
+        return False
+    error_type = body.get("type")
+    if isinstance(error_type, str) and error_type.lower() in _GONE_TYPES:
+        return True
+    for key in _MESSAGE_KEYS:
+        value = body.get(key)
+        if isinstance(value, Mapping):  # {"error": {"message": ...}}
+            value = value.get("message")
+        if isinstance(value, str):
+            low = value.lower()
+            if "task" in low and any(words in low for words in _GONE_WORDS):
+                return True
+    return False
+
+
 def error_from_response(
     status: int, body: Any, path: str, headers: Mapping[str, str] | None = None
 ) -> APIError:
@@ -168,7 +224,7 @@ def error_from_response(
     low = message.lower()
     kw: dict[str, Any] = {"status": status, "body": body, "path": path, "error_type": error_type}
     if status == 400:
-        if "task not found" in low:
+        if says_task_not_found(status, body):
             return TaskNotFoundError(message, **kw)
         return BadRequestError(message, **kw)
     if status == 401:
@@ -184,8 +240,10 @@ def error_from_response(
         # nothing about the user's text: no subclass claims to know why.
         return PermissionDeniedError(message, **kw)
     if status == 404:
-        if "/task/" in path:
+        if says_task_not_found(status, body):
             return TaskNotFoundError(message, **kw)
+        # Any other 404 (on a poll: a proxy's page) is a plain NotFoundError; the wait loop
+        # treats it as transient, and the transport retries a non-JSON one like a 502.
         return NotFoundError(message, **kw)
     if status == 410:
         return EndpointRetiredError(message, **kw)
@@ -235,6 +293,11 @@ class Transport:
         self._session = session
         self._owns_session = session is None
         self._closed = False
+        # Resolved by aclose(): every wait inside a request (retry pause, limiter) wakes on it.
+        self._closing: asyncio.Future[None] | None = None
+        # Answers above this are refused unread (see API_MAX_RESPONSE_BYTES); an attribute so a
+        # caller (or a test) can lower it for one client.
+        self.max_response_bytes = C.API_MAX_RESPONSE_BYTES
         # The backoff jitter needs no cryptographic quality; a private RNG keeps tests' seeds
         # of the global one unaffected.
         self._rng = random.Random()
@@ -252,7 +315,7 @@ class Transport:
         """The client's one connection pool. It never carries the Authorization header."""
         if self._session is None:
             if self._closed:
-                raise RuntimeError("the client is closed")
+                raise ClientClosedError("the client is closed")
             connector = aiohttp.TCPConnector(limit=C.DEFAULT_CONNECTION_LIMIT)
             self._session = aiohttp.ClientSession(
                 connector=connector, headers={"User-Agent": _USER_AGENT}
@@ -263,9 +326,35 @@ class Transport:
     def closed(self) -> bool:
         return self._closed
 
+    def closing_signal(self) -> asyncio.Future[None]:
+        """A future that is done once the client is closed (waits pass it as their ``wake``)."""
+        loop = asyncio.get_running_loop()
+        signal = self._closing
+        if signal is None or signal.get_loop() is not loop:
+            # Bound to the running loop: a client reused on another loop gets a fresh one.
+            signal = self._closing = loop.create_future()
+            if self._closed:
+                signal.set_result(None)
+        return signal
+
+    def check_open(self) -> None:
+        """Raise ``ClientClosedError`` once the client is closed."""
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+
     async def aclose(self) -> None:
         """Close the owned session; a caller's session is left open. Safe to call twice."""
         self._closed = True
+        signal = self._closing
+        if signal is not None and not signal.done():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if signal.get_loop() is running:
+                signal.set_result(None)
+            elif not signal.get_loop().is_closed():
+                signal.get_loop().call_soon_threadsafe(_resolve, signal)
         session, self._session = self._session, None
         if session is None or not self._owns_session or session.closed:
             return
@@ -289,17 +378,23 @@ class Transport:
         operation: str = "",
         timeout: float | None = None,
         deadline: float | None = None,
+        max_bytes: int | None = None,
     ) -> Response:
         """Send one API request and return its 2xx answer, retrying per ``kind``.
 
         ``deadline`` (a ``_clock.monotonic()`` time) bounds the call, retries included: each
-        attempt's timeout is cut to the time left, and no retry starts past it.
+        attempt's timeout is cut to the time left, and no retry starts past it. A start request
+        whose turn at the rate limiter would come past it (or past ``START_MAX_WAIT``) fails at
+        once with ``RateLimitError``, unsent. ``max_bytes`` lowers the answer size limit
+        (``max_response_bytes``) for this call (polls pass ``POLL_MAX_RESPONSE_BYTES``).
 
         Raises the mapped ``APIError`` subclass for an error status, ``APIConnectionError`` /
         ``APITimeoutError`` when no answer came (safe requests), ``SubmissionUnknownError`` when
-        a start request may have been taken (a non-JSON 2xx included), ``ResponseValidationError``
-        for a non-JSON 2xx to a safe request.
+        a start request may have been taken (a non-JSON or oversized 2xx included),
+        ``ResponseValidationError`` for a non-JSON or oversized 2xx to a safe request,
+        ``ClientClosedError`` when the client is (or gets) closed.
         """
+        self.check_open()
         url = self.base_url + path
         body = None if json is None else _json.dumps(json, separators=(",", ":")).encode()
         headers = self._auth if body is None else self._auth_json
@@ -309,8 +404,18 @@ class Transport:
             else aiohttp.ClientTimeout(total=timeout, connect=C.DEFAULT_CONNECT_TIMEOUT)
         )
         op = operation or f"{method} {path}"
+        size_limit = self.max_response_bytes
+        if max_bytes is not None:
+            size_limit = min(size_limit, max_bytes)
         attempt = 0
         while True:
+            if kind == "start":
+                limit = None if deadline is None else deadline - _clock.monotonic()
+                await self.limiter.acquire(limit=limit, wake=self.closing_signal(), path=path)
+                self.check_open()
+                hook = before_start.get()
+                if hook is not None and attempt == 0:
+                    await hook()
             attempt_timeout = client_timeout
             if deadline is not None:
                 left = deadline - _clock.monotonic()
@@ -319,18 +424,22 @@ class Transport:
                     attempt_timeout = aiohttp.ClientTimeout(
                         total=max(left, _MIN_ATTEMPT_TIMEOUT), connect=client_timeout.connect
                     )
-            if kind == "start":
-                await self.limiter.acquire()
-                hook = before_start.get()
-                if hook is not None and attempt == 0:
-                    await hook()
+            self.check_open()  # the before_start hook may have awaited a close
             started = _clock.monotonic()
             try:
-                status, raw, resp_headers = await self._send(
-                    method, url, body, headers, attempt_timeout
+                status, raw, resp_headers, oversized = await self._send(
+                    method, url, body, headers, attempt_timeout, size_limit
                 )
+            except ClientClosedError:
+                raise  # closed before the request could start: nothing was sent
+            except RuntimeError as exc:
+                # aiohttp's "Session is closed" comes before anything is sent; any other
+                # RuntimeError is a bug, not a network failure.
+                self._raise_if_closed(exc)
+                raise
             except _NOT_SENT as exc:
                 # The connection was never established: nothing was sent, any kind may retry.
+                self._raise_if_closed(exc)
                 failure: Exception = (
                     APITimeoutError(f"connect timed out: {path}", path=path)
                     if isinstance(exc, asyncio.TimeoutError)
@@ -343,16 +452,19 @@ class Transport:
                     raise failure from exc
                 self._log_retry(method, path, attempt, f"connect failed ({_describe(exc)})", delay)
                 attempt += 1
-                await _clock.sleep(delay)
+                await self._pause(delay)
                 continue
             except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
                 timed_out = isinstance(exc, asyncio.TimeoutError)
                 reason = "timed out" if timed_out else f"connection lost ({_describe(exc)})"
                 if kind == "start":
+                    # Even when the client is closing: the request may have gone out, and the
+                    # caller must hear that it may have been paid for.
                     logger.warning("%s %s: %s; not re-sent (start request)", method, path, reason)
                     raise SubmissionUnknownError(
                         reason, operation=op, path=path, payload=redact(json)
                     ) from exc
+                self._raise_if_closed(exc)
                 delay = self._backoff(attempt)
                 if attempt >= self.max_retries or _too_late(deadline, delay):
                     if timed_out:
@@ -360,19 +472,35 @@ class Transport:
                     raise APIConnectionError(reason, path=path) from exc
                 self._log_retry(method, path, attempt, reason, delay)
                 attempt += 1
-                await _clock.sleep(delay)
+                await self._pause(delay)
                 continue
 
             elapsed = _clock.monotonic() - started
             logger.debug(
                 "%s %s -> %d (attempt %d, %.3fs)", method, path, status, attempt + 1, elapsed
             )
-            data = _decode(raw)
-            if 200 <= status < 300:
+            ok = 200 <= status < 300
+            if ok and kind == "start":
+                self.limiter.on_success()
+            if ok and oversized:
+                limit_text = _size(size_limit)
+                reason = f"answer {status} is larger than the {limit_text} limit on API answers"
                 if kind == "start":
-                    self.limiter.on_success()
+                    # The server took the request; its answer (and the task id in it) is lost.
+                    logger.warning("%s %s: %s; outcome unknown", method, path, reason)
+                    raise SubmissionUnknownError(
+                        reason, operation=op, path=path, payload=redact(json)
+                    )
+                raise ResponseValidationError(f"{path}: {reason}", status=status, path=path)
+            if len(raw) > C.API_THREAD_THRESHOLD:
+                # A start's answer is awaited in full whatever the deadline: it names the task.
+                bound = deadline if kind == "safe" else None
+                data = await off_loop(partial(_decode_big, raw), deadline=bound, path=path)
+            else:
+                data = _decode(raw)
+            if ok:
                 if data is _GARBLED:
-                    excerpt = _excerpt(_text(raw))
+                    excerpt = _excerpt(_text(raw[: BODY_EXCERPT * 4]))
                     if kind == "start":
                         # The server took the request (2xx): the work may exist and be paid
                         # for, but its id is unreadable. Unknown, not failed, so that nothing
@@ -392,10 +520,13 @@ class Transport:
                         path=path,
                         body=excerpt,
                     )
-                return Response(status, data, resp_headers, path)
+                return Response(status, data, resp_headers, path, len(raw))
 
             error = error_from_response(
-                status, _text(raw) if data is _GARBLED else data, path, resp_headers
+                status,
+                _text(raw[:_ERROR_TEXT_KEEP]) if data is _GARBLED else data,
+                path,
+                resp_headers,
             )
             if status == 429:
                 retry_after = error.retry_after if isinstance(error, RateLimitError) else None
@@ -408,7 +539,7 @@ class Transport:
                     raise error
                 self._log_retry(method, path, attempt, "429 rate limited", delay)
                 attempt += 1
-                await _clock.sleep(delay)
+                await self._pause(delay)
                 continue
             if kind == "start":
                 if status >= 500:
@@ -424,6 +555,9 @@ class Transport:
                 # Any other refusal (400, 403, 408 ...) is final for a start request.
                 raise error
             retryable = status in C.RETRYABLE_STATUSES or status >= 500
+            if status == 404 and not isinstance(data, Mapping):
+                # Not the API's JSON: a proxy or gateway page in between, as transient as a 502.
+                retryable = True
             if is_task_timeout(error):
                 retryable = False
             if not retryable or attempt >= self.max_retries:
@@ -434,7 +568,17 @@ class Transport:
                 raise error
             self._log_retry(method, path, attempt, f"HTTP {status}", delay)
             attempt += 1
-            await _clock.sleep(delay)
+            await self._pause(delay)
+
+    async def _pause(self, delay: float) -> None:
+        """A retry pause that ends at once (``ClientClosedError``) when the client closes."""
+        await _clock.sleep(delay, wake=self.closing_signal())
+        self.check_open()
+
+    def _raise_if_closed(self, exc: BaseException) -> None:
+        """A failure caused by closing the client mid-request is reported as that."""
+        if self._closed:
+            raise ClientClosedError("the client was closed during the request") from exc
 
     async def _send(
         self,
@@ -443,17 +587,36 @@ class Transport:
         body: bytes | None,
         headers: Mapping[str, str],
         timeout: aiohttp.ClientTimeout,
-    ) -> tuple[int, bytes, Mapping[str, str]]:
+        limit: int,
+    ) -> tuple[int, bytes, Mapping[str, str], bool]:
+        """Status, body, headers and whether the body went past ``limit`` bytes.
+
+        The body is read as it arrives and reading stops at the limit (the connection is then
+        closed, not reused): an oversized answer never sits in memory whole. A 2xx that is too
+        big is refused by the caller; an error answer keeps its status, and the prefix read
+        serves as its message."""
         async with self.session.request(
             method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
         ) as resp:
-            raw = await resp.read()
-            return resp.status, raw, resp.headers
+            declared = resp.content_length
+            if declared is not None and declared > limit:
+                resp.close()
+                return resp.status, b"", resp.headers, True
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.content.iter_any():
+                size += len(chunk)
+                if size > limit:
+                    resp.close()
+                    return resp.status, b"".join(chunks), resp.headers, True
+                chunks.append(chunk)
+            return resp.status, b"".join(chunks), resp.headers, False
 
     def _backoff(self, attempt: int, retry_after: float | None = None) -> float:
-        """Exponential backoff with full jitter, or the server's hint (capped) when given."""
-        if retry_after is not None:
-            return min(retry_after, C.RETRY_AFTER_CAP)
+        """Exponential backoff with full jitter, or the server's hint (made sane) when given."""
+        hint = _clock.sane_wait(retry_after, C.RETRY_AFTER_CAP)
+        if hint is not None:
+            return hint
         ceiling = min(C.RETRY_MAX_DELAY, C.RETRY_INITIAL_DELAY * (2**attempt))
         return self._rng.uniform(0.0, ceiling)
 
@@ -501,6 +664,45 @@ def _decode(raw: bytes) -> Any:
     except (ValueError, UnicodeDecodeError, RecursionError):
         # RecursionError: a hostile or broken body nested deeper than the parser can go.
         return _GARBLED
+
+
+def _decode_big(raw: bytes) -> Any:
+    """``_decode`` for an answer above ``API_THREAD_THRESHOLD``, run in a worker thread."""
+    data = _decode(raw)
+    logger.debug("decoded a %s answer in a worker thread", _size(len(raw)))
+    return data
+
+
+async def off_loop(
+    fn: Callable[[], T], *, deadline: float | None = None, path: str | None = None
+) -> T:
+    """Run CPU-heavy ``fn()`` (decoding, parsing a big answer) in a worker thread, so the event
+    loop keeps serving every other task meanwhile. With a ``deadline`` the caller stops waiting
+    for it there (``APITimeoutError``; the thread finishes on its own and its result is
+    dropped), so a wait's deadline holds however big the answer."""
+    work = asyncio.ensure_future(asyncio.to_thread(fn))
+    if deadline is None:
+        return await work
+    left = deadline - _clock.monotonic()
+    try:
+        return await asyncio.wait_for(work, timeout=max(left, 0.0))
+    except asyncio.TimeoutError:
+        raise APITimeoutError(
+            f"the answer was not processed before the deadline: {path or fn.__name__}", path=path
+        ) from None
+
+
+def _size(n: int) -> str:
+    """A byte count the way the limits are documented: 16 MiB, 256 KiB, 300 bytes."""
+    for unit, scale in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:g} {unit}"
+    return f"{n} bytes"
+
+
+def _resolve(signal: asyncio.Future[None]) -> None:
+    if not signal.done():
+        signal.set_result(None)
 
 
 def _describe(exc: BaseException) -> str:

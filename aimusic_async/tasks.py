@@ -22,20 +22,31 @@ Polling schedule (adaptive):
   within about a sixth of the usual spread of durations (on average).
 * Every interval is jittered (``POLL_JITTER``) so tasks started together do not poll in lockstep;
   a server ``Retry-After`` on a poll answer replaces the planned interval.
+* Nothing the server says can make the loop spin or oversleep: no interval is shorter than
+  ``POLL_MIN_INTERVAL``; a server hint and the pause after a failed poll are never shorter than
+  the policy's ``initial_interval`` nor longer than ``RETRY_AFTER_CAP``, and one that would land
+  past the caller's deadline is cut so one more poll comes ``POLL_DEADLINE_MARGIN`` before it.
 * A task started with a webhook (``client._hub.future(id)`` exists) waits for the callback until
   ``client._hub.grace`` (``WEBHOOK_GRACE``) after the late edge of the finish window (``m + 3d``,
   once known), then polls at ``max_interval`` as a fallback; every sleep ends at once when the
   callback arrives.
-* Transient poll failures (connection, 408, 429, 5xx, a garbled body) are absorbed with backoff
-  within the deadline; ``POLL_MAX_CONSECUTIVE_ERRORS`` in a row raise the last one.
+* Transient poll failures (connection, 408, 429, 5xx, a garbled or oversized body, a gateway's
+  404 page) are absorbed with backoff within the deadline; ``POLL_MAX_CONSECUTIVE_ERRORS`` in a
+  row raise the last one. A task is given up as unknown only on the API's own JSON "task not
+  found" (``TaskNotFoundError``), which is final at once.
+* Closing the client wakes every waiter at once with ``ClientClosedError``.
+* Answers above ``API_THREAD_THRESHOLD`` are parsed in a worker thread, bounded by the deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import random
 from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from . import _clock
@@ -43,15 +54,18 @@ from . import _constants as C
 from ._errors import (
     APIConnectionError,
     APIError,
+    ConfigurationError,
     EndpointRetiredError,
+    NotFoundError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
     TaskFailedError,
+    TaskNotFoundError,
     TaskTimeoutError,
 )
 from ._families import failure_reason
-from ._transport import is_task_timeout, parse_retry_after
+from ._transport import Response, is_task_timeout, off_loop, parse_retry_after
 from .models.common import TaskResult, TaskSnapshot
 
 if TYPE_CHECKING:
@@ -78,6 +92,7 @@ MIN_DEVIATION_SHARE = 0.05
 _EARLY_WAKE = 0.005
 
 _jitter_rng = random.Random()
+logger = logging.getLogger("aimusic_async")
 
 
 @runtime_checkable
@@ -109,12 +124,19 @@ class PollPolicy:
     def __post_init__(self) -> None:
         for name in ("initial_interval", "max_interval", "multiplier", "timeout"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"PollPolicy.{name} must be a number > 0, got {value!r}")
+            if (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise ConfigurationError(
+                    f"PollPolicy.{name} must be a finite number > 0, got {value!r}"
+                )
         if self.multiplier < 1:
-            raise ValueError(f"PollPolicy.multiplier must be >= 1, got {self.multiplier!r}")
+            raise ConfigurationError(f"PollPolicy.multiplier must be >= 1, got {self.multiplier!r}")
         if self.max_interval < self.initial_interval:
-            raise ValueError("PollPolicy.max_interval must be >= initial_interval")
+            raise ConfigurationError("PollPolicy.max_interval must be >= initial_interval")
 
     def interval(self, step: int) -> float:
         """The un-jittered interval before poll number ``step`` (0-based) of the quick schedule."""
@@ -161,8 +183,27 @@ def _jittered(delay: float) -> float:
 
 
 def _is_transient(exc: APIError) -> bool:
-    """An error answer a later poll may not repeat: 408, 429, 5xx (as the transport retries)."""
+    """An error answer a later poll may not repeat: 408, 429, 5xx (as the transport retries),
+    and a 404 that is not the API's own "task not found" (a proxy's page, a route miss)."""
+    if isinstance(exc, NotFoundError):
+        return not isinstance(exc, TaskNotFoundError)
     return isinstance(exc, (ServerError, RateLimitError)) or exc.status == 408
+
+
+def _deadline_of(timeout: float | None, default: float) -> float:
+    """The ``_clock.monotonic()`` time a wait ends; a bad ``timeout`` fails before any poll."""
+    if timeout is None:
+        return _clock.monotonic() + default
+    if (
+        not isinstance(timeout, (int, float))
+        or isinstance(timeout, bool)
+        or not math.isfinite(timeout)
+        or timeout < 0
+    ):
+        raise ConfigurationError(
+            f"timeout must be a finite number of seconds >= 0, got {timeout!r}"
+        )
+    return _clock.monotonic() + timeout
 
 
 class Task:
@@ -252,7 +293,7 @@ class Task:
         finish: await it again or rebuild it with ``client.task(id)``).
         """
         begun = _clock.monotonic()
-        deadline = begun + (self._client.poll.timeout if timeout is None else timeout)
+        deadline = _deadline_of(timeout, self._client.poll.timeout)
         while True:
             if self.result is not None:
                 return self.result
@@ -280,7 +321,7 @@ class Task:
         the failed snapshot, ``TaskTimeoutError`` past the deadline).
         """
         begun = _clock.monotonic()
-        deadline = begun + (self._client.poll.timeout if timeout is None else timeout)
+        deadline = _deadline_of(timeout, self._client.poll.timeout)
         seen: tuple[Any, ...] | None = None
         while True:
             snapshot = self.last
@@ -357,6 +398,8 @@ class Task:
 
     async def _drive(self, deadline: float) -> None:
         """One step: sleep until the planned poll (or a webhook), then poll once."""
+        transport = self._client._transport
+        transport.check_open()
         hub = self._client._hub.future(self.id)
         if hub is not None and hub.cancelled():
             hub = None
@@ -364,7 +407,12 @@ class Task:
             self._next_at = self._first_poll_at(hub)
         delay = min(self._next_at, deadline) - _clock.monotonic()
         if delay > 0:
-            await _clock.sleep(delay, wake=hub)
+            closing = transport.closing_signal()
+            if hub is None:
+                await _clock.sleep(delay, wake=closing)
+            else:
+                await _sleep_until_either(delay, hub, closing)
+            transport.check_open()
         if hub is not None and hub.done() and not hub.cancelled():
             self._record(hub.result())
             return
@@ -391,7 +439,7 @@ class Task:
                 raise
             retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
             backoff = retry_after if retry_after is not None else policy.interval(self._errors)
-            self._next_at = _clock.monotonic() + min(_jittered(backoff), C.RETRY_AFTER_CAP)
+            self._next_at = self._server_paced(backoff, deadline)
             return
         self._errors = 0
         self._record(snapshot)
@@ -412,8 +460,24 @@ class Task:
             else:
                 self._step += 1
         if hint is not None:
-            interval = min(hint, C.RETRY_AFTER_CAP)
-        self._next_at = _clock.monotonic() + _jittered(interval)
+            self._next_at = self._server_paced(hint, deadline)
+        else:
+            self._next_at = _clock.monotonic() + max(_jittered(interval), C.POLL_MIN_INTERVAL)
+
+    def _server_paced(self, seconds: float, deadline: float) -> float:
+        """When to poll next after the server set the pace (a Retry-After hint, or the pause
+        after a failed poll): never sooner than the policy's own quickest cadence, jitter aside
+        (a "retry at once" must not become a busy loop), never later than ``RETRY_AFTER_CAP``,
+        and not past the caller's deadline while a last poll still fits before it."""
+        floor = max(self._client.poll.initial_interval, C.POLL_MIN_INTERVAL)
+        pause = _clock.sane_wait(seconds, C.RETRY_AFTER_CAP)
+        pause = floor if pause is None else max(pause, floor)
+        now = _clock.monotonic()
+        due = now + _jittered(pause)
+        last_call = deadline - C.POLL_DEADLINE_MARGIN
+        if due > deadline and now + floor <= last_call:
+            due = last_call
+        return due
 
     async def _poll(self, deadline: float | None = None) -> tuple[TaskSnapshot, float | None]:
         """One GET of the task's state: the snapshot and the server's Retry-After hint.
@@ -427,6 +491,7 @@ class Task:
                 kind="safe",
                 operation=f"{self._family.name}.poll",
                 deadline=deadline,
+                max_bytes=C.POLL_MAX_RESPONSE_BYTES,
             )
         except EndpointRetiredError as exc:
             # A retired family (nuro) names where its work moved, however the handle was made.
@@ -434,9 +499,23 @@ class Task:
             raise
         finally:
             self.polls += 1
-        snapshot = self._family.parse_task(self.id, response.status, response.data)
+        if response.size > C.API_THREAD_THRESHOLD:
+            # Validating a big answer (hundreds of clips, long lyrics) would hold the loop.
+            snapshot = await off_loop(
+                partial(self._parse_logged, response), deadline=deadline, path=response.path
+            )
+        else:
+            snapshot = self._family.parse_task(self.id, response.status, response.data)
         hint = parse_retry_after(response.headers.get("Retry-After"))
         return snapshot, hint
+
+    def _parse_logged(self, response: Response) -> TaskSnapshot:
+        """``parse_task`` in a worker thread (see ``_poll``)."""
+        snapshot = self._family.parse_task(self.id, response.status, response.data)
+        logger.debug(
+            "parsed a %d-byte poll answer of task %s in a worker thread", response.size, self.id
+        )
+        return snapshot
 
     def _record(self, snapshot: TaskSnapshot) -> None:
         """Store a snapshot; a final one becomes the result (or the failure)."""
@@ -474,6 +553,27 @@ class Task:
     def _release(self) -> None:
         self._next_at = None
         self._client._hub.release(self.id)
+
+
+async def _sleep_until_either(
+    delay: float, first: asyncio.Future[Any], second: asyncio.Future[Any]
+) -> None:
+    """``_clock.sleep`` that ends when either future is done (a webhook, the client closing)."""
+    if first.done() or second.done():
+        return
+    either: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def fire(_f: asyncio.Future[Any]) -> None:
+        if not either.done():
+            either.set_result(None)
+
+    first.add_done_callback(fire)
+    second.add_done_callback(fire)
+    try:
+        await _clock.sleep(delay, wake=either)
+    finally:
+        first.remove_done_callback(fire)
+        second.remove_done_callback(fire)
 
 
 def _fingerprint(snapshot: TaskSnapshot) -> tuple[Any, ...]:

@@ -21,6 +21,7 @@ from aiohttp import web
 from aimusic_async import (
     AIMusicClient,
     AuthenticationError,
+    ConfigurationError,
     InsufficientCreditsError,
     PollPolicy,
     ResponseValidationError,
@@ -87,8 +88,9 @@ def test_key_and_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     [{"base_url": "ftp://x"}, {"max_retries": -1}, {"timeout": 0}],
 )
 def test_bad_configuration(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match=next(iter(kwargs))):
+    with pytest.raises(ConfigurationError, match=next(iter(kwargs))) as info:
         AIMusicClient(api_key="k", **kwargs)
+    assert isinstance(info.value, ValueError)
 
 
 async def test_lifecycle_closes_owned_session(serve_app: Serve) -> None:

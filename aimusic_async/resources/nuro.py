@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pydantic
 
 from .._errors import EndpointRetiredError, ResponseValidationError
+from .._families import check_not_found
 from ..models.common import Clip, TaskSnapshot
 from ..models.nuro import (
     NuroBgmGenre,
@@ -67,6 +68,7 @@ class NuroFamily:
             raise ResponseValidationError(
                 "nuro task answer is not an object", path=path, status=status, body=body
             )
+        check_not_found(task_id, self.name, status, body, path)
         flat: Any = body
         data = body.get("data")
         if isinstance(data, list) and data:

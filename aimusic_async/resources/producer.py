@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._errors import EndpointRetiredError, ResponseValidationError
-from .._families import parse_clips
+from .._families import check_not_found, parse_clips
 from ..models.common import Clip, TaskSnapshot
 from ..models.producer import (
     PRODUCER_REPLACEMENTS,
@@ -110,6 +110,7 @@ class ProducerFamily:
             raise ResponseValidationError(
                 "producer task answer is not an object", path=path, status=status, body=body
             )
+        check_not_found(task_id, self.name, status, body, path)
         if body.get("type") == "not_ready":
             return snap("not_ready", [])
         message = body.get("message") or body.get("error")

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ResponseValidationError
+from .._families import check_not_found
 from ..models.common import TaskSnapshot
 from ..models.riffusion import (
     RiffusionCreateRequest,
@@ -49,6 +50,7 @@ class RiffusionFamily:
             raise ResponseValidationError(
                 "riffusion task answer is not an object", path=path, status=status, body=body
             )
+        check_not_found(task_id, self.name, status, body, path)
         message = body.get("message") or body.get("error")
         message = str(message) if message is not None else None
         if body.get("type") == "not_ready" or not body.get("data"):
