@@ -353,11 +353,11 @@ _IN_DOUBT = ("starting", "unknown", "lost")
 
 def _refused(exc: BaseException) -> bool:
     """Did this error from a start request prove the server took nothing? A 4xx refusal (429
-    included), a connection never made, a closed client. (The transport already turns every
-    ambiguous answer, 5xx or unreadable 2xx, into ``SubmissionUnknownError``.)"""
+    included) or a connection never made. (The transport already turns every ambiguous
+    answer, 5xx or unreadable 2xx, into ``SubmissionUnknownError``.)"""
     if isinstance(exc, APIError):
         return exc.status < 500
-    return isinstance(exc, (APIConnectionError, ClientClosedError))
+    return isinstance(exc, APIConnectionError)
 
 
 class BatchRun(AsyncIterator[JobOutcome]):
@@ -651,6 +651,10 @@ class BatchRun(AsyncIterator[JobOutcome]):
             # Committed after the rate limiter's wait and before a byte is sent (see
             # _transport.before_start): only a request that may have gone out is "starting".
             nonlocal sent
+            if self._client._transport.closed:
+                # Checked here, right before the send: a batch iterated on a closed client
+                # fails its jobs as never sent, instead of leaving them in doubt.
+                raise ClientClosedError("the client is closed; the start request was not sent")
             if journal is not None:
                 await journal.mark_starting(job.key)
             sent = True
