@@ -174,6 +174,11 @@ BATCH_CONCURRENCY = 16
 # whose start may or may not have reached the server ("unknown"); starts answer in milliseconds
 # and the service paces them anyway, so a narrow window costs no throughput.
 BATCH_START_WINDOW = 4
+# One journal serves one batch run at a time. A run that finds it in use (by another run on the
+# same Journal object, another handle, or another process) waits this long, in case that run is
+# just closing it, then is refused. Runs last minutes, so a longer wait would only delay the
+# error; a shorter one could refuse a run whose predecessor is still releasing the file.
+JOURNAL_BUSY_TIMEOUT = 2.0
 
 # -- downloads -----------------------------------------------------------------------------------
 # Three retries ride out a CDN blip (a dropped connection, a 503 during a deploy) without

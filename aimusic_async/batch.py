@@ -11,10 +11,21 @@ again with the same jobs and journal:
 
 * re-emits finished jobs from the journal without a request (``origin="journal"``);
 * re-attaches to started tasks by id (``origin="reattached"``) instead of starting them again;
+  a poll error (timeout, outage, garbage, even the API's own "task not found.") never turns a
+  started job into one that is sent again;
 * reports jobs whose start request had no answer (or was in flight when the process died) as
   ``"unknown"`` and does not re-send them unless ``resubmit_unknown=True``: the task may exist
   and be paid for, and the API offers no way to look it up by anything but its id;
-* re-runs failed jobs (their failure was definite: nothing usable was paid for).
+* reports a job whose task the server no longer finds (journal state ``lost``) as ``"unknown"``
+  too, with its task id: a rerun looks that id up again, and only with ``resubmit_unknown=True``
+  sends the job anew when the task is still not found;
+* re-runs failed jobs: only a definite failure is recorded as one (a start refused before any
+  task id existed, or a task whose every clip failed, which the service refunds).
+
+One journal serves one run at a time: a run whose journal is in use by another run (the same
+``Journal`` object, another handle on the file, another process) waits up to
+``JOURNAL_BUSY_TIMEOUT`` (2 s), then fails with ``JournalInUseError`` having planned and sent
+nothing.
 
 The journal file is created owner-only (0600). It holds results, prompts and file paths, but
 never a job's own ``webhook_secret``: that is stored redacted, and a rerun (resubmission
@@ -46,7 +57,15 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from . import _clock
 from ._constants import BATCH_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._constants import BATCH_START_WINDOW as START_WINDOW
-from ._errors import SubmissionUnknownError, TaskFailedError, TaskNotFoundError
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    ClientClosedError,
+    ConfigurationError,
+    SubmissionUnknownError,
+    TaskFailedError,
+    TaskNotFoundError,
+)
 from ._transport import before_start, redact
 from .download import download
 from .journal import Journal, JournalConflictError, JournalEntry, fingerprint
@@ -105,7 +124,10 @@ class JobOutcome:
 
     ``status``: ``finished`` (``result`` holds the task's result; ``files`` the downloads),
     ``failed`` (``error`` says why; ``result`` may still be set when only a download failed),
-    ``unknown`` (the start request may or may not have created a task; not re-sent).
+    ``unknown``: paid work whose fate is not known, not re-sent. Either the start request may
+    or may not have created a task (``task_id`` is None, ``error`` a ``SubmissionUnknownError``)
+    or the server no longer finds the task it named (``task_id`` set, ``error`` a
+    ``TaskNotFoundError``; a rerun looks it up again).
     """
 
     job: Job
@@ -269,22 +291,25 @@ def _dry_class(cls: type[Any]) -> type[Any]:
 def _method_of(client: AIMusicClient, operation: str) -> tuple[Any, str]:
     family, _, name = operation.partition(".")
     if family not in _FAMILIES or not name or name.startswith("_"):
-        raise ValueError(
+        raise ConfigurationError(
             f"unknown operation {operation!r}: expected '<family>.<method>' with family one of "
             f"{', '.join(_FAMILIES)} (for example 'sonic.create')"
         )
     resource = getattr(client, family)
     method = getattr(resource, name, None)
     if method is None or not inspect.iscoroutinefunction(method):
-        raise ValueError(f"unknown operation {operation!r}: client.{family} has no {name}()")
+        raise ConfigurationError(
+            f"unknown operation {operation!r}: client.{family} has no {name}()"
+        )
     return resource, name
 
 
 async def validate_job(client: AIMusicClient, job: Job) -> str:
     """Build the job's request exactly as the real call would, without sending; returns the
     family its task will belong to. Raises what the real call would raise for bad input
-    (``pydantic.ValidationError``, ``TypeError`` for unknown arguments) or ``ValueError`` for an
-    unknown operation or one that does not start a task."""
+    (``pydantic.ValidationError``, ``TypeError`` for unknown arguments) or
+    ``ConfigurationError`` (a ``ValueError``) for an unknown operation or one that does not
+    start a task."""
     resource, name = _method_of(client, job.operation)
     dry = copy.copy(resource)
     dry.__class__ = _dry_class(type(resource))
@@ -298,7 +323,7 @@ async def validate_job(client: AIMusicClient, job: Job) -> str:
         return prepared.family
     except _NotAStart:
         pass
-    raise ValueError(
+    raise ConfigurationError(
         f"{job.operation} does not start a task; a batch runs task-starting operations only"
     )
 
@@ -322,6 +347,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+# Journal states of paid work whose fate is unknown: reported, re-sent only on request.
+_IN_DOUBT = ("starting", "unknown", "lost")
+
+
+def _refused(exc: BaseException) -> bool:
+    """Did this error from a start request prove the server took nothing? A 4xx refusal (429
+    included) or a connection never made. (The transport already turns every ambiguous
+    answer, 5xx or unreadable 2xx, into ``SubmissionUnknownError``.)"""
+    if isinstance(exc, APIError):
+        return exc.status < 500
+    return isinstance(exc, APIConnectionError)
+
+
 class BatchRun(AsyncIterator[JobOutcome]):
     """The running batch: an async iterator of outcomes with live ``progress``.
 
@@ -342,12 +380,14 @@ class BatchRun(AsyncIterator[JobOutcome]):
         progress: ProgressHook | None,
     ) -> None:
         if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
+            raise ConfigurationError("concurrency must be >= 1")
         self._jobs = [j if isinstance(j, Job) else Job.model_validate(j) for j in jobs]
         seen: set[str] = set()
         for job in self._jobs:
             if job.key in seen:
-                raise ValueError(f"duplicate job key {job.key!r}: keys must be unique in a batch")
+                raise ConfigurationError(
+                    f"duplicate job key {job.key!r}: keys must be unique in a batch"
+                )
             seen.add(job.key)
         self._client = client
         self._concurrency = concurrency
@@ -465,33 +505,46 @@ class BatchRun(AsyncIterator[JobOutcome]):
         self._changed()
 
     async def _run(self) -> None:
-        owned: Journal | None = None
         try:
-            if isinstance(self._journal_arg, Journal):
-                self._journal = self._journal_arg
-                await self._journal.open()
-            elif self._journal_arg is not None:
-                owned = self._journal = Journal(self._journal_arg)
-                await owned.open()
-            if self._download_dir is not None:
-                await anyio.to_thread.run_sync(
-                    functools.partial(self._download_dir.mkdir, parents=True, exist_ok=True)
-                )
-            work = await self._plan()
-            limiter = anyio.CapacityLimiter(self._concurrency)
-            self._start_window = anyio.CapacityLimiter(START_WINDOW)
-            async with anyio.create_task_group() as tg:
-                for item in work:
-                    # Holding a slot before spawning keeps live tasks at `concurrency`, so a
-                    # batch of 100,000 jobs costs memory for its in-flight jobs only.
-                    token = object()
-                    await limiter.acquire_on_behalf_of(token)
-                    tg.start_soon(self._job, item, limiter, token)
+            async with self._journal_held():
+                if self._download_dir is not None:
+                    await anyio.to_thread.run_sync(
+                        functools.partial(self._download_dir.mkdir, parents=True, exist_ok=True)
+                    )
+                work = await self._plan()
+                limiter = anyio.CapacityLimiter(self._concurrency)
+                self._start_window = anyio.CapacityLimiter(START_WINDOW)
+                async with anyio.create_task_group() as tg:
+                    for item in work:
+                        # Holding a slot before spawning keeps live tasks at `concurrency`, so
+                        # a batch of 100,000 jobs costs memory for its in-flight jobs only.
+                        token = object()
+                        await limiter.acquire_on_behalf_of(token)
+                        tg.start_soon(self._job, item, limiter, token)
         finally:
-            if owned is not None:
-                with anyio.CancelScope(shield=True):
-                    await owned.aclose()
             self._queue.put_nowait(_END)
+
+    @contextlib.asynccontextmanager
+    async def _journal_held(self) -> AsyncIterator[None]:
+        """The journal, open and held by this run alone until every job is done.
+
+        The claim comes first, before the file is even opened: a second run on the same
+        ``Journal`` object would otherwise plan the same jobs and start each one again. Another
+        handle or process is kept out by the file's exclusive lock (taken by ``open``)."""
+        arg = self._journal_arg
+        if arg is None:
+            yield
+            return
+        journal = arg if isinstance(arg, Journal) else Journal(arg)
+        try:
+            async with journal.claim():
+                await journal.open()
+                self._journal = journal
+                yield
+        finally:
+            if journal is not arg:  # ours alone: close it (the caller closes theirs)
+                with anyio.CancelScope(shield=True):
+                    await journal.aclose()
 
     async def _plan(self) -> list[_Work]:
         work = [_Work(job, fingerprint(job.operation, job.params), None) for job in self._jobs]
@@ -523,7 +576,7 @@ class BatchRun(AsyncIterator[JobOutcome]):
             return True
         if entry.fingerprint != fp:
             return False  # a conflict, reported as such
-        return entry.state in ("starting", "unknown") and self._resubmit_unknown
+        return entry.state in _IN_DOUBT and self._resubmit_unknown
 
     async def _job(self, work: _Work, limiter: anyio.CapacityLimiter, token: object) -> None:
         began = _clock.monotonic()
@@ -561,14 +614,15 @@ class BatchRun(AsyncIterator[JobOutcome]):
                 files=[Path(f) for f in entry.files],
             )
             return await self._ensure_files(outcome, entry)
-        if entry is not None and entry.state == "started" and entry.task_id:
+        if entry is not None and entry.state in ("started", "lost") and entry.task_id:
             handle = self._client.task(entry.task_id, entry.family or "sonic")
-            return await self._await(work, handle, origin="reattached")
-        if (
-            entry is not None
-            and entry.state in ("starting", "unknown")
-            and not self._resubmit_unknown
-        ):
+            outcome = await self._await(work, handle, origin="reattached")
+            # A job already lost before this run, and still not found: the user's say-so
+            # (resubmit_unknown) sends it again. Anything else is this job's outcome.
+            still_lost = isinstance(outcome.error, TaskNotFoundError)
+            if not (entry.state == "lost" and still_lost and self._resubmit_unknown):
+                return outcome
+        elif entry is not None and entry.state in _IN_DOUBT and not self._resubmit_unknown:
             reason = entry.error or "the process stopped while its start request was in flight"
             error = SubmissionUnknownError(
                 # redact: the job's own webhook_secret must not ride along in the error.
@@ -581,7 +635,9 @@ class BatchRun(AsyncIterator[JobOutcome]):
 
         # A new start; a job that failed validation in _plan sends nothing.
         if work.invalid is not None:
-            if journal is not None:
+            if journal is not None and (entry is None or entry.state in ("planned", "failed")):
+                # Nothing was ever sent for it. (A job in doubt keeps its state: what an
+                # earlier attempt may have paid for is still unknown.)
                 await journal.mark_failed(job.key, _describe(work.invalid))
             return JobOutcome(job, "failed", error=work.invalid)
 
@@ -589,11 +645,19 @@ class BatchRun(AsyncIterator[JobOutcome]):
         p.starting += 1
         self._changed()
 
+        sent = False
+
         async def mark_starting() -> None:
             # Committed after the rate limiter's wait and before a byte is sent (see
             # _transport.before_start): only a request that may have gone out is "starting".
+            nonlocal sent
+            if self._client._transport.closed:
+                # Checked here, right before the send: a batch iterated on a closed client
+                # fails its jobs as never sent, instead of leaving them in doubt.
+                raise ClientClosedError("the client is closed; the start request was not sent")
             if journal is not None:
                 await journal.mark_starting(job.key)
+            sent = True
 
         try:
             resource, name = _method_of(self._client, job.operation)
@@ -605,12 +669,22 @@ class BatchRun(AsyncIterator[JobOutcome]):
                     task: Task = await getattr(resource, name)(**job.params)
                 finally:
                     before_start.reset(hook)
-        except SubmissionUnknownError as exc:
-            if journal is not None:
-                await journal.mark_unknown(job.key, exc.reason)
-            return JobOutcome(job, "unknown", error=exc)
         except Exception as exc:
-            # Any other error means the server refused the request or never got it.
+            unknown: SubmissionUnknownError | None = None
+            if isinstance(exc, SubmissionUnknownError):
+                unknown = exc
+            elif sent and not _refused(exc):
+                # The request may have left and nothing proves the server refused it: as
+                # unknown as a lost answer, so it is never re-sent unasked.
+                unknown = SubmissionUnknownError(
+                    _describe(exc), operation=job.operation, path="", payload=redact(job.params)
+                )
+                unknown.__cause__ = exc
+            if unknown is not None:
+                if journal is not None:
+                    await journal.mark_unknown(job.key, unknown.reason)
+                return JobOutcome(job, "unknown", error=unknown)
+            # Refused, or never sent: nothing was paid for, a rerun may send it.
             if journal is not None:
                 await journal.mark_failed(job.key, _describe(exc))
             return JobOutcome(job, "failed", error=exc)
@@ -628,12 +702,21 @@ class BatchRun(AsyncIterator[JobOutcome]):
         try:
             try:
                 result = await task.wait()
-            except (TaskFailedError, TaskNotFoundError) as exc:
-                # Definite: the task is over (or never was) and will not produce a result.
+            except TaskFailedError as exc:
+                # Definite: every clip failed and the service refunds them; a rerun tries again.
                 if journal is not None:
                     await journal.mark_failed(job.key, _describe(exc))
                 return JobOutcome(
                     job, "failed", origin=origin, task_id=task.id, family=task.family, error=exc
+                )
+            except TaskNotFoundError as exc:
+                # The server gave us this id, so the task was accepted and maybe charged; a
+                # "not found" now (a replica lagging, a proxy, a purge) is no proof that it
+                # will not finish. Keep the id; paying again is the user's call.
+                if journal is not None:
+                    await journal.mark_lost(job.key, _describe(exc))
+                return JobOutcome(
+                    job, "unknown", origin=origin, task_id=task.id, family=task.family, error=exc
                 )
             except Exception as exc:
                 # Timeout, outage...: the task may still finish. The journal keeps "started",
@@ -695,8 +778,15 @@ def run_batch(
     ...         print(outcome.job.key, outcome.status, run.progress.done)
 
     ``progress`` is called (synchronously, on the loop) after every change of ``run.progress``.
-    Raises ``ValueError`` at once for duplicate keys; everything else is a per-job outcome,
-    except a journal that cannot be opened (``JournalError``, raised by the iteration).
+    Raises ``ConfigurationError`` (a ``ValueError``) at once for duplicate keys or a bad
+    ``concurrency``; everything else is a per-job outcome, except a journal that cannot be used
+    (``JournalError``, raised by the iteration before any job is planned or sent).
+
+    One journal serves one run at a time, whatever the handle: while this run holds it, another
+    run on the same ``Journal`` object, on another ``Journal`` of the same file, or in another
+    process waits up to ``JOURNAL_BUSY_TIMEOUT`` (2 s) and then fails with
+    ``JournalInUseError``, having planned and sent nothing. A ``Journal`` object passed in is
+    opened if needed and left open; a path is opened and closed by the run.
     """
     return BatchRun(
         client,

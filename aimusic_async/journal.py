@@ -3,19 +3,31 @@
 States::
 
     planned ──> starting ──> started(task_id) ──> finished(result)
-                   │  │            └────────────> failed(error)      (the task failed)
+                   │  │            ├────────────> failed(error)      (every clip failed)
+                   │  │            └────────────> lost(task_id)      (the server no longer finds it)
                    │  └─────────────────────────> failed(error)      (start refused)
                    └────────────────────────────> unknown(error)     (no answer came)
 
 ``starting`` is committed (fsync'd) BEFORE the start request is sent, and ``started`` with the
 task id right after the answer. A process killed between the two leaves ``starting``: the task
 may or may not exist on the server, and the batch reports that job as unknown instead of paying
-for it twice.
+for it twice. Only ``failed`` is re-run by a later batch: its failure was definite (a refusal
+before any task id existed, or a task whose every clip failed, which the service refunds). A
+``lost`` job keeps its task id, and a rerun looks it up again by that id.
+
+One journal serves one batch run at a time, whatever the handle: a second run on the same
+``Journal`` object, on another ``Journal`` of the same file, or in another process waits up to
+``JOURNAL_BUSY_TIMEOUT`` (2 s) for the first to let go, then gets ``JournalInUseError`` before it
+plans or sends anything. (The connection holds SQLite's exclusive lock for as long as the journal
+is open; ``claim()`` guards one object shared by two runs.)
 
 Every SQLite call runs on one dedicated worker thread (the event loop never touches the file).
 Writes that arrive together are committed in one transaction ("group commit"), so durability
 (``journal_mode=WAL``, ``synchronous=FULL``) does not cost one fsync per write under load.
-The connection holds an exclusive lock: two batches cannot run on one journal at the same time.
+
+A file that is not a journal (another program's SQLite database, not SQLite at all, a journal
+of a newer format) is refused with ``JournalError`` before anything is written to it: the file
+carries an application id in its header that marks it as ours.
 
 A new journal file is created owner-only (0600; SQLite gives its ``-wal``/``-shm`` files the same
 mode). A job's own ``webhook_secret`` is never written: the stored params (kept for people
@@ -31,9 +43,11 @@ import hashlib
 import json
 import os
 import queue
+import random
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -42,6 +56,7 @@ from typing import Any, Literal, TypeVar
 import anyio.to_thread
 
 from . import _clock
+from . import _constants as C
 from ._errors import AIMusicError
 from ._transport import redact
 
@@ -50,15 +65,23 @@ __all__ = [
     "JournalConflictError",
     "JournalEntry",
     "JournalError",
+    "JournalInUseError",
     "JournalState",
+    "UnknownJobError",
     "fingerprint",
 ]
 
-JournalState = Literal["planned", "starting", "started", "finished", "failed", "unknown"]
+JournalState = Literal["planned", "starting", "started", "finished", "failed", "lost", "unknown"]
 
-_SCHEMA_VERSION = 1
-# A second process on the same journal waits this long for the lock, then gets a clear error.
-_BUSY_TIMEOUT_MS = 2000
+# Version 2 added the "lost" state. An older SDK would read a lost job as never started and
+# send it again, so the version goes up and older SDKs refuse the file instead.
+_SCHEMA_VERSION = 2
+# Journals written before the header mark below existed: the same table, version 1.
+_LEGACY_VERSION = 1
+# "AIMJ" in SQLite's header field for the owning application: a file without it is not ours.
+_APPLICATION_ID = 0x41494D4A
+# How often a run waiting for a Journal object another run holds looks again.
+_CLAIM_POLL = 0.02
 # Upper bound on writes folded into one transaction: keeps any one commit short.
 _GROUP_MAX = 512
 # Results, prompts and file paths are the user's business alone.
@@ -68,7 +91,33 @@ T = TypeVar("T")
 
 
 class JournalError(AIMusicError):
-    """The journal file cannot be used (locked by another batch, not a journal, ...)."""
+    """The journal cannot be used: not a journal, not SQLite, no permission, in use, closed.
+
+    ``path`` is the journal file, when the error is about one."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class JournalInUseError(JournalError):
+    """Another batch run holds this journal (through the same ``Journal`` object, another
+    handle on the file, or another process). One journal serves one run at a time: nothing of
+    the refused run was planned or sent."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"journal {path} is in use by another batch run; one journal serves one run at a "
+            "time (wait for that run to end, or use another journal)",
+            path=path,
+        )
+
+
+class UnknownJobError(JournalError, KeyError):
+    """A write names a job key the journal does not have (also a ``KeyError``)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # KeyError's own str() would quote the whole message
 
 
 class JournalConflictError(JournalError, ValueError):
@@ -124,6 +173,8 @@ _COLUMNS = (
     "key, operation, fingerprint, state, family, task_id, result, error, files, attempts, "
     "updated_at"
 )
+# Every column of the table: a "jobs" table with other columns is someone else's.
+_TABLE_COLUMNS = frozenset(_COLUMNS.replace(" ", "").split(",")) | {"params"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -180,6 +231,10 @@ def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | No
         future.set_result(result)
 
 
+class _Unusable(Exception):
+    """Raised in the worker: the file cannot serve as a journal; the message says why."""
+
+
 class _Worker(threading.Thread):
     """Owns the connection; runs queued operations in group-committed transactions."""
 
@@ -213,32 +268,77 @@ class _Worker(threading.Thread):
                 if conn is None:
                     conn = self._connect()
             except Exception as exc:
+                error = _wrap(exc, self.path)
                 for op in batch:
-                    op.loop.call_soon_threadsafe(_resolve, op.future, None, _wrap(exc, self.path))
+                    with contextlib.suppress(RuntimeError):  # the loop is gone
+                        op.loop.call_soon_threadsafe(_resolve, op.future, None, error)
                 continue
             self._run_batch(conn, batch)
         if conn is not None:
             conn.close()
 
-    def _connect(self) -> sqlite3.Connection:
-        # Created here so that it is never readable by others, not even for a moment; an
-        # existing journal keeps the mode its owner gave it.
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE))
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
+    def _create(self) -> None:
+        """Create the file owner-only (never readable by others, not even for a moment), or
+        say why the path cannot hold a journal. An existing journal keeps the mode its owner
+        gave it."""
+        path = self.path
+        folder = os.path.dirname(os.path.abspath(path))
         try:
-            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            # Exclusive: a second batch on the same file fails fast instead of double-starting.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE))
+        except FileExistsError:
+            if os.path.isdir(path):
+                raise _Unusable("it is a directory") from None
+            if not os.access(path, os.R_OK | os.W_OK):
+                raise _Unusable(
+                    "permission denied (the file must be readable and writable)"
+                ) from None
+        except FileNotFoundError:
+            raise _Unusable(f"no such folder: {folder}") from None
+        except NotADirectoryError:
+            raise _Unusable(f"not a folder: {folder}") from None
+        except PermissionError:
+            raise _Unusable(f"permission denied (cannot create the file in {folder})") from None
+        # SQLite keeps its write-ahead log beside the journal.
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise _Unusable(f"permission denied (the folder {folder} must be writable)")
+
+    def _connect(self) -> sqlite3.Connection:
+        self._create()
+        deadline = time.monotonic() + max(0.0, C.JOURNAL_BUSY_TIMEOUT)
+        while True:
+            try:
+                return self._lock_and_open()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            # Every attempt that meets the lock lets go of the file before trying again.
+            # (SQLite's own busy wait would keep the shared lock it already holds: two handles
+            # opening at once would then wait on each other, and both be refused.) The jitter
+            # lets one of two colliding openers win the next round.
+            time.sleep(max(0.0, min(random.uniform(0.005, 0.03), deadline - time.monotonic())))
+
+    def _lock_and_open(self) -> sqlite3.Connection:
+        # No busy wait inside SQLite: _connect retries with the file released in between.
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=0)
+        try:
+            conn.execute("PRAGMA busy_timeout=0")
+            # Exclusive, and held while the journal is open: a second run on the same file
+            # (another handle, another process) is refused instead of double-starting jobs.
             conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            # Lock first, then look: nothing is written to a file that turns out not to be
+            # ours (not even the switch to WAL).
+            conn.execute("BEGIN EXCLUSIVE")
+            try:
+                _check_format(conn)
+            finally:
+                conn.execute("ROLLBACK")
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
-                raise sqlite3.OperationalError(f"cannot enable WAL (journal_mode={mode})")
+                raise _Unusable(f"cannot switch it to WAL mode (journal_mode={mode})")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("BEGIN IMMEDIATE")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, _SCHEMA_VERSION):
-                raise sqlite3.DatabaseError(f"journal schema version {version} is not supported")
             conn.execute(_SCHEMA)
+            conn.execute(f"PRAGMA application_id={_APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -258,7 +358,7 @@ class _Worker(threading.Thread):
                 except Exception as exc:
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
-                    outcomes.append((op, None, exc))
+                    outcomes.append((op, None, _wrap(exc, self.path)))
                 else:
                     conn.execute("RELEASE op")
                     outcomes.append((op, result, None))
@@ -275,24 +375,95 @@ class _Worker(threading.Thread):
                 op.loop.call_soon_threadsafe(_resolve, op.future, result, failure)
 
 
+def _check_format(conn: sqlite3.Connection) -> None:
+    """Raise ``_Unusable`` unless the open file is empty, a journal, or a journal of the
+    earlier format. Reads only."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    names = [
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite!_%' ESCAPE '!' "
+            "ORDER BY name"
+        ).fetchall()
+    ]
+    if app_id == _APPLICATION_ID:
+        if version > _SCHEMA_VERSION:
+            raise _Unusable(
+                f"it was written by a newer aimusic_async (journal format {version}; this "
+                f"version reads formats up to {_SCHEMA_VERSION}): upgrade to use it"
+            )
+    elif app_id != 0:
+        raise _Unusable(f"not an aimusic journal (it belongs to application id {app_id})")
+    elif not names and version == 0:
+        return  # empty: a new journal
+    elif names != ["jobs"] or version != _LEGACY_VERSION:
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise _Unusable(
+            "not an aimusic journal (it is another SQLite database"
+            + (f", holding {shown})" if names else ")")
+        )
+    if "jobs" in names:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(jobs)").fetchall()}
+        if columns != _TABLE_COLUMNS:
+            raise _Unusable("not an aimusic journal (its jobs table has other columns)")
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" (another connection holds the file)."""
+    low = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in low or "busy" in low)
+
+
 def _wrap(exc: BaseException, path: str) -> BaseException:
-    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-        return JournalError(f"journal {path} is in use by another batch ({exc})")
-    if isinstance(exc, (sqlite3.DatabaseError, OSError)):
-        return JournalError(f"journal {path} cannot be used: {exc}")
-    return exc
+    """A typed error naming the file and what is wrong with it."""
+    if isinstance(exc, AIMusicError):
+        return exc
+    if isinstance(exc, KeyError):
+        return UnknownJobError(str(exc.args[0]) if exc.args else str(exc), path=path)
+    if isinstance(exc, _Unusable):
+        reason = str(exc)
+    elif _is_busy(exc):
+        return JournalInUseError(path)
+    elif isinstance(exc, sqlite3.Error):
+        text = str(exc)
+        low = text.lower()
+        if "not a database" in low:
+            reason = "not a SQLite database"
+        elif "readonly" in low or "read-only" in low:
+            reason = "the file is read-only"
+        elif "unable to open" in low:
+            reason = "SQLite cannot open it (check the path and its permissions)"
+        else:
+            reason = text
+    elif isinstance(exc, OSError):
+        reason = exc.strerror or str(exc)
+    else:
+        return exc
+    error = JournalError(f"journal {path} cannot be used: {reason}", path=path)
+    error.__cause__ = exc
+    return error
 
 
 class Journal:
     """Durable per-job state for ``run_batch``. Use ``async with Journal(path) as journal``.
 
     Every method is a coroutine that returns once the write is committed to disk.
+
+    One journal serves one batch run at a time, whatever the handle. While it is open, this
+    object holds the file exclusively: another ``Journal`` on the same file, in this process or
+    another, cannot open it. Two runs given this same object take turns through ``claim()``.
+    Either way the second run waits up to ``JOURNAL_BUSY_TIMEOUT`` (2 s), then is refused with
+    ``JournalInUseError`` before it plans or sends anything.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._worker: _Worker | None = None
         self._closed = False
+        # A lock, not just a flag: one Journal may be shared by runs on different threads.
+        self._claim_lock = threading.Lock()
+        self._claimed = False
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
@@ -310,14 +481,28 @@ class Journal:
         await self.aclose()
 
     async def open(self) -> None:
-        """Start the worker thread and create or check the file (idempotent)."""
+        """Start the worker thread and create or check the file (idempotent).
+
+        Raises ``JournalError`` naming the file and the problem (not a journal, not SQLite, no
+        permission ...), or ``JournalInUseError`` when another handle or process holds it.
+        """
         if self._worker is not None:
             return
         if self._closed:
-            raise JournalError("the journal is closed")
-        self._worker = _Worker(os.fspath(self.path))
-        self._worker.start()
-        await self._submit(lambda conn: None)
+            raise JournalError(f"the journal {self.path} is closed", path=os.fspath(self.path))
+        worker = self._worker = _Worker(os.fspath(self.path))
+        worker.start()
+        try:
+            await self._submit(lambda conn: None)
+        except BaseException:
+            # Not opened: stop the thread now rather than leave it to a close that may never
+            # come. A later open() tries afresh.
+            if self._worker is worker:
+                self._worker = None
+            worker.queue.put(None)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(worker.join)
+            raise
 
     async def aclose(self) -> None:
         """Stop the worker after the writes queued so far; safe to call twice."""
@@ -329,9 +514,38 @@ class Journal:
         # The thread finishes the queued writes, then exits; join it off the loop.
         await anyio.to_thread.run_sync(worker.join)
 
+    @contextlib.asynccontextmanager
+    async def claim(self) -> AsyncIterator[None]:
+        """Hold this journal for one batch run (``run_batch`` does this).
+
+        Waits up to ``JOURNAL_BUSY_TIMEOUT`` while another run holds it, then raises
+        ``JournalInUseError``. Reading (``get``, ``entries``) needs no claim.
+        """
+        deadline = _clock.monotonic() + C.JOURNAL_BUSY_TIMEOUT
+        while not self._try_claim():
+            left = deadline - _clock.monotonic()
+            if left <= 0:
+                raise JournalInUseError(os.fspath(self.path))
+            await _clock.sleep(min(_CLAIM_POLL, left))
+        try:
+            yield
+        finally:
+            with self._claim_lock:
+                self._claimed = False
+
+    def _try_claim(self) -> bool:
+        with self._claim_lock:
+            if self._claimed:
+                return False
+            self._claimed = True
+            return True
+
     async def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._worker is None:
-            raise JournalError("the journal is not open (use `async with Journal(path)`)")
+            raise JournalError(
+                f"the journal {self.path} is not open (use `async with Journal(path)`)",
+                path=os.fspath(self.path),
+            )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._worker.queue.put(_Op(fn, loop, future))
@@ -402,15 +616,23 @@ class Journal:
                 f"UPDATE jobs SET {sql}, updated_at = ? WHERE key = ?", (*args, _clock.time(), key)
             )
             if cur.rowcount != 1:
-                raise KeyError(f"job {key!r} is not in the journal")
+                raise UnknownJobError(
+                    f"job {key!r} is not in the journal {self.path}", path=os.fspath(self.path)
+                )
 
         return write
 
     async def mark_starting(self, key: str) -> None:
         """Committed before the start request is sent (the line between "never sent" and
-        "maybe sent")."""
+        "maybe sent"). A task id from an earlier attempt (a lost task) is dropped: the new
+        request's answer names the task from now on."""
         await self._submit(
-            self._update(key, "state = 'starting', error = NULL, attempts = attempts + 1", ())
+            self._update(
+                key,
+                "state = 'starting', error = NULL, task_id = NULL, family = NULL, "
+                "attempts = attempts + 1",
+                (),
+            )
         )
 
     async def mark_started(self, key: str, task_id: str, family: str) -> None:
@@ -426,7 +648,15 @@ class Journal:
         )
 
     async def mark_failed(self, key: str, error: str) -> None:
+        """A definite failure that paid for nothing usable: a later run sends the job again.
+        Only for a start refused before any task id existed, or a task whose every clip
+        failed (the service refunds those)."""
         await self._submit(self._update(key, "state = 'failed', error = ?", (error,)))
+
+    async def mark_lost(self, key: str, error: str) -> None:
+        """The server no longer finds the started task. Its id is kept: a later run looks it
+        up again, and sends the job anew only when the user asks for that."""
+        await self._submit(self._update(key, "state = 'lost', error = ?", (error,)))
 
     async def mark_unknown(self, key: str, error: str) -> None:
         await self._submit(self._update(key, "state = 'unknown', error = ?", (error,)))

@@ -12,7 +12,12 @@ import pytest
 from blockbuster import blockbuster_ctx
 from pydantic import ValidationError
 
-from aimusic_async import AIMusicClient, SubmissionUnknownError, TaskFailedError
+from aimusic_async import (
+    AIMusicClient,
+    ClientClosedError,
+    SubmissionUnknownError,
+    TaskFailedError,
+)
 from aimusic_async.batch import BatchProgress, Job, JobOutcome, run_batch
 from aimusic_async.download import DownloadError
 from aimusic_async.journal import Journal, JournalConflictError
@@ -469,3 +474,21 @@ async def test_resubmitting_sends_the_webhook_secret_the_journal_does_not_keep(
     on_disk = _journal_bytes(journal)
     assert b"w1" in on_disk
     assert secret.encode() not in on_disk
+
+
+async def test_a_closed_client_sends_nothing_and_leaves_no_job_in_doubt(
+    emulator: Any, client_factory: ClientFactory, tmp_path: Path
+) -> None:
+    client = await client_factory(emulator.base_url, emulator.api_key)
+    await client.aclose()
+    journal = tmp_path / "j.db"
+    async with run_batch(client, [song("c1"), song("c2")], journal=journal) as run:
+        outcomes = await collect(run)
+    assert emulator.stats.requests == 0
+    for outcome in outcomes.values():
+        assert outcome.status == "failed"
+        assert isinstance(outcome.error, ClientClosedError)
+    async with Journal(journal) as j:
+        entries = await j.entries()
+    # Never sent, so not "unknown": a rerun on an open client sends them.
+    assert {e.state for e in entries.values()} == {"failed"}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from blockbuster import blockbuster_ctx
 
-from aimusic_async.journal import Journal, JournalError, fingerprint
+from aimusic_async import _constants as C
+from aimusic_async.journal import Journal, JournalError, JournalInUseError, fingerprint
 
 
 def _read_states(path: Path) -> dict[str, str]:
@@ -91,14 +93,87 @@ async def test_replan_only_for_unpaid_states(tmp_path: Path) -> None:
     assert (entries["s"].fingerprint, entries["s"].state) == ("old", "started")
 
 
-async def test_second_batch_on_the_same_file_is_refused(tmp_path: Path) -> None:
+async def test_second_batch_on_the_same_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(C, "JOURNAL_BUSY_TIMEOUT", 0.1)
     path = tmp_path / "j.db"
     async with Journal(path) as first:
         await first.plan([("a", "op.x", "fp", {})])
         second = Journal(path)
-        with pytest.raises(JournalError, match="in use"):
+        with pytest.raises(JournalInUseError, match="in use") as caught:
             await second.open()
+        assert caught.value.path == str(path)
         await second.aclose()
+        # Refused, not broken: it opens once the first one let go.
+    async with Journal(path) as third:
+        assert (await third.get("a")) is not None
+
+
+async def test_handles_opening_at_once_leave_exactly_one_winner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Openers that collide must not wait on each other until all are refused: one gets the
+    # journal, every other one is refused.
+    monkeypatch.setattr(C, "JOURNAL_BUSY_TIMEOUT", 0.2)
+    for round_ in range(10):
+        path = tmp_path / f"j{round_}.db"
+        if round_ % 2:  # an existing journal, and a new file
+            async with Journal(path):
+                pass
+        handles = [Journal(path) for _ in range(4)]
+        results = await asyncio.gather(*(h.open() for h in handles), return_exceptions=True)
+        for handle in handles:
+            await handle.aclose()
+        assert sum(r is None for r in results) == 1, results
+        assert all(r is None or isinstance(r, JournalInUseError) for r in results), results
+
+
+async def test_one_object_is_claimed_by_one_run_at_a_time(tmp_path: Path, fake_clock: Any) -> None:
+    journal = Journal(tmp_path / "j.db")
+    async with journal.claim():
+        began = fake_clock.now
+        with pytest.raises(JournalInUseError, match="in use"):
+            async with journal.claim():
+                pytest.fail("a second claim while the first holds it")
+        # It waited the documented time for the holder to let go, then gave up.
+        assert fake_clock.now - began >= C.JOURNAL_BUSY_TIMEOUT
+
+    async def hold_briefly() -> None:
+        async with journal.claim():
+            await asyncio.sleep(0)
+
+    # A holder that lets go within the wait: the next claim gets it.
+    holder = asyncio.ensure_future(hold_briefly())
+    await asyncio.sleep(0)
+    async with journal.claim():
+        assert holder.done()
+    # And a claim given back on error is free again.
+    with pytest.raises(RuntimeError):
+        async with journal.claim():
+            raise RuntimeError("boom")
+    async with journal.claim():
+        pass
+
+
+async def test_lost_keeps_its_task_id_until_the_job_is_sent_again(tmp_path: Path) -> None:
+    async with Journal(tmp_path / "j.db") as journal:
+        await journal.plan([("k", "op.x", "fp", {})])
+        await journal.mark_starting("k")
+        await journal.mark_started("k", "task-1", "sonic")
+        await journal.mark_lost("k", "TaskNotFoundError: task not found.")
+        lost = await journal.get("k")
+        # Not a failure: a new request for the key is refused, like for any paid job.
+        await journal.replan("k", "op.x", "other", {"x": 1})
+        after_replan = await journal.get("k")
+        await journal.mark_starting("k")  # the user asked to send it again
+        resent = await journal.get("k")
+    assert lost is not None
+    assert (lost.state, lost.task_id, lost.family) == ("lost", "task-1", "sonic")
+    assert lost.error == "TaskNotFoundError: task not found."
+    assert after_replan == lost
+    assert resent is not None
+    assert (resent.state, resent.task_id, resent.attempts) == ("starting", None, 2)
 
 
 async def test_not_a_journal_file(tmp_path: Path) -> None:

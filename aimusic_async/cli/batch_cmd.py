@@ -38,8 +38,9 @@ EPILOG = """batch file (JSON Lines, one job per line):
 
 Every line is checked before anything is sent (exit 2 with file:line: field: message).
 With --journal FILE a batch that was stopped or killed resumes when run again with the same
-file and journal: finished jobs are not redone, started tasks are picked up by id, and jobs whose
-start had no answer are reported as unknown, not re-sent (unless --resubmit-unknown).
+file and journal: finished jobs are not redone, started tasks are picked up by id (also those
+the server once said it could not find), and jobs whose start had no answer are reported as
+unknown, not re-sent (unless --resubmit-unknown). A journal serves one batch at a time.
 """
 
 
@@ -73,7 +74,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--resubmit-unknown",
         action="store_true",
-        help="re-send jobs whose start had no answer (may pay twice if the first one worked)",
+        help="re-send jobs whose start had no answer, or whose task is still not found "
+        "(may pay twice if the first one worked)",
     )
     add_wait_options(parser)
     add_global_options(parser, suppress=True)
@@ -214,8 +216,10 @@ def show_outcomes(ui: UI, outcomes: list[JobOutcome], *, elapsed: float) -> None
     )
     if counts["unknown"]:
         ui.say(
-            "unknown jobs may or may not have started a task; they were not re-sent. "
-            "Check your account, then rerun with --resubmit-unknown if they did not."
+            "unknown jobs may or may not have started a task, or their task (with a task_id) "
+            "was not found by the server; they were not re-sent. A rerun looks up those with a "
+            "task_id again. Check your account, then rerun with --resubmit-unknown if they "
+            "did not start."
         )
 
 
