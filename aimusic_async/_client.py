@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import AsyncIterator, Iterable
 from functools import cached_property
@@ -16,7 +15,8 @@ import aiohttp
 from . import _constants as C
 from ._errors import ConfigurationError
 from ._hub import PushHub
-from ._transport import Transport
+from ._runtime import FamilyRegistry, Runtime, WebhookSettings
+from ._transport import RequestOptions, Transport
 from .tasks import DurationEstimates, Family, PollPolicy, Task
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .resources.sonic import SonicResource
     from .webhooks import WebhookManager
 
-__all__ = ["AIMusicClient"]
+__all__ = ["AIMusicClient", "builtin_families", "runtime_of"]
 
 
 class AIMusicClient:
@@ -61,43 +61,45 @@ class AIMusicClient:
             )
         url = base_url or os.environ.get(C.BASE_URL_ENV) or C.DEFAULT_BASE_URL
         _check_base_url(url)
-        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-            raise ConfigurationError(f"max_retries must be an integer >= 0, got {max_retries!r}")
-        if (
-            not isinstance(timeout, (int, float))
-            or isinstance(timeout, bool)
-            or not math.isfinite(timeout)
-            or timeout <= 0
-        ):
-            raise ConfigurationError(
-                f"timeout must be a finite number of seconds > 0, got {timeout!r}"
-            )
+        options = RequestOptions(timeout=timeout, max_retries=max_retries)
         if poll is not None and not isinstance(poll, PollPolicy):
             raise ConfigurationError(f"poll must be a PollPolicy, got {type(poll).__name__}")
-        self.poll = poll or PollPolicy()
-        self._transport = Transport(
-            api_key=key,
-            base_url=url.rstrip("/"),
-            timeout=timeout,
-            max_retries=max_retries,
-            session=session,
+        self._runtime = Runtime(
+            transport=Transport(api_key=key, base_url=url.rstrip("/"), session=session),
+            options=options,
+            poll=poll or PollPolicy(),
+            hub=PushHub(),
+            # How long tasks of each operation take, learned as they finish (adaptive polling).
+            estimates=DurationEstimates(),
+            webhooks=WebhookSettings(secret=webhook_secret),
+            families=FamilyRegistry(builtin_families()),
         )
-        self._webhook_secret = webhook_secret
-        self._hub = PushHub()
-        self._families: dict[str, Family] = {}
-        # How long tasks of each operation take, learned as they finish (adaptive polling).
-        self._estimates = DurationEstimates()
 
     def __repr__(self) -> str:
         return f"AIMusicClient(base_url={self.base_url!r})"
 
     @property
     def base_url(self) -> str:
-        return self._transport.base_url
+        return self._runtime.transport.base_url
+
+    @property
+    def poll(self) -> PollPolicy:
+        """The ``PollPolicy`` tasks of this client wait with (unless ``wait`` says otherwise)."""
+        return self._runtime.poll
+
+    @property
+    def hub(self) -> PushHub:
+        """Where webhook results meet the tasks waiting for them (in-process)."""
+        return self._runtime.hub
+
+    @property
+    def is_closed(self) -> bool:
+        """True once ``aclose()`` ran: requests then raise ``ClientClosedError``."""
+        return self._runtime.transport.closed
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> AIMusicClient:
-        await self._transport.open()
+        await self._runtime.transport.open()
         return self
 
     async def __aexit__(
@@ -115,62 +117,55 @@ class AIMusicClient:
                 await self.webhooks.aclose()
         finally:
             # The pool is closed even when stopping the receiver failed or was cancelled.
-            await self._transport.aclose()
+            await self._runtime.transport.aclose()
 
     # -- namespaces --------------------------------------------------------------------------
     @cached_property
     def sonic(self) -> SonicResource:
         from .resources.sonic import SonicResource
 
-        return SonicResource(self)
+        return SonicResource(self._runtime)
 
     @cached_property
     def producer(self) -> ProducerResource:
         from .resources.producer import ProducerResource
 
-        return ProducerResource(self)
+        return ProducerResource(self._runtime)
 
     @cached_property
     def nuro(self) -> NuroResource:
         from .resources.nuro import NuroResource
 
-        return NuroResource(self)
+        return NuroResource(self._runtime)
 
     @cached_property
     def riffusion(self) -> RiffusionResource:
         from .resources.riffusion import RiffusionResource
 
-        return RiffusionResource(self)
+        return RiffusionResource(self._runtime)
 
     @cached_property
     def lyrics(self) -> LyricsResource:
         from .resources.lyrics import LyricsResource
 
-        return LyricsResource(self)
+        return LyricsResource(self._runtime)
 
     @cached_property
     def webhooks(self) -> WebhookManager:
         from .webhooks import WebhookManager
 
-        return WebhookManager(self)
+        return WebhookManager(self._runtime)
 
     # -- tasks -------------------------------------------------------------------------------
     def register_family(self, family: Family) -> None:
-        """Called by each resource so ``client.task(id, family=...)`` can poll it."""
-        self._families.setdefault(family.name, family)
+        """Make ``client.task(id, family=family.name)`` poll with ``family`` (a name that is
+        taken keeps its first family)."""
+        self._runtime.families.register(family)
 
     def family(self, name: str) -> Family:
         """The ``Family`` (poll path and answer parser) named ``name``; ``ConfigurationError`` (a
         ValueError) if unknown."""
-        # Touching the namespace registers its family.
-        if name not in self._families and name in ("sonic", "producer", "nuro", "riffusion"):
-            getattr(self, name)
-        try:
-            return self._families[name]
-        except KeyError:
-            raise ConfigurationError(
-                f"unknown task family {name!r}; expected one of sonic, producer, nuro, riffusion"
-            ) from None
+        return self._runtime.family(name)
 
     def task(self, task_id: str, family: str = "sonic") -> Task:
         """Rebuild a handle for a task started earlier (after a restart, say).
@@ -179,14 +174,14 @@ class AIMusicClient:
         """
         if not isinstance(task_id, str) or not task_id.strip():
             raise ConfigurationError("task_id must be a non-empty string")
-        return Task(self, task_id.strip(), self.family(family))
+        return self._runtime.task(task_id.strip(), family)
 
     # -- account, batch, downloads -------------------------------------------------------------
     async def credits(self) -> Credits:
         """The remaining balance: ``credits`` (plan) and ``extra_credits`` (bought)."""
         from .resources.account import get_credits
 
-        return await get_credits(self)
+        return await get_credits(self._runtime)
 
     def batch(
         self,
@@ -213,7 +208,24 @@ class AIMusicClient:
         """Stream a clip's audio (or any URL) to ``dest`` atomically. See ``download.py``."""
         from .download import download
 
-        return await download(self, clip_or_url, dest, **kwargs)
+        return await download(self._runtime, clip_or_url, dest, **kwargs)
+
+
+def runtime_of(client: AIMusicClient) -> Runtime:
+    """The client's ``Runtime``: a seam for tests and extensions that need the transport, the
+    duration estimates or the webhook settings without reaching into the client."""
+    return client._runtime
+
+
+def builtin_families() -> dict[str, Family]:
+    """The API's task families, by name."""
+    from ._families import SonicFamily
+    from .resources.nuro import NuroFamily
+    from .resources.producer import ProducerFamily
+    from .resources.riffusion import RiffusionFamily
+
+    families: list[Family] = [SonicFamily(), ProducerFamily(), NuroFamily(), RiffusionFamily()]
+    return {family.name: family for family in families}
 
 
 def _check_base_url(url: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from . import _constants as C
 from .models.common import TaskSnapshot
 
 __all__ = ["PushHub"]
@@ -30,10 +29,6 @@ class PushHub:
         self._futures: dict[str, asyncio.Future[TaskSnapshot]] = {}
         self._early: OrderedDict[str, TaskSnapshot] = OrderedDict()
         self._done: OrderedDict[str, None] = OrderedDict()
-        # True while new tasks are created with a webhook_url (client.webhooks.serve()/use()).
-        self.enabled = False
-        # How long a task started with a webhook waits for it before it polls as a safety net.
-        self.grace = C.WEBHOOK_GRACE
 
     def expect(self, task_id: str) -> None:
         """Register a task started with a webhook; a callback may already be waiting for it."""

@@ -31,11 +31,13 @@ import asyncio
 import email.utils
 import json as _json
 import logging
+import math
 import random
 import reprlib
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from functools import partial
+from dataclasses import dataclass
+from functools import cached_property, partial
 from typing import Any, Literal, TypeVar
 
 import aiohttp
@@ -50,6 +52,7 @@ from ._errors import (
     AuthenticationError,
     BadRequestError,
     ClientClosedError,
+    ConfigurationError,
     ContentRejectedError,
     EndpointRetiredError,
     InsufficientCreditsError,
@@ -66,6 +69,7 @@ from ._ratelimit import AdaptiveRateLimiter
 from ._version import __version__
 
 __all__ = [
+    "RequestOptions",
     "Response",
     "Transport",
     "before_start",
@@ -116,6 +120,35 @@ _NOT_SENT: tuple[type[BaseException], ...] = (
     aiohttp.ClientConnectorError,
     *((_CONNECT_TIMEOUT,) if isinstance(_CONNECT_TIMEOUT, type) else ()),
 )
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """How one request is sent: each attempt's ``timeout`` (seconds) and how many times a safe
+    request is retried (``max_retries``). A client holds one set; a request may carry its own."""
+
+    timeout: float = C.DEFAULT_TIMEOUT
+    max_retries: int = C.DEFAULT_MAX_RETRIES
+
+    def __post_init__(self) -> None:
+        retries = self.max_retries
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+            raise ConfigurationError(f"max_retries must be an integer >= 0, got {retries!r}")
+        timeout = self.timeout
+        if (
+            not isinstance(timeout, (int, float))
+            or isinstance(timeout, bool)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            raise ConfigurationError(
+                f"timeout must be a finite number of seconds > 0, got {timeout!r}"
+            )
+
+    @cached_property
+    def client_timeout(self) -> aiohttp.ClientTimeout:
+        """The aiohttp form, built once per set of options (not per request)."""
+        return aiohttp.ClientTimeout(total=self.timeout, connect=C.DEFAULT_CONNECT_TIMEOUT)
 
 
 class Response:
@@ -286,9 +319,8 @@ class Transport:
         self._auth = {"Authorization": f"Bearer {api_key}"}
         self._auth_json = {**self._auth, "Content-Type": "application/json"}
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=C.DEFAULT_CONNECT_TIMEOUT)
-        self.max_retries = max_retries
+        # Used only by a request that brings no options of its own (the client always does).
+        self.defaults = RequestOptions(timeout=timeout, max_retries=max_retries)
         self.limiter = limiter or AdaptiveRateLimiter()
         self._session = session
         self._owns_session = session is None
@@ -376,13 +408,16 @@ class Transport:
         json: Mapping[str, Any] | None = None,
         kind: RequestKind = "safe",
         operation: str = "",
+        options: RequestOptions | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
         max_bytes: int | None = None,
     ) -> Response:
         """Send one API request and return its 2xx answer, retrying per ``kind``.
 
-        ``deadline`` (a ``_clock.monotonic()`` time) bounds the call, retries included: each
+        ``options`` sets the attempt timeout and the retry budget (``defaults`` when None);
+        ``timeout`` overrides the attempt timeout alone. ``deadline`` (a ``_clock.monotonic()``
+        time) bounds the call, retries included: each
         attempt's timeout is cut to the time left, and no retry starts past it. A start request
         whose turn at the rate limiter would come past it (or past ``START_MAX_WAIT``) fails at
         once with ``RateLimitError``, unsent. ``max_bytes`` lowers the answer size limit
@@ -398,8 +433,10 @@ class Transport:
         url = self.base_url + path
         body = None if json is None else _json.dumps(json, separators=(",", ":")).encode()
         headers = self._auth if body is None else self._auth_json
+        opts = options or self.defaults
+        max_retries = opts.max_retries
         client_timeout = (
-            self._timeout
+            opts.client_timeout
             if timeout is None
             else aiohttp.ClientTimeout(total=timeout, connect=C.DEFAULT_CONNECT_TIMEOUT)
         )
@@ -448,7 +485,7 @@ class Transport:
                 if isinstance(exc, aiohttp.ClientConnectorCertificateError):
                     raise failure from exc
                 delay = self._backoff(attempt)
-                if attempt >= self.max_retries or _too_late(deadline, delay):
+                if attempt >= max_retries or _too_late(deadline, delay):
                     raise failure from exc
                 self._log_retry(method, path, attempt, f"connect failed ({_describe(exc)})", delay)
                 attempt += 1
@@ -466,7 +503,7 @@ class Transport:
                     ) from exc
                 self._raise_if_closed(exc)
                 delay = self._backoff(attempt)
-                if attempt >= self.max_retries or _too_late(deadline, delay):
+                if attempt >= max_retries or _too_late(deadline, delay):
                     if timed_out:
                         raise APITimeoutError(f"request timed out: {path}", path=path) from exc
                     raise APIConnectionError(reason, path=path) from exc
@@ -533,7 +570,7 @@ class Transport:
                 if kind == "start":
                     self.limiter.on_rate_limited(retry_after)
                 delay = self._backoff(attempt, retry_after)
-                if attempt >= max(self.max_retries, C.RATE_LIMIT_MIN_RETRIES) or _too_late(
+                if attempt >= max(max_retries, C.RATE_LIMIT_MIN_RETRIES) or _too_late(
                     deadline, delay
                 ):
                     raise error
@@ -560,7 +597,7 @@ class Transport:
                 retryable = True
             if is_task_timeout(error):
                 retryable = False
-            if not retryable or attempt >= self.max_retries:
+            if not retryable or attempt >= max_retries:
                 raise error
             retry_after = parse_retry_after(resp_headers.get("Retry-After"))
             delay = self._backoff(attempt, retry_after)

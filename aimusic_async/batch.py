@@ -67,7 +67,6 @@ from ._errors import (
     TaskNotFoundError,
 )
 from ._transport import before_start, redact
-from .download import download
 from .journal import Journal, JournalConflictError, JournalEntry, fingerprint
 from .models.common import TaskResult
 
@@ -257,18 +256,6 @@ class _NotAStart(Exception):
     """The dry-run method reached for a sync call or the transport: not a task start."""
 
 
-class _NoSendClient:
-    """Stands in for the client during a dry run: anything that could send is refused."""
-
-    def __init__(self, client: AIMusicClient) -> None:
-        self._real = client
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("_transport", "download", "credits", "task"):
-            raise _NotAStart(name)
-        return getattr(self._real, name)
-
-
 _DRY_CLASSES: dict[type[Any], type[Any]] = {}
 
 
@@ -283,7 +270,7 @@ def _dry_class(cls: type[Any]) -> type[Any]:
         async def _call(self: Any, *_: Any, **__: Any) -> Any:
             raise _NotAStart
 
-        namespace = {"__slots__": (), "_start": _start, "_call": _call}
+        namespace = {"__slots__": (), "_start": _start, "_call": _call, "get": _call}
         made = _DRY_CLASSES[cls] = type(f"_DryRun{cls.__name__}", (cls,), namespace)
     return made
 
@@ -313,10 +300,6 @@ async def validate_job(client: AIMusicClient, job: Job) -> str:
     resource, name = _method_of(client, job.operation)
     dry = copy.copy(resource)
     dry.__class__ = _dry_class(type(resource))
-    if hasattr(dry, "__dict__"):
-        for attr, value in vars(dry).items():
-            if value is client:
-                setattr(dry, attr, _NoSendClient(client))
     try:
         await getattr(dry, name)(**job.params)
     except _Prepared as prepared:
@@ -651,7 +634,7 @@ class BatchRun(AsyncIterator[JobOutcome]):
             # Committed after the rate limiter's wait and before a byte is sent (see
             # _transport.before_start): only a request that may have gone out is "starting".
             nonlocal sent
-            if self._client._transport.closed:
+            if self._client.is_closed:
                 # Checked here, right before the send: a batch iterated on a closed client
                 # fails its jobs as never sent, instead of leaving them in doubt.
                 raise ClientClosedError("the client is closed; the start request was not sent")
@@ -750,7 +733,7 @@ class BatchRun(AsyncIterator[JobOutcome]):
                 if clip.audio_url:
                     # overwrite: the name holds the clip id, so an existing file is this clip.
                     files.append(
-                        await download(self._client, clip, str(folder) + os.sep, overwrite=True)
+                        await self._client.download(clip, str(folder) + os.sep, overwrite=True)
                     )
         except Exception as exc:
             outcome.status, outcome.error = "failed", exc

@@ -1,6 +1,6 @@
 """Streaming, atomic downloads of generated audio (or any http/https URL).
 
-``await download(client, clip_or_url, dest)`` checks the destination first (an existing file is
+``await client.download(clip_or_url, dest)`` checks the destination first (an existing file is
 refused unless ``overwrite=True``; a folder we cannot write to is named), then streams the body
 with the client's session into a hidden part file in the destination folder, fsyncs it, checks
 the byte count against ``Content-Length`` and only then renames it into place. Any failure (HTTP
@@ -74,7 +74,7 @@ from ._filenames import clip_filename, numbered, safe_filename, url_extension
 from .models.common import Clip
 
 if TYPE_CHECKING:
-    from ._client import AIMusicClient
+    from ._runtime import Runtime
 
 __all__ = [
     "DOWNLOAD_MAX_BYTES",
@@ -737,7 +737,7 @@ def _has_auth_header(session: aiohttp.ClientSession) -> bool:
 
 
 async def download(
-    client: AIMusicClient,
+    runtime: Runtime,
     clip_or_url: Clip | str,
     dest: str | os.PathLike[str],
     *,
@@ -762,7 +762,7 @@ async def download(
         name: str | None = clip_filename(clip_or_url.title, clip_or_url.clip_id, url_extension(url))
     else:
         url, name = clip_or_url, None
-    session = client._transport.session
+    session = runtime.transport.session
     if _has_auth_header(session):
         # A session supplied by the caller with credentials baked in: never let those reach a
         # file host. A private, header-free session costs one connection setup.

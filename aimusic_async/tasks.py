@@ -26,8 +26,8 @@ Polling schedule (adaptive):
   ``POLL_MIN_INTERVAL``; a server hint and the pause after a failed poll are never shorter than
   the policy's ``initial_interval`` nor longer than ``RETRY_AFTER_CAP``, and one that would land
   past the caller's deadline is cut so one more poll comes ``POLL_DEADLINE_MARGIN`` before it.
-* A task started with a webhook (``client._hub.future(id)`` exists) waits for the callback until
-  ``client._hub.grace`` (``WEBHOOK_GRACE``) after the late edge of the finish window (``m + 3d``,
+* A task started with a webhook (its hub future exists) waits for the callback until the
+  webhook ``grace`` (``WEBHOOK_GRACE``) after the late edge of the finish window (``m + 3d``,
   once known), then polls at ``max_interval`` as a fallback; every sleep ends at once when the
   callback arrives.
 * Transient poll failures (connection, 408, 429, 5xx, a garbled or oversized body, a gateway's
@@ -69,7 +69,7 @@ from ._transport import Response, is_task_timeout, off_loop, parse_retry_after
 from .models.common import TaskResult, TaskSnapshot
 
 if TYPE_CHECKING:
-    from ._client import AIMusicClient
+    from ._runtime import Runtime
 
 __all__ = ["DurationEstimates", "Family", "PollPolicy", "Task"]
 
@@ -216,7 +216,6 @@ class Task:
 
     __slots__ = (
         "__weakref__",  # the webhook hub forgets a task whose handle is dropped
-        "_client",
         "_errors",
         "_failure",
         "_family",
@@ -225,6 +224,7 @@ class Task:
         "_next_at",
         "_prev_poll",
         "_running",
+        "_runtime",
         "_signal",
         "_started",
         "_step",
@@ -236,14 +236,14 @@ class Task:
 
     def __init__(
         self,
-        client: AIMusicClient,
+        runtime: Runtime,
         task_id: str,
         family: Family,
         *,
         operation: str | None = None,
         fresh: bool = False,
     ) -> None:
-        self._client = client
+        self._runtime = runtime
         self.id = task_id
         self._family = family
         # Tasks of one operation take similar times; the family is the fallback grouping.
@@ -293,7 +293,7 @@ class Task:
         finish: await it again or rebuild it with ``client.task(id)``).
         """
         begun = _clock.monotonic()
-        deadline = _deadline_of(timeout, self._client.poll.timeout)
+        deadline = _deadline_of(timeout, self._runtime.poll.timeout)
         while True:
             if self.result is not None:
                 return self.result
@@ -321,7 +321,7 @@ class Task:
         the failed snapshot, ``TaskTimeoutError`` past the deadline).
         """
         begun = _clock.monotonic()
-        deadline = _deadline_of(timeout, self._client.poll.timeout)
+        deadline = _deadline_of(timeout, self._runtime.poll.timeout)
         seen: tuple[Any, ...] | None = None
         while True:
             snapshot = self.last
@@ -357,7 +357,7 @@ class Task:
                 signal.set_result(None)
 
     def _first_poll_at(self, hub: asyncio.Future[TaskSnapshot] | None) -> float:
-        policy = self._client.poll
+        policy = self._runtime.poll
         now = _clock.monotonic()
         if hub is not None:
             # Counted from the task's start, like the polls below: a handle awaited late whose
@@ -387,20 +387,20 @@ class Task:
         edge of the usual finish window (0 while nothing is known)."""
         window = self._window()
         late_edge = 0.0 if window is None else window[0] + WINDOW_AFTER * window[1]
-        return self._started + late_edge + self._client._hub.grace
+        return self._started + late_edge + self._runtime.webhooks.grace
 
     def _window(self) -> tuple[float, float] | None:
-        return self._client._estimates.window(self._key) if self._fresh else None
+        return self._runtime.estimates.window(self._key) if self._fresh else None
 
     def _cadence(self, dev: float) -> float:
-        policy = self._client.poll
+        policy = self._runtime.poll
         return min(policy.max_interval, max(policy.initial_interval, dev * CADENCE_SHARE))
 
     async def _drive(self, deadline: float) -> None:
         """One step: sleep until the planned poll (or a webhook), then poll once."""
-        transport = self._client._transport
+        transport = self._runtime.transport
         transport.check_open()
-        hub = self._client._hub.future(self.id)
+        hub = self._runtime.hub.future(self.id)
         if hub is not None and hub.cancelled():
             hub = None
         if self._next_at is None:
@@ -424,7 +424,7 @@ class Task:
             # yet: keep waiting for its callback instead of polling.
             self._next_at = self._webhook_due()
             return
-        policy = self._client.poll
+        policy = self._runtime.poll
         try:
             snapshot, hint = await self._poll(deadline)
         except (APIConnectionError, APIError, ResponseValidationError) as exc:
@@ -469,7 +469,7 @@ class Task:
         after a failed poll): never sooner than the policy's own quickest cadence, jitter aside
         (a "retry at once" must not become a busy loop), never later than ``RETRY_AFTER_CAP``,
         and not past the caller's deadline while a last poll still fits before it."""
-        floor = max(self._client.poll.initial_interval, C.POLL_MIN_INTERVAL)
+        floor = max(self._runtime.poll.initial_interval, C.POLL_MIN_INTERVAL)
         pause = _clock.sane_wait(seconds, C.RETRY_AFTER_CAP)
         pause = floor if pause is None else max(pause, floor)
         now = _clock.monotonic()
@@ -485,7 +485,7 @@ class Task:
         ``deadline`` bounds the poll, its retries included, so a hanging server cannot hold
         ``wait(timeout=...)`` past its deadline."""
         try:
-            response = await self._client._transport.request(
+            response = await self._runtime.request(
                 "GET",
                 self._family.poll_path(self.id),
                 kind="safe",
@@ -522,7 +522,7 @@ class Task:
         self.last = snapshot
         if self.done or not snapshot.finished:
             return
-        hub = self._client._hub.future(self.id)
+        hub = self._runtime.hub.future(self.id)
         # A webhook task whose answer came from a fallback poll finished at some unknown moment
         # before it: learning "now" would teach the fallback delay itself, lengthen the next
         # task's wait, and feed back until lost callbacks wait past the deadline.
@@ -539,7 +539,7 @@ class Task:
                 # the planned first-poll delay itself, which then only ever grows.)
                 not_yet = self._started if self._prev_poll is None else self._prev_poll
                 finished_at = (not_yet + now) / 2
-            self._client._estimates.observe(self._key, finished_at - self._started)
+            self._runtime.estimates.observe(self._key, finished_at - self._started)
         if snapshot.status == "failed":
             self._fail(failure_reason(snapshot), snapshot)
         else:
@@ -552,7 +552,7 @@ class Task:
 
     def _release(self) -> None:
         self._next_at = None
-        self._client._hub.release(self.id)
+        self._runtime.hub.release(self.id)
 
 
 async def _sleep_until_either(

@@ -53,7 +53,7 @@ from .models.common import Clip, TaskSnapshot
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from ._client import AIMusicClient
+    from ._runtime import Runtime
     from ._webhook_receiver import Receiver
     from .tasks import Family
 
@@ -387,6 +387,16 @@ def parse_event(
     return _build_event(payload, h, lambda _name: family)
 
 
+def _grace(value: float) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (math.isfinite(value) and value >= 0)
+    ):
+        raise ValueError("grace must be a finite number of seconds >= 0")
+    return float(value)
+
+
 def _positive_int(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigurationError(f"{name} must be a whole number >= 1")
@@ -649,7 +659,7 @@ class WebhookManager:
 
     def __init__(
         self,
-        client: AIMusicClient,
+        runtime: Runtime,
         *,
         tolerance: float = C.WEBHOOK_TOLERANCE,
         max_body: int = C.WEBHOOK_MAX_BODY,
@@ -658,7 +668,7 @@ class WebhookManager:
         max_bytes_in_flight: int = C.WEBHOOK_MAX_BYTES_IN_FLIGHT,
         read_timeout: float = C.WEBHOOK_READ_TIMEOUT,
     ) -> None:
-        self._client = client
+        self._runtime = runtime
         self.tolerance = tolerance
         self.max_body = max_body
         self.legacy_signatures = legacy_signatures
@@ -667,12 +677,11 @@ class WebhookManager:
         self.max_deliveries = max_deliveries
         self.max_bytes_in_flight = max_bytes_in_flight
         self.read_timeout = read_timeout
-        self._url: str | None = None
         self._receiver: Receiver | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     def __repr__(self) -> str:
-        return f"WebhookManager(url={self._url!r}, serving={self._receiver is not None})"
+        return f"WebhookManager(url={self.url!r}, serving={self._receiver is not None})"
 
     # -- configuration -----------------------------------------------------------------------
     @property
@@ -709,7 +718,17 @@ class WebhookManager:
     @property
     def url(self) -> str | None:
         """The URL new tasks get as ``webhook_url`` (None while webhooks are off)."""
-        return self._url
+        return self._runtime.webhooks.url
+
+    @property
+    def grace(self) -> float:
+        """Seconds a task started with a webhook trusts it (past the usual finish of its kind)
+        before it polls as a safety net."""
+        return self._runtime.webhooks.grace
+
+    @grace.setter
+    def grace(self, value: float) -> None:
+        self._runtime.webhooks.grace = _grace(value)
 
     @property
     def local_url(self) -> str | None:
@@ -718,7 +737,8 @@ class WebhookManager:
 
     @property
     def enabled(self) -> bool:
-        return self._url is not None
+        """True while new tasks are created with ``webhook_url`` (after ``serve`` or ``use``)."""
+        return self._runtime.webhooks.enabled
 
     def use(self, public_url: str, *, grace: float | None = None) -> None:
         """Send ``public_url`` as ``webhook_url`` with every task created from now on.
@@ -730,23 +750,21 @@ class WebhookManager:
             raise ValueError("public_url must be an absolute http:// or https:// URL")
         if len(public_url) > WEBHOOK_URL_MAX:
             raise ValueError(f"public_url is longer than the API's {WEBHOOK_URL_MAX} characters")
-        if grace is not None and not (math.isfinite(grace) and grace >= 0):
-            raise ValueError("grace must be a finite number of seconds >= 0")
-        if self._client._webhook_secret is None:
+        if grace is not None:
+            grace = _grace(grace)
+        settings = self._runtime.webhooks
+        if settings.secret is None:
             # The API signs with a provider-managed secret when none is sent, which we could not
             # verify; a fresh random one per client keeps verification possible.
-            self._client._webhook_secret = secrets.token_urlsafe(32)
-        self._url = public_url
-        hub = self._client._hub
+            settings.secret = secrets.token_urlsafe(32)
+        settings.url = public_url
         if grace is not None:
-            hub.grace = grace
-        hub.enabled = True
+            settings.grace = grace
 
     def disable(self) -> None:
         """Stop adding ``webhook_url`` to new tasks. Tasks already waiting still take callbacks
         that reach ``handle`` and fall back to polling as usual."""
-        self._url = None
-        self._client._hub.enabled = False
+        self._runtime.webhooks.url = None
 
     async def serve(
         self,
@@ -787,13 +805,10 @@ class WebhookManager:
 
     # -- receiving ---------------------------------------------------------------------------
     def _resolve_family(self, name: str) -> Family | None:
-        try:
-            return self._client.family(name)
-        except ValueError:
-            return None
+        return self._runtime.families.get(name)
 
     def _verify_and_parse(self, raw: bytes, h: dict[str, str], now: float) -> WebhookEvent:
-        secret = self._client._webhook_secret
+        secret = self._runtime.webhooks.secret
         if not secret:
             raise WebhookVerificationError(
                 "no webhook secret configured: call client.webhooks.serve() or use() first, "
@@ -846,7 +861,7 @@ class WebhookManager:
         while len(self._seen) > WEBHOOK_DEDUPE_LIMIT:
             self._seen.popitem(last=False)
         self.stats.accepted += 1
-        if event.final and self._client._hub.deliver(event.snapshot):
+        if event.final and self._runtime.hub.deliver(event.snapshot):
             self.stats.delivered += 1
         logger.debug("webhook %s for task %s (%s)", event.event, event.task_id, event.kind)
         return event

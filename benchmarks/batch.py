@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from aimusic_async import AIMusicClient
+from aimusic_async._client import runtime_of
 from aimusic_async.batch import Job
 
 from ._common import CREATE_PARAMS, TERMINAL, cpu_seconds, scaled_policy
@@ -91,7 +92,7 @@ async def _sdk(
     finished = failed = 0
     trace: list[tuple[float, float | None]] = []
     async with AIMusicClient(api_key, base_url, poll=scaled_policy(scale)) as client:
-        limiter = client._transport.limiter
+        limiter = runtime_of(client).transport.limiter
 
         async def sample() -> None:
             # The adaptive start limiter's pace over time: where a batch loses time to it.

@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from aimusic_async import AIMusicClient, PollPolicy
+from aimusic_async._client import runtime_of
 
 from ._common import BENCH_TASK_TIMEOUT, CREATE_PARAMS, TERMINAL, cpu_seconds
 from ._emulator import EmulatorProcess
@@ -95,7 +96,7 @@ async def sdk_lifecycles(
 
         polls = await drive(n, one)
         if notes is not None:
-            window = getattr(client._estimates, "window", None)
+            window = getattr(runtime_of(client).estimates, "window", None)
             notes["learned_window_s"] = window("sonic.create") if window else None
         return polls
 

@@ -30,6 +30,7 @@ from aimusic_async import (
     TaskResult,
 )
 from aimusic_async import _constants as C
+from aimusic_async._client import runtime_of
 from aimusic_async._families import SonicFamily
 from aimusic_async.models._base import RequestModel
 from aimusic_async.resources._base import Resource
@@ -57,7 +58,7 @@ class Create(RequestModel):
 
 def sonic(client: AIMusicClient) -> Resource:
     client.register_family(SonicFamily())
-    return Resource(client)
+    return Resource(runtime_of(client))
 
 
 async def start(res: Resource, prompt: str) -> Task:
@@ -78,7 +79,7 @@ def test_key_and_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(C.BASE_URL_ENV, "http://127.0.0.1:9/")
     c = AIMusicClient()
     assert c.base_url == "http://127.0.0.1:9"
-    assert CANARY not in repr(c) + repr(c._transport) + str(vars(c))
+    assert CANARY not in repr(c) + repr(runtime_of(c).transport) + str(vars(c))
     monkeypatch.delenv(C.BASE_URL_ENV)
     assert AIMusicClient().base_url == C.DEFAULT_BASE_URL
 
@@ -96,8 +97,8 @@ def test_bad_configuration(kwargs: dict[str, Any]) -> None:
 async def test_lifecycle_closes_owned_session(serve_app: Serve) -> None:
     base = await serve_app(Script([(200, {"credits": 1})]).app())
     async with AIMusicClient(api_key="k", base_url=base) as c:
-        await c._transport.request("GET", "/api/v1/get-credits")
-        session = c._transport.session
+        await runtime_of(c).transport.request("GET", "/api/v1/get-credits")
+        session = runtime_of(c).transport.session
     assert session.closed
     await c.aclose()  # twice is fine
     gc.collect()
@@ -107,7 +108,7 @@ async def test_user_session_is_never_closed(serve_app: Serve) -> None:
     base = await serve_app(Script([(200, {"credits": 1})]).app())
     async with aiohttp.ClientSession() as session:
         async with AIMusicClient(api_key="k", base_url=base, session=session) as c:
-            await c._transport.request("GET", "/api/v1/get-credits")
+            await runtime_of(c).transport.request("GET", "/api/v1/get-credits")
         assert not session.closed
 
 
@@ -118,7 +119,7 @@ async def test_cancelled_inside_async_with_closes_everything(serve_app: Serve) -
 
     async def user() -> None:
         async with AIMusicClient(api_key="k", base_url=base, poll=FAST_POLL) as c:
-            seen["session"] = c._transport.session
+            seen["session"] = runtime_of(c).transport.session
             c.register_family(SonicFamily())
             await c.task("abc")
 
@@ -169,17 +170,9 @@ async def test_start_with_an_unreadable_2xx_is_unknown_not_failed(
     # here would read as a definite failure, and a batch re-runs failed jobs: paying twice.
     script = Script([(200, answer), (200, {"task_id": "second"})])
     c = await client_factory(await serve_app(script.app()), "k", webhook_secret=CANARY)
-    c._hub.enabled = True
-
-    class Hooks:  # stands in for the webhook receiver's public URL
-        url = "https://hooks.example/cb"
-
-    c.__dict__["webhooks"] = Hooks()
-    try:
-        with pytest.raises(SubmissionUnknownError) as info:
-            await start(sonic(c), "x")
-    finally:
-        del c.__dict__["webhooks"]
+    c.webhooks.use("https://hooks.example/cb")  # a receiver mounted elsewhere
+    with pytest.raises(SubmissionUnknownError) as info:
+        await start(sonic(c), "x")
     assert not isinstance(info.value, ResponseValidationError)
     assert reason in info.value.reason
     assert info.value.operation == "sonic.create"
@@ -203,19 +196,13 @@ async def test_start_adds_webhook_when_receiver_is_on(
 ) -> None:
     script = Script([(200, {"task_id": "w1"})])
     c = await client_factory(await serve_app(script.app()), "k", webhook_secret="whsec-1")
-    c._hub.enabled = True
-
-    class Hooks:  # stands in for the webhook receiver's public URL
-        url = "https://hooks.example/cb"
-
-    c.__dict__["webhooks"] = Hooks()
+    c.webhooks.use("https://hooks.example/cb")  # a receiver mounted elsewhere
     task = await start(sonic(c), "x")
     body = script.seen[0].body
     assert body["webhook_url"] == "https://hooks.example/cb"
     assert body["webhook_secret"] == "whsec-1"
-    assert c._hub.future(task.id) is not None
-    c._hub.release(task.id)
-    del c.__dict__["webhooks"]
+    assert c.hub.future(task.id) is not None
+    c.hub.release(task.id)
 
 
 async def test_a_dropped_webhook_task_does_not_pin_its_callback(
@@ -225,20 +212,12 @@ async def test_a_dropped_webhook_task_does_not_pin_its_callback(
     # hub must not hold that task's future, and later its callback's snapshot, forever.
     script = Script([(200, {"task_id": "w1"}), (200, {"task_id": "w2"})])
     c = await client_factory(await serve_app(script.app()), "k", webhook_secret="whsec-1")
-    c._hub.enabled = True
-
-    class Hooks:  # stands in for the webhook receiver's public URL
-        url = "https://hooks.example/cb"
-
-    c.__dict__["webhooks"] = Hooks()
-    try:
-        kept = await start(sonic(c), "x")
-        task_id = (await start(sonic(c), "y")).id  # the handle is dropped at once
-        gc.collect()
-        assert c._hub.future(task_id) is None
-        assert c._hub.future(kept.id) is not None  # a live handle keeps its wake-up
-    finally:
-        del c.__dict__["webhooks"]
+    c.webhooks.use("https://hooks.example/cb")  # a receiver mounted elsewhere
+    kept = await start(sonic(c), "x")
+    task_id = (await start(sonic(c), "y")).id  # the handle is dropped at once
+    gc.collect()
+    assert c.hub.future(task_id) is None
+    assert c.hub.future(kept.id) is not None  # a live handle keeps its wake-up
 
 
 async def test_sync_call_parses_result(serve_app: Serve, client_factory: ClientFactory) -> None:
@@ -249,7 +228,9 @@ async def test_sync_call_parses_result(serve_app: Serve, client_factory: ClientF
 
     script = Script([(200, {"avg_bpm": 120.5})])
     c = await client_factory(await serve_app(script.app()), "k")
-    out = await Resource(c)._call("POST", "/api/v1/sonic/bpm", None, Bpm, operation="sonic.bpm")
+    out = await Resource(runtime_of(c))._call(
+        "POST", "/api/v1/sonic/bpm", None, Bpm, operation="sonic.bpm"
+    )
     assert out.avg_bpm == 120.5
 
 
@@ -400,4 +381,4 @@ async def test_rate_limited_starts_all_land_once(
     assert len({t.id for t in tasks}) == 40
     assert emu.stats.creates == 40  # every 429 was re-sent, none twice
     assert emu.stats.rate_limited > 0
-    assert c._transport.limiter.rate is not None  # the client slowed down
+    assert runtime_of(c).transport.limiter.rate is not None  # the client slowed down

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from aimusic_async import AIMusicClient, Clip
 from aimusic_async._constants import FILENAME_MAX
 from aimusic_async._filenames import clip_filename, numbered, safe_filename, url_extension
-from aimusic_async.download import DownloadError, download
+from aimusic_async.download import DownloadError
 
 ServeApp = Callable[[web.Application], Awaitable[str]]
 ClientFactory = Callable[..., Awaitable[AIMusicClient]]
@@ -192,7 +192,7 @@ async def test_file_mode_follows_the_umask_of_the_moment(
     try:
         with monkeypatch.context() as mp:
             mp.setattr(os, "umask", no_umask)
-            path = await download(client, f"{cdn}/f/song.wav", tmp_path)
+            path = await client.download(f"{cdn}/f/song.wav", tmp_path)
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
@@ -204,14 +204,14 @@ async def test_collisions_are_numbered_or_overwritten(
 ) -> None:
     _host, cdn, client = await _setup(serve_app, client_factory, ["ok"])
     url = f"{cdn}/f/song.wav"
-    first = await download(client, url, tmp_path)
-    second = await download(client, url, tmp_path)
-    third = await download(client, url, tmp_path, overwrite=True)
+    first = await client.download(url, tmp_path)
+    second = await client.download(url, tmp_path)
+    third = await client.download(url, tmp_path, overwrite=True)
     assert (first.name, second.name, third.name) == ("song.wav", "song (2).wav", "song.wav")
     explicit = tmp_path / "sub" / "mine.bin"
-    assert await download(client, url, explicit) == explicit.resolve()
+    assert await client.download(url, explicit) == explicit.resolve()
     with pytest.raises(FileExistsError):
-        await download(client, url, explicit)
+        await client.download(url, explicit)
     assert explicit.read_bytes() == FileHost.BODY
 
 
@@ -219,7 +219,7 @@ async def test_transient_failures_are_retried_with_backoff(
     serve_app: ServeApp, client_factory: ClientFactory, tmp_path: Path, fake_clock: Any
 ) -> None:
     host, cdn, client = await _setup(serve_app, client_factory, ["503", "truncate", "ok"])
-    path = await download(client, f"{cdn}/f/a.wav", tmp_path, retries=3)
+    path = await client.download(f"{cdn}/f/a.wav", tmp_path, retries=3)
     assert path.read_bytes() == FileHost.BODY
     assert host.requests == 3
     assert len(fake_clock.sleeps) == 2
@@ -238,7 +238,7 @@ async def test_failure_leaves_no_file(
 ) -> None:
     host, cdn, client = await _setup(serve_app, client_factory, plan)
     with pytest.raises(DownloadError) as info:
-        await download(client, f"{cdn}/f/a.wav?token=secret", tmp_path, retries=2)
+        await client.download(f"{cdn}/f/a.wav?token=secret", tmp_path, retries=2)
     assert host.requests == requests
     assert _listing(tmp_path) == []  # no partial file, no temporary file
     assert "secret" not in str(info.value)  # signed query strings stay out of messages
@@ -249,7 +249,7 @@ async def test_cancelled_download_removes_its_temporary_file(
     serve_app: ServeApp, client_factory: ClientFactory, tmp_path: Path
 ) -> None:
     host, cdn, client = await _setup(serve_app, client_factory, ["stall"])
-    job = asyncio.ensure_future(download(client, f"{cdn}/f/a.wav", tmp_path))
+    job = asyncio.ensure_future(client.download(f"{cdn}/f/a.wav", tmp_path))
     await asyncio.wait_for(host.stalled.wait(), 5)
     for _ in range(50):  # the first third of the body has reached the temporary file
         if _listing(tmp_path):
@@ -268,7 +268,7 @@ async def test_a_session_with_credentials_never_leaks_them(
 ) -> None:
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {CANARY}"}) as session:
         host, cdn, client = await _setup(serve_app, client_factory, ["ok"], session=session)
-        await download(client, f"{cdn}/f/a.wav", tmp_path)
+        await client.download(f"{cdn}/f/a.wav", tmp_path)
     assert host.requests == 1
     assert host.auth_seen == []
 
@@ -281,9 +281,9 @@ async def test_only_http_urls(
 ) -> None:
     _host, _cdn, client = await _setup(serve_app, client_factory, ["ok"])
     with pytest.raises(ValueError, match="http"):
-        await download(client, url, tmp_path)
+        await client.download(url, tmp_path)
     with pytest.raises(ValueError, match="audio_url"):
-        await download(client, Clip(clip_id="x"), tmp_path)
+        await client.download(Clip(clip_id="x"), tmp_path)
     assert os.listdir(tmp_path) == []
 
 
@@ -311,7 +311,7 @@ async def test_emulator_cdn_faults_are_retried_and_titles_stay_inside(
     for task in tasks:
         result = await task
         for clip in result.succeeded:
-            path = await download(client, clip, tmp_path, retries=8)
+            path = await client.download(clip, tmp_path, retries=8)
             assert path.read_bytes() == emu.audio_bytes(clip.clip_id)
             paths.append(path)
     assert emu.stats.cdn_errors + emu.stats.cdn_truncated > 0  # faults did happen
@@ -326,7 +326,7 @@ async def test_errors_never_show_credentials_or_signatures_of_the_url(
     _host, cdn, client = await _setup(serve_app, client_factory, ["404"])
     url = cdn.replace("http://", "http://user:pw-canary-81c2@") + "/f/x.wav?sig=sig-canary#frag"
     with pytest.raises(DownloadError) as caught:
-        await download(client, url, tmp_path)
+        await client.download(url, tmp_path)
     for text in (str(caught.value), caught.value.url):
         assert "pw-canary" not in text
         assert "sig-canary" not in text

@@ -16,7 +16,6 @@ from aimusic_async import (
     PollPolicy,
     ResponseValidationError,
     ServerError,
-    Task,
     TaskFailedError,
     TaskNotFoundError,
     TaskSnapshot,
@@ -24,6 +23,7 @@ from aimusic_async import (
 )
 from aimusic_async import _constants as C
 from aimusic_async import tasks as tasks_module
+from aimusic_async._client import runtime_of
 from aimusic_async._families import SonicFamily
 from aimusic_async.models.common import Clip
 from aimusic_async.tasks import DurationEstimates
@@ -303,7 +303,7 @@ async def test_cancellation_leaves_nothing_running(scripted_client: Make) -> Non
     await asyncio.sleep(0.1)
     assert script.count() == seen  # no polling after cancellation
     assert _client_side(asyncio.all_tasks()) == _client_side(before)
-    connector = client._transport.session.connector
+    connector = runtime_of(client).transport.session.connector
     assert connector is not None
     assert not connector._acquired  # no connection held by a cancelled poll
     # The handle is still usable.
@@ -312,25 +312,25 @@ async def test_cancellation_leaves_nothing_running(scripted_client: Make) -> Non
 
 async def test_webhook_push_resolves_without_polls(scripted_client: Make) -> None:
     client, script = await scripted_client([(202, None)])
-    client._hub.grace = 30.0
-    client._hub.expect(TID)
-    task = Task(client, TID, SonicFamily(), fresh=True)
+    client.webhooks.grace = 30.0
+    client.hub.expect(TID)
+    task = runtime_of(client).task(TID, SonicFamily(), fresh=True)
     waiter = asyncio.ensure_future(task.wait())
     await asyncio.sleep(0.05)
     assert not waiter.done()
     snap = SonicFamily().parse_task(TID, 200, ok(clip(1, "succeeded"))[1])
-    assert client._hub.deliver(snap)
+    assert client.hub.deliver(snap)
     result = await asyncio.wait_for(waiter, 1.0)
     assert result.clips[0].clip_id == "clip-1"
     assert script.count() == 0
-    assert client._hub.future(TID) is None  # released
+    assert client.hub.future(TID) is None  # released
 
 
 async def test_webhook_lost_falls_back_to_polling(scripted_client: Make) -> None:
     client, script = await scripted_client([(202, None), ok(clip(1, "succeeded"))])
-    client._hub.grace = 0.05
-    client._hub.expect(TID)
-    result = await Task(client, TID, SonicFamily(), fresh=True).wait()
+    client.webhooks.grace = 0.05
+    client.hub.expect(TID)
+    result = await runtime_of(client).task(TID, SonicFamily(), fresh=True).wait()
     assert result.clips[0].clip_id == "clip-1"
     assert script.count() == 2
 
@@ -338,26 +338,26 @@ async def test_webhook_lost_falls_back_to_polling(scripted_client: Make) -> None
 async def test_webhook_wait_learns_from_the_batch(scripted_client: Make) -> None:
     """A task whose grace ran out does not poll while the batch says it is not late yet."""
     client, script = await scripted_client([(202, None)])
-    client._hub.grace = 0.1
-    client._hub.expect(TID)
-    task = Task(client, TID, SonicFamily(), operation="sonic.create", fresh=True)
+    client.webhooks.grace = 0.1
+    client.hub.expect(TID)
+    task = runtime_of(client).task(TID, SonicFamily(), operation="sonic.create", fresh=True)
     waiter = asyncio.ensure_future(task.wait())
     await asyncio.sleep(0.05)
-    client._estimates.observe("sonic.create", 1.0)  # a sibling finished after about 1 s
+    runtime_of(client).estimates.observe("sonic.create", 1.0)  # a sibling finished after about 1 s
     await asyncio.sleep(0.25)  # past the grace
     assert script.count() == 0
-    client._hub.deliver(SonicFamily().parse_task(TID, 200, ok(clip(1, "succeeded"))[1]))
+    client.hub.deliver(SonicFamily().parse_task(TID, 200, ok(clip(1, "succeeded"))[1]))
     assert (await asyncio.wait_for(waiter, 1.0)).clips[0].clip_id == "clip-1"
     assert script.count() == 0
 
 
 async def test_webhook_failed_push_raises(scripted_client: Make) -> None:
     client, _ = await scripted_client([(202, None)])
-    client._hub.expect(TID)
+    client.hub.expect(TID)
     snap = SonicFamily().parse_task(TID, 200, ok(clip(1, "failed", error_message="nope"))[1])
-    client._hub.deliver(snap)
+    client.hub.deliver(snap)
     with pytest.raises(TaskFailedError, match="nope"):
-        await Task(client, TID, SonicFamily(), fresh=True)
+        await runtime_of(client).task(TID, SonicFamily(), fresh=True)
 
 
 # -- adaptive schedule (virtual time) ----
@@ -386,7 +386,7 @@ async def test_adaptive_schedule_learns_durations(
         for i in range(20):
             tid = f"t{i}"
             finish_at[tid] = fake_clock.now + 30.0
-            task = Task(client, tid, SonicFamily(), operation="sonic.create", fresh=True)
+            task = runtime_of(client).task(tid, SonicFamily(), operation="sonic.create", fresh=True)
             await task
             polls.append(task.polls)
             lags.append(fake_clock.now - finish_at[tid])
@@ -394,7 +394,7 @@ async def test_adaptive_schedule_learns_durations(
     assert sum(polls[-6:]) / 6 <= 3.0
     assert max(polls[-6:]) <= 4
     assert sum(lags[-6:]) / 6 <= 4.0
-    est = client._estimates.get("sonic.create")
+    est = runtime_of(client).estimates.get("sonic.create")
     assert est is not None
     assert 27.0 <= est <= 36.0
 
@@ -419,11 +419,13 @@ async def test_tasks_done_at_their_first_poll_do_not_teach_a_growing_wait(
         client.register_family(SonicFamily())
         for i in range(30):
             begun = fake_clock.now
-            task = Task(client, f"i{i}", SonicFamily(), operation="sonic.create", fresh=True)
+            task = runtime_of(client).task(
+                f"i{i}", SonicFamily(), operation="sonic.create", fresh=True
+            )
             await task
             assert task.polls == 1
             waits.append(fake_clock.now - begun)
-    est = client._estimates.get("sonic.create")
+    est = runtime_of(client).estimates.get("sonic.create")
     assert est is not None
     assert est <= 0.6 * policy.initial_interval
     # Every first poll stays within the jittered initial interval: nothing drifts later.
@@ -455,7 +457,9 @@ async def test_adaptive_beats_plain_backoff_on_spread_durations(
             for i in range(60):
                 tid = f"{fresh}-{i}"
                 finish_at[tid] = fake_clock.now + durations.uniform(60.0, 180.0)
-                task = Task(client, tid, SonicFamily(), operation="sonic.create", fresh=fresh)
+                task = runtime_of(client).task(
+                    tid, SonicFamily(), operation="sonic.create", fresh=fresh
+                )
                 await task
                 if i >= 20:  # after learning
                     polls.append(task.polls)
@@ -593,7 +597,7 @@ def test_a_waiting_handle_is_small() -> None:
         before = tracemalloc.take_snapshot()
         handles = []
         for i in range(2000):
-            t = Task(client, f"51bc6dd0-508a-414d-9ef3-{i:012d}", family, fresh=True)
+            t = runtime_of(client).task(f"51bc6dd0-508a-414d-9ef3-{i:012d}", family, fresh=True)
             t.last = family.parse_task(t.id, 202, dict(body))
             handles.append(t)
         after = tracemalloc.take_snapshot()
@@ -619,7 +623,7 @@ async def test_a_handle_awaited_late_polls_at_once(scripted_client: Make, fake_c
     # a whole initial_interval more per task would add seconds per task for nothing.
     slow_start = PollPolicy(initial_interval=3.0, max_interval=20.0, timeout=600.0)
     client, script = await scripted_client([ok(clip(1, "succeeded"))], poll=slow_start)
-    fresh = Task(client, TID, SonicFamily(), fresh=True)
+    fresh = runtime_of(client).task(TID, SonicFamily(), fresh=True)
     fake_clock.advance(60.0)  # the caller was busy awaiting other tasks
     await fresh
     assert script.count() == 1
@@ -629,7 +633,7 @@ async def test_a_handle_awaited_late_polls_at_once(scripted_client: Make, fake_c
     await client.task(TID)
     assert fake_clock.sleeps[1] == pytest.approx(3.0, rel=C.POLL_JITTER + 0.01)
     client, script = await scripted_client([(202, None), ok(clip(1, "succeeded"))], poll=slow_start)
-    late = Task(client, TID, SonicFamily(), fresh=True)
+    late = runtime_of(client).task(TID, SonicFamily(), fresh=True)
     fake_clock.advance(60.0)
     assert (await late.refresh()).status == "not_ready"
     await late
@@ -643,9 +647,9 @@ async def test_a_webhook_task_awaited_late_falls_back_from_its_start(
     # Its callback was lost while the caller awaited other tasks: the grace counts from the
     # task's start, so the fallback poll is due already instead of a whole grace from now.
     client, script = await scripted_client([ok(clip(1, "succeeded"))])
-    client._hub.grace = 30.0
-    client._hub.expect(TID)
-    task = Task(client, TID, SonicFamily(), fresh=True)
+    client.webhooks.grace = 30.0
+    client.hub.expect(TID)
+    task = runtime_of(client).task(TID, SonicFamily(), fresh=True)
     fake_clock.advance(100.0)
     assert (await task).clips[0].clip_id == "clip-1"
     assert script.count() == 1

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from aimusic_async import AIMusicClient, PollPolicy, TaskFailedError, _clock
+from aimusic_async._client import runtime_of
 from aimusic_async.tasks import Task
 
 EmuFactory = Callable[..., Awaitable[Any]]
@@ -57,7 +58,7 @@ async def test_hundred_tasks_resolve_from_webhooks_with_zero_polls(
     for task in tasks:
         record = emu.tasks[task.id]
         assert record.webhook_url == url
-        assert record.webhook_secret == client._webhook_secret
+        assert record.webhook_secret == runtime_of(client).webhooks.secret
         assert record.webhook_secret
     results = await asyncio.wait_for(asyncio.gather(*tasks), 10)
 
@@ -73,7 +74,7 @@ async def test_hundred_tasks_resolve_from_webhooks_with_zero_polls(
     assert stats.rejected == stats.invalid == 0
     assert emu.stats.webhooks_sent == 100
     assert emu.stats.webhooks_failed == 0
-    assert client._hub._futures == {}  # every wait released its hub entry
+    assert client.hub._futures == {}  # every wait released its hub entry
 
 
 async def test_lost_webhooks_fall_back_to_polling(

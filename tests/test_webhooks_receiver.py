@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from aimusic_async import _clock
-from aimusic_async._client import AIMusicClient
+from aimusic_async._client import AIMusicClient, runtime_of
 from aimusic_async._errors import ResponseValidationError, WebhookVerificationError
 from aimusic_async.models.common import TaskSnapshot
 from aimusic_async.webhooks import WEBHOOK_THREAD_THRESHOLD
@@ -77,7 +77,7 @@ async def client() -> AsyncIterator[AIMusicClient]:
 
 # -- handle() ------------------------------------------------------------------------------------
 async def test_handle_resolves_a_waiting_task_once(client: AIMusicClient) -> None:
-    hub = client._hub
+    hub = client.hub
     hub.expect("t-1")
     fut = hub.future("t-1")
     assert fut is not None
@@ -107,8 +107,8 @@ async def test_handle_resolves_a_waiting_task_once(client: AIMusicClient) -> Non
 async def test_handle_rejects_forgeries_without_effect(
     client: AIMusicClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client._hub.expect("t-2")
-    fut = client._hub.future("t-2")
+    client.hub.expect("t-2")
+    fut = client.hub.future("t-2")
     assert fut is not None
     genuine = final_body("t-2")
     forged_body = final_body("t-2", extra=" (forged)")
@@ -146,15 +146,15 @@ async def test_handle_unknown_task_is_accepted_and_early_callbacks_are_kept(
     assert event is not None
     assert event.task_id == "early"
     assert client.webhooks.stats.delivered == 0
-    client._hub.expect("early")
-    fut = client._hub.future("early")
+    client.hub.expect("early")
+    fut = client.hub.future("early")
     assert fut is not None
     assert fut.done()
     assert fut.result().task_id == "early"
 
 
 async def test_late_duplicate_after_release_is_not_parked(client: AIMusicClient) -> None:
-    hub = client._hub
+    hub = client.hub
     hub.expect("t-3")
     body = final_body("t-3")
     await client.webhooks.handle(body, signed(body))
@@ -164,7 +164,7 @@ async def test_late_duplicate_after_release_is_not_parked(client: AIMusicClient)
 
 
 async def test_streaming_event_does_not_end_the_wait(client: AIMusicClient) -> None:
-    client._hub.expect("t-4")
+    client.hub.expect("t-4")
     payload = {
         "code": 200,
         "task_id": "t-4",
@@ -175,18 +175,18 @@ async def test_streaming_event_does_not_end_the_wait(client: AIMusicClient) -> N
     assert event is not None
     assert event.kind == "streaming"
     assert not event.final
-    fut = client._hub.future("t-4")
+    fut = client.hub.future("t-4")
     assert fut is not None
     assert not fut.done()
 
 
 async def test_failed_event_resolves_with_a_failed_snapshot(client: AIMusicClient) -> None:
-    client._hub.expect("t-5")
+    client.hub.expect("t-5")
     body = final_body("t-5", state="failed")
     event = await client.webhooks.handle(body, signed(body, event="song.failed"))
     assert event is not None
     assert event.kind == "failed"
-    fut = client._hub.future("t-5")
+    fut = client.hub.future("t-5")
     assert fut is not None
     assert fut.result().status == "failed"
 
@@ -216,7 +216,7 @@ async def test_large_bodies_are_verified_off_the_loop(
         return await real(func, *args)
 
     monkeypatch.setattr(asyncio, "to_thread", spy)
-    client._hub.expect("big")
+    client.hub.expect("big")
     payload = json.loads(final_body("big"))
     payload["data"][0]["lyrics"] = "la " * (WEBHOOK_THREAD_THRESHOLD // 3 + 10)
     body = json.dumps(payload).encode()
@@ -246,8 +246,8 @@ async def test_serve_sets_up_tasks_and_answers_by_the_rules(client: AIMusicClien
     url = await client.webhooks.serve()
     assert url.startswith("http://127.0.0.1:")
     assert client.webhooks.url == url == client.webhooks.local_url
-    assert client._hub.enabled
-    client._hub.expect("t-8")
+    assert client.webhooks.enabled
+    client.hub.expect("t-8")
     body = final_body("t-8")
     async with aiohttp.ClientSession() as http:
 
@@ -257,7 +257,7 @@ async def test_serve_sets_up_tasks_and_answers_by_the_rules(client: AIMusicClien
                 return r.status
 
         assert await post(body, signed(body, "wrong-secret")) == 401
-        fut = client._hub.future("t-8")
+        fut = client.hub.future("t-8")
         assert fut is not None
         assert not fut.done()
         headers = signed(body)
@@ -278,7 +278,7 @@ async def test_serve_sets_up_tasks_and_answers_by_the_rules(client: AIMusicClien
 
     await client.webhooks.aclose()
     assert client.webhooks.url is None
-    assert not client._hub.enabled
+    assert not client.webhooks.enabled
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.ClientConnectionError):
             await http.post(url, data=body, headers=signed(body))
@@ -303,12 +303,12 @@ async def test_body_size_is_bounded(client: AIMusicClient) -> None:
 
 async def test_serve_with_public_url_and_random_secret() -> None:
     async with AIMusicClient(api_key="k", base_url="http://127.0.0.1:9") as c:
-        assert c._webhook_secret is None
+        assert runtime_of(c).webhooks.secret is None
         local = await c.webhooks.serve(public_url="https://hooks.example.com/music", grace=1.5)
         assert c.webhooks.url == "https://hooks.example.com/music"
         assert c.webhooks.local_url == local
-        assert c._hub.grace == 1.5
-        secret = c._webhook_secret
+        assert c.webhooks.grace == 1.5
+        secret = runtime_of(c).webhooks.secret
         assert secret
         assert len(secret) >= 32
         assert secret not in repr(c)
@@ -330,17 +330,17 @@ async def test_use_rejects_bad_urls(client: AIMusicClient) -> None:
         client.webhooks.use("https://hooks.example.com/" + "x" * 1024)
     with pytest.raises(ValueError, match="grace"):
         client.webhooks.use("https://hooks.example.com/x", grace=float("nan"))
-    assert not client._hub.enabled
+    assert not client.webhooks.enabled
     with pytest.raises(ValueError, match="public_url"):
         await client.webhooks.serve(public_url="ftp://hooks.example.com/x")
     assert client.webhooks.local_url is None
-    assert not client._hub.enabled
+    assert not client.webhooks.enabled
     # The failed attempt left nothing running: serving again works.
     assert (await client.webhooks.serve()).startswith("http://127.0.0.1:")
 
 
 async def test_raw_asgi_byte_headers_are_accepted(client: AIMusicClient) -> None:
-    client._hub.expect("t-11")
+    client.hub.expect("t-11")
     body = final_body("t-11")
     raw = {k.lower().encode(): v.encode() for k, v in signed(body).items()}
     event = await client.webhooks.handle(body, raw)  # type: ignore[arg-type]
@@ -360,16 +360,16 @@ async def test_aiohttp_handler_mounted_in_a_user_app(client: AIMusicClient) -> N
         host, port = runner.addresses[0][:2]
         url = f"http://{host}:{port}/hooks/aimusic"
         client.webhooks.use(url)
-        assert client._hub.enabled
+        assert client.webhooks.enabled
         assert client.webhooks.url == url
-        client._hub.expect("t-9")
+        client.hub.expect("t-9")
         body = final_body("t-9")
         async with aiohttp.ClientSession() as http:
             async with http.post(url, data=body, headers=signed(body, "nope")) as r:
                 assert r.status == 401
             async with http.post(url, data=body, headers=signed(body)) as r:
                 assert r.status == 200
-        fut = client._hub.future("t-9")
+        fut = client.hub.future("t-9")
         assert fut is not None
         assert fut.done()
     finally:
@@ -427,11 +427,11 @@ async def test_asgi_example_from_the_readme(client: AIMusicClient) -> None:
         await app(scope, receive, send)
         return int(sent[0]["status"])
 
-    client._hub.expect("t-10")
+    client.hub.expect("t-10")
     body = final_body("t-10")
     assert await call(body, signed(body, "bad")) == 401
     assert await call(body, signed(body)) == 200
-    fut = client._hub.future("t-10")
+    fut = client.hub.future("t-10")
     assert fut is not None
     assert fut.done()
 
@@ -443,7 +443,7 @@ async def test_receiver_never_blocks_the_loop(client: AIMusicClient) -> None:
     client.webhooks.max_body = 4 * WEBHOOK_THREAD_THRESHOLD  # the client side warns beyond 1 MB
     with blockbuster_ctx():
         url = await client.webhooks.serve()
-        client._hub.expect("nb-1")
+        client.hub.expect("nb-1")
         payload = json.loads(final_body("nb-1"))
         payload["data"][0]["lyrics"] = "la " * (WEBHOOK_THREAD_THRESHOLD // 3 + 10)
         big = json.dumps(payload).encode()
@@ -453,7 +453,7 @@ async def test_receiver_never_blocks_the_loop(client: AIMusicClient) -> None:
                 async with http.post(url, data=body, headers=signed(body)) as r:
                     assert r.status in (200, 413)
         await client.webhooks.aclose()
-    fut = client._hub.future("nb-1")
+    fut = client.hub.future("nb-1")
     assert fut is not None
     assert fut.done()
 

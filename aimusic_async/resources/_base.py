@@ -14,7 +14,7 @@ from ..models._base import RequestModel
 from ..tasks import Task
 
 if TYPE_CHECKING:
-    from .._client import AIMusicClient
+    from .._runtime import Runtime
 
 __all__ = ["Resource"]
 
@@ -39,8 +39,8 @@ class Resource:
     # Families whose start routes deliver webhooks (the docs name sonic, producer and nuro).
     pushes_webhooks = True
 
-    def __init__(self, client: AIMusicClient) -> None:
-        self._client = client
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
 
     async def _start(self, path: str, body: RequestModel, *, family: str, operation: str) -> Task:
         """Send a request that starts server work and return the ``Task`` handle.
@@ -51,14 +51,15 @@ class Resource:
         2xx answer without a readable ``task_id`` is ``SubmissionUnknownError`` too (an error
         envelope with a 4xx ``code`` is that error: a refusal).
         """
-        client = self._client
+        runtime = self._runtime
+        hooks = runtime.webhooks
         payload = body.to_wire()
-        push = client._hub.enabled and self.pushes_webhooks
+        push = hooks.enabled and self.pushes_webhooks
         if push and not payload.get("webhook_url"):
-            payload["webhook_url"] = client.webhooks.url
-            if client._webhook_secret:
-                payload["webhook_secret"] = client._webhook_secret
-        response = await client._transport.request(
+            payload["webhook_url"] = hooks.url
+            if hooks.secret:
+                payload["webhook_secret"] = hooks.secret
+        response = await runtime.request(
             "POST", path, json=payload, kind="start", operation=operation
         )
         task_id = _task_id_of(response.data)
@@ -79,12 +80,12 @@ class Resource:
             )
         # Only callbacks that reach this client's receiver can end the wait; a caller's own
         # webhook_url goes elsewhere, so that task polls as usual.
-        task = Task(client, task_id, client.family(family), operation=operation, fresh=True)
-        if push and payload.get("webhook_url") == client.webhooks.url:
-            client._hub.expect(task_id)
+        task = runtime.task(task_id, family, operation=operation, fresh=True)
+        if push and payload.get("webhook_url") == hooks.url:
+            runtime.hub.expect(task_id)
             # A handle nobody keeps (a service that stores only the id) would otherwise pin
             # its wake-up future, and later the callback's snapshot, for the client's life.
-            weakref.finalize(task, client._hub.release, task_id)
+            weakref.finalize(task, runtime.hub.release, task_id)
         return task
 
     async def _call(
@@ -105,9 +106,9 @@ class Resource:
         but a 5xx envelope or an answer that does not parse came after the server took the
         request, so it is ``SubmissionUnknownError`` (the work may be done and paid for).
         """
-        transport = self._client._transport
+        transport = self._runtime.transport
         payload = None if body is None else body.to_wire()
-        response = await transport.request(
+        response = await self._runtime.request(
             method, path, json=payload, kind=kind, operation=operation
         )
         data = response.data

@@ -7,15 +7,14 @@ from typing import TYPE_CHECKING
 from ..models.account import Credits
 
 if TYPE_CHECKING:
-    from .._client import AIMusicClient
+    from .._runtime import Runtime
 
 __all__ = ["CREDITS_PATH", "get_credits"]
 
 CREDITS_PATH = "/api/v1/get-credits"
 
 
-async def get_credits(client: AIMusicClient) -> Credits:
+async def get_credits(runtime: Runtime) -> Credits:
     """The remaining balance (free to ask; retried like any safe request)."""
-    transport = client._transport
-    response = await transport.request("GET", CREDITS_PATH, kind="safe", operation="credits")
-    return transport.parse(Credits, response)
+    response = await runtime.request("GET", CREDITS_PATH, kind="safe", operation="credits")
+    return runtime.transport.parse(Credits, response)

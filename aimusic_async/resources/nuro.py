@@ -34,7 +34,6 @@ from ._base import Resource
 from .producer import _retired
 
 if TYPE_CHECKING:
-    from .._client import AIMusicClient
     from ..tasks import Task
 
 __all__ = ["NURO_REPLACEMENTS", "NuroFamily", "NuroResource"]
@@ -117,10 +116,6 @@ class NuroFamily:
 class NuroResource(Resource):
     """``client.nuro``: ``create_vocal``, ``create_instrumental``, ``get`` (retired family)."""
 
-    def __init__(self, client: AIMusicClient) -> None:
-        super().__init__(client)
-        client.register_family(NuroFamily())
-
     async def create_vocal(
         self,
         *,
@@ -201,7 +196,7 @@ class NuroResource(Resource):
 
     async def get(self, task_id: str) -> TaskSnapshot:
         """One poll of a nuro task (old task ids are gone where the family was retired)."""
-        return await self._client.task(task_id, family="nuro").refresh()
+        return await self._runtime.task(task_id, "nuro").refresh()
 
 
 def _listed(value: Sequence[Any] | None) -> list[Any] | None:

@@ -25,7 +25,6 @@ from ..models.producer import (
 from ._base import Resource
 
 if TYPE_CHECKING:
-    from .._client import AIMusicClient
     from ..tasks import Task
 
 __all__ = ["ProducerFamily", "ProducerResource"]
@@ -150,10 +149,6 @@ class ProducerFamily:
 class ProducerResource(Resource):
     """``client.producer``: create (every documented task type), upload, download, get; also
     make_lyrics and video_clip (their request fields are not confirmed by the docs)."""
-
-    def __init__(self, client: AIMusicClient) -> None:
-        super().__init__(client)
-        client.register_family(ProducerFamily())
 
     async def create(
         self,
@@ -301,7 +296,7 @@ class ProducerResource(Resource):
 
     async def get(self, task_id: str) -> TaskSnapshot:
         """One poll of a producer task: its current snapshot (free)."""
-        return await self._client.task(task_id, family="producer").refresh()
+        return await self._runtime.task(task_id, "producer").refresh()
 
 
 def _retired(exc: EndpointRetiredError, replacement: str | None) -> EndpointRetiredError:

@@ -23,7 +23,7 @@ from ._base import Resource
 from .producer import parse_clip_list
 
 if TYPE_CHECKING:
-    from .._client import AIMusicClient
+    from .._runtime import Runtime
     from ..tasks import Task
 
 __all__ = ["RIFFUSION_CLIPS_PER_TASK", "RiffusionFamily", "RiffusionResource"]
@@ -81,9 +81,8 @@ class RiffusionResource(Resource):
     # The webhook guide lists sonic, producer and nuro only: riffusion tasks always poll.
     pushes_webhooks = False
 
-    def __init__(self, client: AIMusicClient) -> None:
-        super().__init__(client)
-        client.register_family(RiffusionFamily())
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
         self._warned: set[str] = set()
 
     def _deprecated(self, method: str) -> None:
@@ -158,4 +157,4 @@ class RiffusionResource(Resource):
     async def get(self, task_id: str) -> TaskSnapshot:
         """One poll of a riffusion task."""
         self._deprecated("get")
-        return await self._client.task(task_id, family="riffusion").refresh()
+        return await self._runtime.task(task_id, "riffusion").refresh()

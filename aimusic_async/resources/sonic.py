@@ -22,7 +22,6 @@ from .._constants import (
     MIDI_RETRY_MULTIPLIER,
 )
 from .._errors import APITimeoutError
-from .._families import SonicFamily
 from ..models._base import RequestModel
 from ..models.common import TaskSnapshot
 from ..models.sonic_requests import (
@@ -67,7 +66,6 @@ from ..models.sonic_results import (
 from ._base import Resource
 
 if TYPE_CHECKING:
-    from .._client import AIMusicClient
     from ..tasks import Task
 
 __all__ = ["SonicCreateFields", "SonicResource"]
@@ -136,10 +134,6 @@ class SonicResource(Resource):
     ...                                  gpt_description_prompt="calm lo-fi for studying")
     >>> result = await task
     """
-
-    def __init__(self, client: AIMusicClient) -> None:
-        super().__init__(client)
-        client.register_family(SonicFamily())
 
     async def _go(self, path: str, body: RequestModel, operation: str) -> Task:
         return await self._start(f"{_P}/{path}", body, family="sonic", operation=operation)
@@ -578,4 +572,4 @@ class SonicResource(Resource):
     # -- tasks ---------------------------------------------------------------------------------
     async def get(self, task_id: str) -> TaskSnapshot:
         """One poll of a sonic task (``GET /sonic/task/{id}``): its current snapshot (free)."""
-        return await self._client.task(task_id, family="sonic").refresh()
+        return await self._runtime.task(task_id, "sonic").refresh()

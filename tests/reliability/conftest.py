@@ -18,6 +18,7 @@ from blockbuster import BlockBuster, blockbuster_ctx
 
 from aimusic_async import AIMusicClient
 from aimusic_async import _constants as C
+from aimusic_async._client import runtime_of
 
 # Code whose asyncio tasks are servers, not the SDK: the emulator, its CDN and webhook sender,
 # and aiohttp's request handlers (keep-alive connections of the emulator's own listener).
@@ -53,7 +54,7 @@ async def settle(before: set[asyncio.Task[Any]], *, within: float = 2.0) -> set[
 
 def busy_connections(client: AIMusicClient) -> int:
     """Connections checked out of the client's pool and not released (a leak if > 0 at rest)."""
-    connector = client._transport.session.connector
+    connector = runtime_of(client).transport.session.connector
     assert connector is not None
     acquired = getattr(connector, "_acquired", None)
     assert acquired is not None, "aiohttp's connector no longer exposes _acquired"

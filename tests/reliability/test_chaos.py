@@ -201,4 +201,4 @@ async def test_chaos_batch_every_fault_at_once(
     # Nothing left behind: no SDK task alive, no connection checked out of the pool.
     assert await settle(before) == set()
     assert busy_connections(client) == 0
-    assert client._hub._futures == {}
+    assert client.hub._futures == {}

@@ -19,6 +19,7 @@ from aimusic_async import (
     ServerError,
     SubmissionUnknownError,
 )
+from aimusic_async._client import runtime_of
 from aimusic_async.batch import Job
 from aimusic_async.journal import Journal
 
@@ -212,7 +213,7 @@ async def test_closing_the_client_closes_the_pool(
 ) -> None:
     client = await client_factory(emulator.base_url, emulator.api_key, poll=POLL)
     await (await client.sonic.create(**CREATE))
-    session = client._transport.session
+    session = runtime_of(client).transport.session
     assert session.connector is not None
     await client.aclose()
     assert session.closed

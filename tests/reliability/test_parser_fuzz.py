@@ -21,6 +21,7 @@ from aimusic_async import (
     ResponseValidationError,
     TaskResult,
 )
+from aimusic_async._client import runtime_of
 from aimusic_async._families import SonicFamily
 from aimusic_async._transport import Response, error_from_response, parse_retry_after
 from aimusic_async.models import account, nuro, riffusion, sonic_results
@@ -151,7 +152,7 @@ RESULT_MODELS: list[type[ResponseModel]] = [
 
 def _transport_parse(model: type[ResponseModel], data: Any) -> Any:
     client = AIMusicClient(api_key="sk-fuzz", base_url="http://127.0.0.1:9")
-    return client._transport.parse(model, Response(200, data, {}, "/fuzz"))
+    return runtime_of(client).transport.parse(model, Response(200, data, {}, "/fuzz"))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

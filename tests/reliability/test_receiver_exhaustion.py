@@ -127,8 +127,8 @@ async def test_slow_senders_are_cut_off_within_bounds_and_a_genuine_callback_get
     hooks.read_timeout = 1.0
     url = await hooks.serve()
     host, port = host_port(url)
-    client._hub.expect("genuine-1")
-    future = client._hub.future("genuine-1")
+    client.hub.expect("genuine-1")
+    future = client.hub.future("genuine-1")
     assert future is not None
 
     # 150 senders each declare ~100 KB, send 6 KB at once and then trickle: together far more
@@ -177,7 +177,7 @@ async def test_the_read_deadline_is_for_the_whole_body_not_per_chunk(
     assert hooks.stats.timed_out == 1
     assert hooks.stats.deliveries_in_flight == 0
     # The receiver still serves.
-    client._hub.expect("after")
+    client.hub.expect("after")
     assert await post_genuine(url, "after") == 200
 
 
@@ -194,9 +194,9 @@ async def test_a_mounted_handler_shares_the_managers_bounds(
     await asyncio.wait_for(silent.run(), GUARD)  # goes silent after 100 bytes
     assert silent.outcome == "408"
     assert hooks.stats.timed_out == 1
-    client._hub.expect("mounted")
+    client.hub.expect("mounted")
     assert await post_genuine(base + "/hook", "mounted") == 200
-    fut = client._hub.future("mounted")
+    fut = client.hub.future("mounted")
     assert fut is not None
     assert fut.done()
 
@@ -228,7 +228,7 @@ async def test_a_request_head_that_never_ends_is_closed(
             await writer.wait_closed()
 
     await asyncio.wait_for(asyncio.gather(stalled_head(), idle()), GUARD)
-    client._hub.expect("h")
+    client.hub.expect("h")
     assert await post_genuine(url, "h") == 200
 
 
@@ -250,9 +250,9 @@ async def test_connections_beyond_the_cap_close_the_longest_waiting(
         assert closed == [b""] * 30
         assert not any(r.at_eof() for r, _ in streams[30:])
         # ... and a genuine callback still gets in (closing the next longest-waiting one).
-        client._hub.expect("capped")
+        client.hub.expect("capped")
         assert await post_genuine(url, "capped") == 200
-        fut = client._hub.future("capped")
+        fut = client.hub.future("capped")
         assert fut is not None
         assert fut.done()
     finally:

@@ -27,6 +27,7 @@ from aimusic_async import (
     TaskTimeoutError,
     WebhookVerificationError,
 )
+from aimusic_async._client import runtime_of
 from aimusic_async.batch import Job, run_batch
 from aimusic_async.models.producer import ProducerCreateMusic
 from aimusic_async.models.sonic_requests import CreateMusicRequest
@@ -82,7 +83,12 @@ async def test_canaries_never_leak_through_the_sdk(
         api_key=CANARY_KEY, base_url=emu.base_url, webhook_secret=CANARY_SECRET, poll=POLL
     ) as client:
         url = await client.webhooks.serve(grace=0.2)
-        seen += [repr(client), repr(client._transport), repr(client.webhooks), str(client)]
+        seen += [
+            repr(client),
+            repr(runtime_of(client).transport),
+            repr(client.webhooks),
+            str(client),
+        ]
 
         # Starts with the receiver on (key + secret on every request), some lost, some failing.
         jobs = [

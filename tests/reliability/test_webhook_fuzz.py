@@ -125,8 +125,8 @@ async def _handle_once(raw: bytes, headers: dict[str, str]) -> tuple[Any, BaseEx
     client = AIMusicClient(api_key="sk-fuzz", base_url="http://127.0.0.1:9", webhook_secret=SECRET)
     async with client:
         client.webhooks.use("https://hooks.example/cb")
-        client._hub.expect(EXPECTED)
-        future = client._hub.future(EXPECTED)
+        client.hub.expect(EXPECTED)
+        future = client.hub.future(EXPECTED)
         assert future is not None
         try:
             event = await client.webhooks.handle(raw, headers)
@@ -171,8 +171,8 @@ async def test_unsigned_event_header_cannot_override_the_signed_body() -> None:
         api_key="sk-fuzz", base_url="http://127.0.0.1:9", webhook_secret=SECRET
     ) as client:
         client.webhooks.use("https://hooks.example/cb")
-        client._hub.expect(EXPECTED)
-        future = client._hub.future(EXPECTED)
+        client.hub.expect(EXPECTED)
+        future = client.hub.future(EXPECTED)
         assert future is not None
         payload = json.loads(final_body(state="running"))
         payload["event"] = "song.streaming"
@@ -192,8 +192,8 @@ async def test_unsigned_event_header_alone_cannot_fail_a_running_task() -> None:
         api_key="sk-fuzz", base_url="http://127.0.0.1:9", webhook_secret=SECRET
     ) as client:
         client.webhooks.use("https://hooks.example/cb")
-        client._hub.expect(EXPECTED)
-        future = client._hub.future(EXPECTED)
+        client.hub.expect(EXPECTED)
+        future = client.hub.future(EXPECTED)
         assert future is not None
         payload = json.loads(final_body(state="running"))
         del payload["event"]
@@ -231,8 +231,8 @@ async def test_embedded_receiver_refuses_hostile_requests_and_keeps_serving() ->
         api_key="sk-fuzz", base_url="http://127.0.0.1:9", webhook_secret=SECRET
     ) as client:
         url = await client.webhooks.serve()
-        client._hub.expect(EXPECTED)
-        future = client._hub.future(EXPECTED)
+        client.hub.expect(EXPECTED)
+        future = client.hub.future(EXPECTED)
         assert future is not None
         limit = client.webhooks.max_body
         genuine = final_body()

@@ -70,7 +70,7 @@ async def test_a_legacy_callback_replayed_with_a_new_id_changes_nothing(
     client: AIMusicClient,
 ) -> None:
     url = await client.webhooks.serve()
-    hub = client._hub
+    hub = client.hub
     hub.expect("t-replay")
     captured = body_for("t-replay")
     assert await post(url, captured, legacy_headers(captured, "evt-1")) == (
@@ -99,7 +99,7 @@ async def test_the_same_final_state_resent_in_other_bytes_is_a_duplicate(
     client: AIMusicClient,
 ) -> None:
     url = await client.webhooks.serve()
-    client._hub.expect("t-final")
+    client.hub.expect("t-final")
     first = body_for("t-final")
     assert (await post(url, first, current_headers(first, "evt-a")))[0] == 200
     # Signed again (fresh timestamp, new id) with different spacing: same task, same outcome.
@@ -117,7 +117,7 @@ async def test_the_same_final_state_resent_in_other_bytes_is_a_duplicate(
 
 async def test_streaming_updates_are_not_taken_for_duplicates(client: AIMusicClient) -> None:
     hooks = client.webhooks
-    client._hub.expect("t-stream")
+    client.hub.expect("t-stream")
     one = body_for("t-stream", state="streaming")
     two = body_for("t-stream", state="streaming", indent=1)  # a later, different update
     assert await hooks.handle(one, current_headers(one, str(uuid.uuid4()))) is not None
@@ -136,11 +136,11 @@ async def test_legacy_signatures_false_refuses_legacy_only_callbacks(
     assert hooks.legacy_signatures is True  # the documented default
     hooks.legacy_signatures = False
     url = await hooks.serve()
-    client._hub.expect("t-strict")
+    client.hub.expect("t-strict")
     body = body_for("t-strict")
     status, _ = await post(url, body, legacy_headers(body, "evt-legacy"))
     assert status == 401
-    fut = client._hub.future("t-strict")
+    fut = client.hub.future("t-strict")
     assert fut is not None
     assert not fut.done()
     assert hooks.stats.rejected == 1

@@ -1,0 +1,145 @@
+"""The ``Runtime``: the narrow object that resources, tasks, downloads and webhooks are given
+instead of the client (transport, request options, poll policy, hub, duration estimates, webhook
+settings, the family registry)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import _constants as C
+from ._errors import ConfigurationError
+from .tasks import DurationEstimates, Family, PollPolicy, Task
+
+if TYPE_CHECKING:
+    from ._hub import PushHub
+    from ._transport import RequestKind, RequestOptions, Response, Transport
+
+__all__ = ["FamilyRegistry", "Runtime", "WebhookSettings"]
+
+
+class WebhookSettings:
+    """Where new tasks ask for their callbacks and how waits trust them; shared by every view of
+    one client. ``url`` is None while webhooks are off; the ``secret`` never shows in a repr."""
+
+    __slots__ = ("grace", "secret", "url")
+
+    def __init__(self, *, secret: str | None = None, grace: float = C.WEBHOOK_GRACE) -> None:
+        self.url: str | None = None
+        self.secret = secret
+        # How long a task started with a webhook waits for it before polling as a safety net.
+        self.grace = grace
+
+    @property
+    def enabled(self) -> bool:
+        """True while new tasks are created with a ``webhook_url``."""
+        return self.url is not None
+
+    def __repr__(self) -> str:
+        return f"WebhookSettings(url={self.url!r}, grace={self.grace!r})"
+
+
+class FamilyRegistry(Mapping[str, Family]):
+    """The task families a client can poll, by name: the built-in ones, plus any registered."""
+
+    __slots__ = ("_families",)
+
+    def __init__(self, families: Mapping[str, Family] | None = None) -> None:
+        self._families: dict[str, Family] = dict(families or {})
+
+    def register(self, family: Family) -> None:
+        """Add a family; a name that is taken keeps its first family."""
+        self._families.setdefault(family.name, family)
+
+    def __getitem__(self, name: str) -> Family:
+        return self._families[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._families)
+
+    def __len__(self) -> int:
+        return len(self._families)
+
+    def family(self, name: str) -> Family:
+        """The family named ``name``; ``ConfigurationError`` (a ValueError) if unknown."""
+        try:
+            return self._families[name]
+        except KeyError:
+            known = ", ".join(self._families)
+            raise ConfigurationError(
+                f"unknown task family {name!r}; expected one of {known}"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"FamilyRegistry({list(self._families)})"
+
+
+@dataclass(frozen=True, eq=False)
+class Runtime:
+    """What one client's operations run on. ``derive`` makes a sibling that shares the pool,
+    the hub, the estimates, the webhook settings and the families but sends with other options
+    or polls with another policy."""
+
+    transport: Transport
+    options: RequestOptions
+    poll: PollPolicy
+    hub: PushHub
+    estimates: DurationEstimates
+    webhooks: WebhookSettings
+    families: FamilyRegistry
+
+    def __repr__(self) -> str:
+        return f"Runtime(base_url={self.transport.base_url!r})"
+
+    def derive(
+        self, *, options: RequestOptions | None = None, poll: PollPolicy | None = None
+    ) -> Runtime:
+        """A sibling with other request options or poll policy; everything else is shared."""
+        changes: dict[str, Any] = {}
+        if options is not None:
+            changes["options"] = options
+        if poll is not None:
+            changes["poll"] = poll
+        return dataclasses.replace(self, **changes)
+
+    def family(self, name: str) -> Family:
+        """The registered family named ``name`` (``ConfigurationError`` if unknown)."""
+        return self.families.family(name)
+
+    def task(
+        self,
+        task_id: str,
+        family: str | Family = "sonic",
+        *,
+        operation: str | None = None,
+        fresh: bool = False,
+    ) -> Task:
+        """A ``Task`` handle on this runtime. ``fresh``: its start was just seen (it teaches the
+        duration estimates); ``operation`` groups it with tasks of the same kind."""
+        resolved = self.family(family) if isinstance(family, str) else family
+        return Task(self, task_id, resolved, operation=operation, fresh=fresh)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        kind: RequestKind = "safe",
+        operation: str = "",
+        deadline: float | None = None,
+        max_bytes: int | None = None,
+    ) -> Response:
+        """``Transport.request`` with this runtime's request options."""
+        return await self.transport.request(
+            method,
+            path,
+            json=json,
+            kind=kind,
+            operation=operation,
+            options=self.options,
+            deadline=deadline,
+            max_bytes=max_bytes,
+        )
