@@ -204,3 +204,9 @@ DOWNLOAD_MAX_REDIRECTS = 5
 DOWNLOAD_STALE_PART_AGE = 3600.0
 # Titles become file names; most file systems allow 255 bytes, leave room for suffixes.
 FILENAME_MAX = 120
+
+# -- architecture (issue 13): values that moved here from the modules that used them ----------
+# Bodies quoted in exceptions and logs (an error page, a garbled answer, a malformed clip or
+# callback) are cut at this many characters: enough to recognise the answer, while a hostile
+# multi-MB body is never copied into every message that mentions it.
+BODY_EXCERPT = 300

@@ -21,7 +21,6 @@ any (``parse_clips``), and reads the API's own "task not found" in a JSON envelo
 
 from __future__ import annotations
 
-import reprlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,7 +28,7 @@ from pydantic import ValidationError
 
 from . import _constants as C
 from ._errors import ResponseValidationError, TaskNotFoundError
-from ._transport import says_task_not_found
+from ._transport import excerpt, says_task_not_found
 from .models.common import Clip, TaskSnapshot, TaskStatus
 
 __all__ = [
@@ -43,18 +42,11 @@ __all__ = [
 
 # Keys of an auto-concat pair whose ``full`` clip is not there yet.
 _PAIR_PARTS = ("extended", "replaced")
-_BODY_EXCERPT = 200
 
 
 def _bad(task_id: str, family: str, what: str, body: Any) -> ResponseValidationError:
-    try:
-        text = repr(body)
-    except RecursionError:  # nested deeper than repr can go: a depth-bounded repr instead
-        text = reprlib.repr(body)
-    if len(text) > _BODY_EXCERPT:
-        text = text[:_BODY_EXCERPT] + "..."
     return ResponseValidationError(
-        f"{family} task {task_id}: {what}; body: {text}", status=200, body=body
+        f"{family} task {task_id}: {what}; body: {excerpt(body)}", status=200, body=body
     )
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
 
 from . import _constants as C
 from ._errors import ConfigurationError
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     from ._transport import RequestKind, RequestOptions, Response, Transport
 
 __all__ = ["FamilyRegistry", "Runtime", "WebhookSettings"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class WebhookSettings:
@@ -120,6 +124,27 @@ class Runtime:
         duration estimates); ``operation`` groups it with tasks of the same kind."""
         resolved = self.family(family) if isinstance(family, str) else family
         return Task(self, task_id, resolved, operation=operation, fresh=fresh)
+
+    async def start_task(self, path: str, payload: Mapping[str, Any], *, operation: str) -> str:
+        """``Transport.start_task`` with this runtime's request options: the new task's id."""
+        return await self.transport.start_task(
+            path, payload, operation=operation, options=self.options
+        )
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        payload: Mapping[str, Any] | None,
+        result: type[M],
+        *,
+        kind: RequestKind = "safe",
+        operation: str,
+    ) -> M:
+        """``Transport.call`` with this runtime's request options: the parsed answer."""
+        return await self.transport.call(
+            method, path, payload, result, kind=kind, operation=operation, options=self.options
+        )
 
     async def request(
         self,

@@ -74,10 +74,12 @@ __all__ = [
     "Transport",
     "before_start",
     "error_from_response",
+    "excerpt",
     "is_task_timeout",
     "off_loop",
     "parse_retry_after",
     "says_task_not_found",
+    "task_id_of",
 ]
 
 # Awaited once right before a start request first goes out (after the rate limiter's wait), in
@@ -94,8 +96,6 @@ T = TypeVar("T")
 
 RequestKind = Literal["safe", "start"]
 
-# Error bodies and garbled answers are quoted in exceptions and logs only this far.
-BODY_EXCERPT = 300
 # A non-JSON error page is kept (as the exception's ``body``) only this far: enough for any
 # real page, while a hostile multi-MB one is not pinned by every exception that quotes it.
 _ERROR_TEXT_KEEP = 64 * 1024
@@ -191,12 +191,14 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return _clock.sane_wait(seconds, C.RETRY_AFTER_CAP)
 
 
-def _excerpt(body: Any) -> str:
+def excerpt(body: Any, limit: int = C.BODY_EXCERPT) -> str:
+    """A body fit to quote in an exception or a log line: its text (or repr), cut at ``limit``
+    characters. Safe on anything, bodies nested deeper than ``repr`` can go included."""
     try:
         text = body if isinstance(body, str) else repr(body)
     except RecursionError:  # nested deeper than repr can go: a depth-bounded repr instead
         text = reprlib.repr(body)
-    return text if len(text) <= BODY_EXCERPT else text[:BODY_EXCERPT] + "..."
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _message_of(body: Any, fallback: str) -> tuple[str, str | None]:
@@ -212,12 +214,12 @@ def _message_of(body: Any, fallback: str) -> tuple[str, str | None]:
                 if inner:
                     return inner, inner_type or (str(error_type) if error_type else None)
                 continue
-            return (value if isinstance(value, str) else _excerpt(value)), (
+            return (value if isinstance(value, str) else excerpt(value)), (
                 str(error_type) if error_type is not None else None
             )
         return fallback, str(error_type) if error_type is not None else None
     if isinstance(body, str) and body.strip():
-        return _excerpt(body.strip()), None
+        return excerpt(body.strip()), None
     return fallback, None
 
 
@@ -399,7 +401,7 @@ class Transport:
             await closing
             raise
 
-    # -- requests ----------------------------------------------------------------------------
+    # -- the pipeline ------------------------------------------------------------------------
     async def request(
         self,
         method: str,
@@ -409,19 +411,18 @@ class Transport:
         kind: RequestKind = "safe",
         operation: str = "",
         options: RequestOptions | None = None,
-        timeout: float | None = None,
         deadline: float | None = None,
         max_bytes: int | None = None,
     ) -> Response:
         """Send one API request and return its 2xx answer, retrying per ``kind``.
 
-        ``options`` sets the attempt timeout and the retry budget (``defaults`` when None);
-        ``timeout`` overrides the attempt timeout alone. ``deadline`` (a ``_clock.monotonic()``
-        time) bounds the call, retries included: each
-        attempt's timeout is cut to the time left, and no retry starts past it. A start request
-        whose turn at the rate limiter would come past it (or past ``START_MAX_WAIT``) fails at
-        once with ``RateLimitError``, unsent. ``max_bytes`` lowers the answer size limit
-        (``max_response_bytes``) for this call (polls pass ``POLL_MAX_RESPONSE_BYTES``).
+        ``options`` sets the attempt timeout and the retry budget (``defaults`` when None).
+        ``deadline`` (a ``_clock.monotonic()``
+        time) bounds the call, retries included: each attempt's timeout is cut to the time left,
+        and no retry starts past it. A start request whose turn at the rate limiter would come
+        past it (or past ``START_MAX_WAIT``) fails at once with ``RateLimitError``, unsent.
+        ``max_bytes`` lowers the answer size limit (``max_response_bytes``) for this call (polls
+        pass ``POLL_MAX_RESPONSE_BYTES``).
 
         Raises the mapped ``APIError`` subclass for an error status, ``APIConnectionError`` /
         ``APITimeoutError`` when no answer came (safe requests), ``SubmissionUnknownError`` when
@@ -430,210 +431,94 @@ class Transport:
         ``ClientClosedError`` when the client is (or gets) closed.
         """
         self.check_open()
-        url = self.base_url + path
-        body = None if json is None else _json.dumps(json, separators=(",", ":")).encode()
-        headers = self._auth if body is None else self._auth_json
         opts = options or self.defaults
-        max_retries = opts.max_retries
-        client_timeout = (
-            opts.client_timeout
-            if timeout is None
-            else aiohttp.ClientTimeout(total=timeout, connect=C.DEFAULT_CONNECT_TIMEOUT)
+        call = _Call(
+            method=method,
+            path=path,
+            url=self.base_url + path,
+            body=None if json is None else _json.dumps(json, separators=(",", ":")).encode(),
+            payload=json,
+            kind=kind,
+            operation=operation or f"{method} {path}",
+            timeout=opts.client_timeout,
+            deadline=deadline,
+            size_limit=(
+                self.max_response_bytes
+                if max_bytes is None
+                else min(self.max_response_bytes, max_bytes)
+            ),
         )
-        op = operation or f"{method} {path}"
-        size_limit = self.max_response_bytes
-        if max_bytes is not None:
-            size_limit = min(size_limit, max_bytes)
         attempt = 0
         while True:
-            if kind == "start":
-                limit = None if deadline is None else deadline - _clock.monotonic()
-                await self.limiter.acquire(limit=limit, wake=self.closing_signal(), path=path)
-                self.check_open()
-                hook = before_start.get()
-                if hook is not None and attempt == 0:
-                    await hook()
-            attempt_timeout = client_timeout
-            if deadline is not None:
-                left = deadline - _clock.monotonic()
-                if client_timeout.total is None or left < client_timeout.total:
-                    # Floored: aiohttp reads a total of 0 as "no timeout at all".
-                    attempt_timeout = aiohttp.ClientTimeout(
-                        total=max(left, _MIN_ATTEMPT_TIMEOUT), connect=client_timeout.connect
-                    )
-            self.check_open()  # the before_start hook may have awaited a close
-            started = _clock.monotonic()
-            try:
-                status, raw, resp_headers, oversized = await self._send(
-                    method, url, body, headers, attempt_timeout, size_limit
-                )
-            except ClientClosedError:
-                raise  # closed before the request could start: nothing was sent
-            except RuntimeError as exc:
-                # aiohttp's "Session is closed" comes before anything is sent; any other
-                # RuntimeError is a bug, not a network failure.
-                self._raise_if_closed(exc)
-                raise
-            except _NOT_SENT as exc:
-                # The connection was never established: nothing was sent, any kind may retry.
-                self._raise_if_closed(exc)
-                failure: Exception = (
-                    APITimeoutError(f"connect timed out: {path}", path=path)
-                    if isinstance(exc, asyncio.TimeoutError)
-                    else APIConnectionError(f"cannot connect: {_describe(exc)}", path=path)
-                )
-                if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-                    raise failure from exc
-                delay = self._backoff(attempt)
-                if attempt >= max_retries or _too_late(deadline, delay):
-                    raise failure from exc
-                self._log_retry(method, path, attempt, f"connect failed ({_describe(exc)})", delay)
-                attempt += 1
-                await self._pause(delay)
-                continue
-            except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
-                timed_out = isinstance(exc, asyncio.TimeoutError)
-                reason = "timed out" if timed_out else f"connection lost ({_describe(exc)})"
-                if kind == "start":
-                    # Even when the client is closing: the request may have gone out, and the
-                    # caller must hear that it may have been paid for.
-                    logger.warning("%s %s: %s; not re-sent (start request)", method, path, reason)
-                    raise SubmissionUnknownError(
-                        reason, operation=op, path=path, payload=redact(json)
-                    ) from exc
-                self._raise_if_closed(exc)
-                delay = self._backoff(attempt)
-                if attempt >= max_retries or _too_late(deadline, delay):
-                    if timed_out:
-                        raise APITimeoutError(f"request timed out: {path}", path=path) from exc
-                    raise APIConnectionError(reason, path=path) from exc
-                self._log_retry(method, path, attempt, reason, delay)
-                attempt += 1
-                await self._pause(delay)
-                continue
-
-            elapsed = _clock.monotonic() - started
-            logger.debug(
-                "%s %s -> %d (attempt %d, %.3fs)", method, path, status, attempt + 1, elapsed
-            )
-            ok = 200 <= status < 300
-            if ok and kind == "start":
-                self.limiter.on_success()
-            if ok and oversized:
-                limit_text = _size(size_limit)
-                reason = f"answer {status} is larger than the {limit_text} limit on API answers"
-                if kind == "start":
-                    # The server took the request; its answer (and the task id in it) is lost.
-                    logger.warning("%s %s: %s; outcome unknown", method, path, reason)
-                    raise SubmissionUnknownError(
-                        reason, operation=op, path=path, payload=redact(json)
-                    )
-                raise ResponseValidationError(f"{path}: {reason}", status=status, path=path)
-            if len(raw) > C.API_THREAD_THRESHOLD:
-                # A start's answer is awaited in full whatever the deadline: it names the task.
-                bound = deadline if kind == "safe" else None
-                data = await off_loop(partial(_decode_big, raw), deadline=bound, path=path)
-            else:
-                data = _decode(raw)
-            if ok:
-                if data is _GARBLED:
-                    excerpt = _excerpt(_text(raw[: BODY_EXCERPT * 4]))
-                    if kind == "start":
-                        # The server took the request (2xx): the work may exist and be paid
-                        # for, but its id is unreadable. Unknown, not failed, so that nothing
-                        # (a batch re-running failed jobs, say) sends it again.
-                        logger.warning(
-                            "%s %s: %d is not JSON; outcome unknown", method, path, status
-                        )
-                        raise SubmissionUnknownError(
-                            f"answer {status} is not JSON: {excerpt}",
-                            operation=op,
-                            path=path,
-                            payload=redact(json),
-                        )
-                    raise ResponseValidationError(
-                        f"{path}: answer is not JSON: {excerpt}",
-                        status=status,
-                        path=path,
-                        body=excerpt,
-                    )
-                return Response(status, data, resp_headers, path, len(raw))
-
-            error = error_from_response(
-                status,
-                _text(raw[:_ERROR_TEXT_KEEP]) if data is _GARBLED else data,
-                path,
-                resp_headers,
-            )
-            if status == 429:
-                retry_after = error.retry_after if isinstance(error, RateLimitError) else None
-                if kind == "start":
-                    self.limiter.on_rate_limited(retry_after)
-                delay = self._backoff(attempt, retry_after)
-                if attempt >= max(max_retries, C.RATE_LIMIT_MIN_RETRIES) or _too_late(
-                    deadline, delay
-                ):
-                    raise error
-                self._log_retry(method, path, attempt, "429 rate limited", delay)
-                attempt += 1
-                await self._pause(delay)
-                continue
-            if kind == "start":
-                if status >= 500:
-                    # The request reached the server and failed somewhere inside it: whether a
-                    # task was created (and charged) is unknown.
-                    logger.warning("%s %s: %d; not re-sent (start request)", method, path, status)
-                    raise SubmissionUnknownError(
-                        f"server answered {status}: {error.message}",
-                        operation=op,
-                        path=path,
-                        payload=redact(json),
-                    ) from error
-                # Any other refusal (400, 403, 408 ...) is final for a start request.
-                raise error
-            retryable = status in C.RETRYABLE_STATUSES or status >= 500
-            if status == 404 and not isinstance(data, Mapping):
-                # Not the API's JSON: a proxy or gateway page in between, as transient as a 502.
-                retryable = True
-            if is_task_timeout(error):
-                retryable = False
-            if not retryable or attempt >= max_retries:
-                raise error
-            retry_after = parse_retry_after(resp_headers.get("Retry-After"))
-            delay = self._backoff(attempt, retry_after)
-            if _too_late(deadline, delay):
-                raise error
-            self._log_retry(method, path, attempt, f"HTTP {status}", delay)
+            await self._before_attempt(call, attempt)
+            outcome = await self._attempt(call, attempt)
+            if isinstance(outcome, Response):
+                return outcome
+            delay = self._retry_delay(attempt, outcome.retry_after) if outcome.retryable else 0.0
+            if not self._should_retry(outcome, attempt, opts, deadline, delay):
+                raise outcome.exception()
+            self._log_retry(method, path, attempt, outcome.reason, delay)
             attempt += 1
-            await self._pause(delay)
+            await self._sleep_for_retry(delay)
 
-    async def _pause(self, delay: float) -> None:
-        """A retry pause that ends at once (``ClientClosedError``) when the client closes."""
-        await _clock.sleep(delay, wake=self.closing_signal())
+    async def _before_attempt(self, call: _Call, attempt: int) -> None:
+        """A start request waits for its turn at the rate limiter; the first attempt then runs
+        the ``before_start`` hook."""
+        if call.kind != "start":
+            return
+        limit = None if call.deadline is None else call.deadline - _clock.monotonic()
+        await self.limiter.acquire(limit=limit, wake=self.closing_signal(), path=call.path)
         self.check_open()
+        hook = before_start.get()
+        if hook is not None and attempt == 0:
+            await hook()
 
-    def _raise_if_closed(self, exc: BaseException) -> None:
-        """A failure caused by closing the client mid-request is reported as that."""
-        if self._closed:
-            raise ClientClosedError("the client was closed during the request") from exc
+    async def _attempt(self, call: _Call, attempt: int) -> Response | _Failure:
+        """Send once; the 2xx answer, or what went wrong (classified)."""
+        timeout = _attempt_timeout(call.timeout, call.deadline)
+        self.check_open()  # the before_start hook may have awaited a close
+        started = _clock.monotonic()
+        try:
+            status, raw, headers, oversized = await self._send(call, timeout)
+        except ClientClosedError:
+            raise  # closed before the request could start: nothing was sent
+        except RuntimeError as exc:
+            # aiohttp's "Session is closed" comes before anything is sent; any other
+            # RuntimeError is a bug, not a network failure.
+            self._raise_if_closed(exc)
+            raise
+        except _NOT_SENT as exc:
+            return self._classify_not_sent(call, exc)
+        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return self._classify_lost(call, exc)
+        logger.debug(
+            "%s %s -> %d (attempt %d, %.3fs)",
+            call.method,
+            call.path,
+            status,
+            attempt + 1,
+            _clock.monotonic() - started,
+        )
+        return await self._classify_answer(call, status, raw, headers, oversized)
 
     async def _send(
-        self,
-        method: str,
-        url: str,
-        body: bytes | None,
-        headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
-        limit: int,
+        self, call: _Call, timeout: aiohttp.ClientTimeout
     ) -> tuple[int, bytes, Mapping[str, str], bool]:
-        """Status, body, headers and whether the body went past ``limit`` bytes.
+        """Status, body, headers and whether the body went past the size limit.
 
         The body is read as it arrives and reading stops at the limit (the connection is then
         closed, not reused): an oversized answer never sits in memory whole. A 2xx that is too
         big is refused by the caller; an error answer keeps its status, and the prefix read
         serves as its message."""
+        headers = self._auth if call.body is None else self._auth_json
+        limit = call.size_limit
         async with self.session.request(
-            method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+            call.method,
+            call.url,
+            data=call.body,
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
         ) as resp:
             declared = resp.content_length
             if declared is not None and declared > limit:
@@ -649,7 +534,153 @@ class Transport:
                 chunks.append(chunk)
             return resp.status, b"".join(chunks), resp.headers, False
 
-    def _backoff(self, attempt: int, retry_after: float | None = None) -> float:
+    # -- classify: what one attempt's outcome means --------------------------------------------
+    def _classify_not_sent(self, call: _Call, exc: BaseException) -> _Failure:
+        """The connection was never established: nothing was sent, any kind may retry."""
+        self._raise_if_closed(exc)
+        error: Exception = (
+            APITimeoutError(f"connect timed out: {call.path}", path=call.path)
+            if isinstance(exc, asyncio.TimeoutError)
+            else APIConnectionError(f"cannot connect: {_describe(exc)}", path=call.path)
+        )
+        return _Failure(
+            error,
+            f"connect failed ({_describe(exc)})",
+            # A certificate the host will present again is not a blip.
+            retryable=not isinstance(exc, aiohttp.ClientConnectorCertificateError),
+            cause=exc,
+        )
+
+    def _classify_lost(self, call: _Call, exc: BaseException) -> _Failure:
+        """A timeout or dropped connection after the request may have gone out."""
+        timed_out = isinstance(exc, asyncio.TimeoutError)
+        reason = "timed out" if timed_out else f"connection lost ({_describe(exc)})"
+        if call.kind == "start":
+            # Even when the client is closing: the request may have gone out, and the caller
+            # must hear that it may have been paid for.
+            logger.warning("%s %s: %s; not re-sent (start request)", call.method, call.path, reason)
+            return _Failure(self._unknown(call, reason), reason, retryable=False, cause=exc)
+        self._raise_if_closed(exc)
+        error: Exception = (
+            APITimeoutError(f"request timed out: {call.path}", path=call.path)
+            if timed_out
+            else APIConnectionError(reason, path=call.path)
+        )
+        return _Failure(error, reason, retryable=True, cause=exc)
+
+    async def _classify_answer(
+        self,
+        call: _Call,
+        status: int,
+        raw: bytes,
+        headers: Mapping[str, str],
+        oversized: bool,
+    ) -> Response | _Failure:
+        """A 2xx becomes the ``Response``; anything else a failure, retryable or not."""
+        ok = 200 <= status < 300
+        start = call.kind == "start"
+        if ok and start:
+            self.limiter.on_success()
+        if ok and oversized:
+            reason = (
+                f"answer {status} is larger than the {_size(call.size_limit)} limit on API answers"
+            )
+            if start:
+                # The server took the request; its answer (and the task id in it) is lost.
+                logger.warning("%s %s: %s; outcome unknown", call.method, call.path, reason)
+                return _Failure(self._unknown(call, reason), reason, retryable=False)
+            error = ResponseValidationError(f"{call.path}: {reason}", status=status, path=call.path)
+            return _Failure(error, reason, retryable=False)
+        if len(raw) > C.API_THREAD_THRESHOLD:
+            # A start's answer is awaited in full whatever the deadline: it names the task.
+            bound = None if start else call.deadline
+            data = await off_loop(partial(_decode_big, raw), deadline=bound, path=call.path)
+        else:
+            data = _decode(raw)
+        if ok:
+            if data is not _GARBLED:
+                return Response(status, data, headers, call.path, len(raw))
+            text = excerpt(_text(raw[: C.BODY_EXCERPT * 4]))
+            reason = f"answer {status} is not JSON"
+            if start:
+                # The server took the request (2xx): the work may exist and be paid for, but its
+                # id is unreadable. Unknown, not failed, so that nothing (a batch re-running
+                # failed jobs, say) sends it again.
+                logger.warning(
+                    "%s %s: %d is not JSON; outcome unknown", call.method, call.path, status
+                )
+                return _Failure(self._unknown(call, f"{reason}: {text}"), reason, retryable=False)
+            error = ResponseValidationError(
+                f"{call.path}: answer is not JSON: {text}",
+                status=status,
+                path=call.path,
+                body=text,
+            )
+            return _Failure(error, reason, retryable=False)
+
+        api_error = error_from_response(
+            status, _text(raw[:_ERROR_TEXT_KEEP]) if data is _GARBLED else data, call.path, headers
+        )
+        if status == 429:
+            retry_after = api_error.retry_after if isinstance(api_error, RateLimitError) else None
+            if start:
+                self.limiter.on_rate_limited(retry_after)
+            # A 429 proves the server took nothing: even a start may retry, and gets more tries.
+            return _Failure(
+                api_error,
+                "429 rate limited",
+                retryable=True,
+                retry_after=retry_after,
+                min_retries=C.RATE_LIMIT_MIN_RETRIES,
+            )
+        if start:
+            if status >= 500:
+                # The request reached the server and failed somewhere inside it: whether a task
+                # was created (and charged) is unknown.
+                logger.warning(
+                    "%s %s: %d; not re-sent (start request)", call.method, call.path, status
+                )
+                unknown = self._unknown(call, f"server answered {status}: {api_error.message}")
+                return _Failure(unknown, f"HTTP {status}", retryable=False, cause=api_error)
+            # Any other refusal (400, 403, 408 ...) is final for a start request.
+            return _Failure(api_error, f"HTTP {status}", retryable=False)
+        retryable = status in C.RETRYABLE_STATUSES or status >= 500
+        if status == 404 and not isinstance(data, Mapping):
+            # Not the API's JSON: a proxy or gateway page in between, as transient as a 502.
+            retryable = True
+        if is_task_timeout(api_error):
+            retryable = False
+        return _Failure(
+            api_error,
+            f"HTTP {status}",
+            retryable=retryable,
+            retry_after=parse_retry_after(headers.get("Retry-After")),
+        )
+
+    def _unknown(self, call: _Call, reason: str) -> SubmissionUnknownError:
+        """The credit rule's error: this start may have been taken (and paid for)."""
+        return SubmissionUnknownError(
+            reason, operation=call.operation, path=call.path, payload=redact(call.payload)
+        )
+
+    # -- retry: whether, when, and the pause ---------------------------------------------------
+    @staticmethod
+    def _should_retry(
+        failure: _Failure,
+        attempt: int,
+        options: RequestOptions,
+        deadline: float | None,
+        delay: float,
+    ) -> bool:
+        """Retry a retryable failure while its budget lasts and the retry starts before the
+        caller's deadline."""
+        if not failure.retryable:
+            return False
+        if attempt >= max(options.max_retries, failure.min_retries):
+            return False
+        return not _too_late(deadline, delay)
+
+    def _retry_delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Exponential backoff with full jitter, or the server's hint (made sane) when given."""
         hint = _clock.sane_wait(retry_after, C.RETRY_AFTER_CAP)
         if hint is not None:
@@ -657,11 +688,105 @@ class Transport:
         ceiling = min(C.RETRY_MAX_DELAY, C.RETRY_INITIAL_DELAY * (2**attempt))
         return self._rng.uniform(0.0, ceiling)
 
+    async def _sleep_for_retry(self, delay: float) -> None:
+        """A retry pause that ends at once (``ClientClosedError``) when the client closes."""
+        await _clock.sleep(delay, wake=self.closing_signal())
+        self.check_open()
+
+    def _raise_if_closed(self, exc: BaseException) -> None:
+        """A failure caused by closing the client mid-request is reported as that."""
+        if self._closed:
+            raise ClientClosedError("the client was closed during the request") from exc
+
     @staticmethod
     def _log_retry(method: str, path: str, attempt: int, reason: str, delay: float) -> None:
         logger.warning("%s %s: %s; retry %d in %.2fs", method, path, reason, attempt + 1, delay)
 
-    # -- parsing -----------------------------------------------------------------------------
+    # -- answers: envelopes, task ids, typed results ---------------------------------------------
+    async def start_task(
+        self,
+        path: str,
+        payload: Mapping[str, Any],
+        *,
+        operation: str,
+        options: RequestOptions | None = None,
+    ) -> str:
+        """Send a request that starts server work (never re-sent when its fate is unknown) and
+        return the new task's id.
+
+        A 2xx that names no task is ``SubmissionUnknownError`` (the work may exist and be paid
+        for), unless its envelope carries a 4xx ``code``: that is a refusal, the same error as
+        the status itself would be."""
+        response = await self.request(
+            "POST", path, json=payload, kind="start", operation=operation, options=options
+        )
+        task_id = task_id_of(response.data)
+        if task_id is not None:
+            return task_id
+        self._check_envelope(response, "start", operation, payload)
+        # The server took the request (2xx) but names no task: it may exist and be paid for.
+        # Unknown, like a real 5xx to a start, so nothing sends it again unasked (a batch re-runs
+        # failed jobs, never unknown ones).
+        raise SubmissionUnknownError(
+            f"the answer names no task_id: {excerpt(response.data)}",
+            operation=operation,
+            path=path,
+            payload=redact(payload),
+        )
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        payload: Mapping[str, Any] | None,
+        result: type[M],
+        *,
+        kind: RequestKind = "safe",
+        operation: str,
+        options: RequestOptions | None = None,
+    ) -> M:
+        """Send a request that answers at once and parse the answer into ``result``.
+
+        An error only in the envelope (HTTP 200 with ``{"code": 4xx/5xx}``) raises the same
+        error as the status itself would, never a hollow result. For a paid call
+        (``kind="start"``) the credit rule holds: a 4xx envelope is a refusal, but a 5xx envelope
+        or an answer that does not parse came after the server took the request, so it is
+        ``SubmissionUnknownError`` (the work may be done and paid for)."""
+        response = await self.request(
+            method, path, json=payload, kind=kind, operation=operation, options=options
+        )
+        self._check_envelope(response, kind, operation, payload)
+        try:
+            return self.parse(result, response)
+        except ResponseValidationError as exc:
+            if kind != "start":
+                raise
+            raise SubmissionUnknownError(
+                str(exc), operation=operation, path=path, payload=redact(payload)
+            ) from exc
+
+    @staticmethod
+    def _check_envelope(
+        response: Response,
+        kind: RequestKind,
+        operation: str,
+        payload: Mapping[str, Any] | None,
+    ) -> None:
+        """Raise what an error ``code`` inside a 2xx body means: a refusal (4xx), a server error
+        (5xx), or, for a start, ``SubmissionUnknownError`` on a 5xx (the server took it)."""
+        data = response.data
+        code = data.get("code") if isinstance(data, Mapping) else None
+        if not isinstance(code, int) or isinstance(code, bool) or code < 400:
+            return
+        if kind == "start" and code >= 500:
+            raise SubmissionUnknownError(
+                f"server answered {code} inside a {response.status}: {excerpt(data)}",
+                operation=operation,
+                path=response.path,
+                payload=redact(payload),
+            )
+        raise error_from_response(code, data, response.path, response.headers)
+
     def parse(self, model: type[M], response: Response) -> M:
         """Validate an answer into ``model``; a shape mismatch is a ResponseValidationError."""
         try:
@@ -671,16 +796,74 @@ class Transport:
             where = ".".join(str(p) for p in first.get("loc", ())) or "(body)"
             raise ResponseValidationError(
                 f"{response.path}: unexpected answer for {model.__name__}: {where}: "
-                f"{first.get('msg')}; body: {_excerpt(response.data)}",
+                f"{first.get('msg')}; body: {excerpt(response.data)}",
                 status=response.status,
                 path=response.path,
                 body=response.data,
             ) from None
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One request as prepared once, before its first attempt."""
+
+    method: str
+    path: str
+    url: str
+    body: bytes | None
+    payload: Mapping[str, Any] | None
+    kind: RequestKind
+    operation: str
+    timeout: aiohttp.ClientTimeout
+    deadline: float | None
+    size_limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """An attempt without a usable answer: the error to raise, and whether a retry may help."""
+
+    error: Exception
+    reason: str  # for the retry log line
+    retryable: bool
+    retry_after: float | None = None  # the server's hint, when it gave one
+    min_retries: int = 0  # tries this failure gets even when max_retries is lower
+    cause: BaseException | None = None
+
+    def exception(self) -> Exception:
+        if self.cause is not None:
+            self.error.__cause__ = self.cause
+        return self.error
+
+
 _GARBLED: Any = object()
 # The shortest timeout an attempt gets under a deadline that is (nearly) spent.
 _MIN_ATTEMPT_TIMEOUT = 0.01
+
+
+def _attempt_timeout(
+    timeout: aiohttp.ClientTimeout, deadline: float | None
+) -> aiohttp.ClientTimeout:
+    """The attempt's timeout, cut to the time left before the caller's deadline."""
+    if deadline is None:
+        return timeout
+    left = deadline - _clock.monotonic()
+    if timeout.total is None or left < timeout.total:
+        # Floored: aiohttp reads a total of 0 as "no timeout at all".
+        return aiohttp.ClientTimeout(total=max(left, _MIN_ATTEMPT_TIMEOUT), connect=timeout.connect)
+    return timeout
+
+
+def task_id_of(data: Any) -> str | None:
+    """The new task's id in a start's answer: top-level ``task_id``, or ``data.task_id``."""
+    if not isinstance(data, Mapping):
+        return None
+    value = data.get("task_id")
+    if value is None and isinstance(data.get("data"), Mapping):
+        value = data["data"].get("task_id")
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+        return str(value).strip()
+    return None
 
 
 def _too_late(deadline: float | None, delay: float) -> bool:

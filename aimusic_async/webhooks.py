@@ -28,7 +28,6 @@ import json
 import logging
 import math
 import re
-import reprlib
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -47,6 +46,7 @@ from ._errors import (
     WebhookVerificationError,
 )
 from ._families import SonicFamily
+from ._transport import excerpt
 from .models._base import ResponseModel
 from .models.common import Clip, TaskSnapshot
 
@@ -283,16 +283,8 @@ def _task_id(payload: Mapping[str, Any]) -> str:
     if value is None and isinstance(data, Mapping):
         value = data.get("task_id")
     if not isinstance(value, str) or not value.strip():
-        raise ResponseValidationError("webhook body has no task_id", body=_truncate(payload))
+        raise ResponseValidationError("webhook body has no task_id", body=excerpt(payload))
     return value.strip()
-
-
-def _truncate(payload: Any) -> Any:
-    try:
-        text = repr(payload)
-    except RecursionError:  # nested deeper than repr can go: a depth-bounded repr instead
-        text = reprlib.repr(payload)
-    return text if len(text) <= 500 else text[:500] + "..."
 
 
 def _kind(name: str | None, code: int | None, snapshot: TaskSnapshot) -> EventKind:
@@ -330,12 +322,12 @@ def _build_event(
     except ValidationError as exc:
         raise ResponseValidationError(
             f"webhook body for task {task_id} does not parse: {exc.errors()[0].get('msg')}",
-            body=_truncate(payload),
+            body=excerpt(payload),
         ) from None
     except AIMusicError as exc:
         # e.g. an error envelope the poll parser maps to an API error: nonsense for a callback.
         raise ResponseValidationError(
-            f"webhook body for task {task_id} is not a task state: {exc}", body=_truncate(payload)
+            f"webhook body for task {task_id} is not a task state: {exc}", body=excerpt(payload)
         ) from None
     code = payload.get("code")
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
