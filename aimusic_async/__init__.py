@@ -11,8 +11,9 @@ from ._errors import *  # noqa: F403
 from ._errors import __all__ as _errors_all
 from ._version import __version__
 from .batch import Job, JobOutcome
-from .models.account import Credits, LyricsResult, LyricsVariant
+from .models.account import Credits
 from .models.common import Clip, TaskResult, TaskSnapshot
+from .models.lyrics import LyricsResult, LyricsVariant
 from .tasks import PollPolicy, Task
 from .webhooks import WebhookEvent
 

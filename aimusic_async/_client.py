@@ -17,12 +17,14 @@ from ._errors import ConfigurationError
 from ._hub import PushHub
 from ._runtime import FamilyRegistry, Runtime, WebhookSettings
 from ._transport import RequestOptions, Transport
-from .tasks import DurationEstimates, Family, PollPolicy, Task
+from .families import Family, builtin_families
+from .tasks import DurationEstimates, PollPolicy, Task
 
 if TYPE_CHECKING:
     from .batch import Job, JobOutcome
     from .models.account import Credits
     from .models.common import Clip
+    from .resources.account import AccountResource
     from .resources.lyrics import LyricsResource
     from .resources.nuro import NuroResource
     from .resources.producer import ProducerResource
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from .resources.sonic import SonicResource
     from .webhooks import WebhookManager
 
-__all__ = ["AIMusicClient", "builtin_families", "runtime_of"]
+__all__ = ["AIMusicClient", "runtime_of"]
 
 
 class AIMusicClient:
@@ -151,6 +153,12 @@ class AIMusicClient:
         return LyricsResource(self._runtime)
 
     @cached_property
+    def account(self) -> AccountResource:
+        from .resources.account import AccountResource
+
+        return AccountResource(self._runtime)
+
+    @cached_property
     def webhooks(self) -> WebhookManager:
         from .webhooks import WebhookManager
 
@@ -178,10 +186,9 @@ class AIMusicClient:
 
     # -- account, batch, downloads -------------------------------------------------------------
     async def credits(self) -> Credits:
-        """The remaining balance: ``credits`` (plan) and ``extra_credits`` (bought)."""
-        from .resources.account import get_credits
-
-        return await get_credits(self._runtime)
+        """The remaining balance: ``credits`` (plan) and ``extra_credits`` (bought); the same as
+        ``client.account.credits()``."""
+        return await self.account.credits()
 
     def batch(
         self,
@@ -215,17 +222,6 @@ def runtime_of(client: AIMusicClient) -> Runtime:
     """The client's ``Runtime``: a seam for tests and extensions that need the transport, the
     duration estimates or the webhook settings without reaching into the client."""
     return client._runtime
-
-
-def builtin_families() -> dict[str, Family]:
-    """The API's task families, by name."""
-    from ._families import SonicFamily
-    from .resources.nuro import NuroFamily
-    from .resources.producer import ProducerFamily
-    from .resources.riffusion import RiffusionFamily
-
-    families: list[Family] = [SonicFamily(), ProducerFamily(), NuroFamily(), RiffusionFamily()]
-    return {family.name: family for family in families}
 
 
 def _check_base_url(url: str) -> None:

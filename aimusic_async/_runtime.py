@@ -13,7 +13,8 @@ from pydantic import BaseModel
 
 from . import _constants as C
 from ._errors import ConfigurationError
-from .tasks import DurationEstimates, Family, PollPolicy, Task
+from .families import Family
+from .tasks import DurationEstimates, PollPolicy, Task
 
 if TYPE_CHECKING:
     from ._hub import PushHub

@@ -47,7 +47,7 @@ import random
 from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 from . import _clock
 from . import _constants as C
@@ -64,14 +64,14 @@ from ._errors import (
     TaskNotFoundError,
     TaskTimeoutError,
 )
-from ._families import failure_reason
 from ._transport import Response, is_task_timeout, off_loop, parse_retry_after
+from .families import Family, failure_reason
 from .models.common import TaskResult, TaskSnapshot
 
 if TYPE_CHECKING:
     from ._runtime import Runtime
 
-__all__ = ["DurationEstimates", "Family", "PollPolicy", "Task"]
+__all__ = ["DurationEstimates", "PollPolicy", "Task"]
 
 # Weights of the newest observation in the running mean and mean deviation of task durations
 # (TCP's RTT estimator uses 1/8 and 1/4): adapts within a handful of tasks, while one outlier
@@ -93,23 +93,6 @@ _EARLY_WAKE = 0.005
 
 _jitter_rng = random.Random()
 logger = logging.getLogger("aimusic_async")
-
-
-@runtime_checkable
-class Family(Protocol):
-    """How one API family polls its tasks and reads their answers."""
-
-    name: str
-
-    def poll_path(self, task_id: str) -> str:
-        """The GET path that reports the task's state."""
-        ...
-
-    def parse_task(self, task_id: str, status: int, body: Any) -> TaskSnapshot:
-        """Normalise a poll answer (or a webhook body, status 200) into a snapshot.
-
-        Raises ``ResponseValidationError`` on a malformed body."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,8 @@ from ._errors import (
     ResponseValidationError,
     WebhookVerificationError,
 )
-from ._families import SonicFamily
 from ._transport import excerpt
+from .families import Family, SonicFamily
 from .models._base import ResponseModel
 from .models.common import Clip, TaskSnapshot
 
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 
     from ._runtime import Runtime
     from ._webhook_receiver import Receiver
-    from .tasks import Family
 
 __all__ = [
     "WebhookEvent",

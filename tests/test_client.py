@@ -31,7 +31,7 @@ from aimusic_async import (
 )
 from aimusic_async import _constants as C
 from aimusic_async._client import runtime_of
-from aimusic_async._families import SonicFamily
+from aimusic_async.families import SonicFamily
 from aimusic_async.models._base import RequestModel
 from aimusic_async.resources._base import Resource
 

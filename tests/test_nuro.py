@@ -10,8 +10,8 @@ from aiohttp import web
 
 from aimusic_async import AIMusicClient
 from aimusic_async._errors import EndpointRetiredError, ResponseValidationError, TaskFailedError
+from aimusic_async.families import NuroFamily
 from aimusic_async.models.nuro import NuroBgmRequest, NuroVocalRequest
-from aimusic_async.resources.nuro import NuroFamily
 
 # -- request models ---------------------------------------------------------------------------
 

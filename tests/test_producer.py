@@ -18,6 +18,7 @@ from aimusic_async._errors import (
     TaskNotFoundError,
 )
 from aimusic_async.batch import Job
+from aimusic_async.families import ProducerFamily
 from aimusic_async.models.nuro import NuroBgmRequest
 from aimusic_async.models.producer import (
     PRODUCER_REPLACEMENTS,
@@ -28,7 +29,6 @@ from aimusic_async.models.producer import (
     build_producer_create,
 )
 from aimusic_async.pricing import price
-from aimusic_async.resources.producer import ProducerFamily
 
 # -- request models -------------------------------------------------------------------------------
 

@@ -18,12 +18,12 @@ from aimusic_async._errors import (
     TaskFailedError,
 )
 from aimusic_async.batch import Job
+from aimusic_async.families import RiffusionFamily
 from aimusic_async.models.riffusion import (
     RIFFUSION_TASK_TYPES,
     RiffusionCreateRequest,
     RiffusionUploadRequest,
 )
-from aimusic_async.resources.riffusion import RiffusionFamily
 
 # -- request models ---------------------------------------------------------------------------
 

@@ -1,20 +1,19 @@
-"""Account queries: the credit balance (``GET /api/v1/get-credits``)."""
+"""``client.account``: the credit balance (``GET /api/v1/get-credits``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..models.account import Credits
+from ._base import Resource
 
-if TYPE_CHECKING:
-    from .._runtime import Runtime
-
-__all__ = ["CREDITS_PATH", "get_credits"]
+__all__ = ["CREDITS_PATH", "AccountResource"]
 
 CREDITS_PATH = "/api/v1/get-credits"
 
 
-async def get_credits(runtime: Runtime) -> Credits:
-    """The remaining balance (free to ask; retried like any safe request)."""
-    response = await runtime.request("GET", CREDITS_PATH, kind="safe", operation="credits")
-    return runtime.transport.parse(Credits, response)
+class AccountResource(Resource):
+    """``client.account.credits()`` -> ``Credits`` (``await client.credits()`` is the same)."""
+
+    async def credits(self) -> Credits:
+        """The remaining balance: ``credits`` (plan) and ``extra_credits`` (bought). Free to
+        ask, and retried like any request that is safe to repeat."""
+        return await self._call("GET", CREDITS_PATH, None, Credits, operation="credits")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models.account import LyricsRequest, LyricsResult
+from ..models.lyrics import LyricsRequest, LyricsResult
 from ._base import Resource
 
 __all__ = ["LyricsResource"]

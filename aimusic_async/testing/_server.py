@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _families, _polls, _sonic, _sonic_utils
+from . import _other_routes, _polls, _sonic, _sonic_utils
 from ._cdn import cdn_app, file_bytes
 from ._config import EmulatorConfig
 from ._http import MAX_BODY_BYTES, STATE, TOO_LARGE, EmulatorError, authenticate, drop, ok
@@ -94,7 +94,7 @@ class Emulator:
         app[SENDER] = self._sender
         _sonic.add_routes(app)
         _sonic_utils.add_routes(app)
-        _families.add_routes(app)
+        _other_routes.add_routes(app)
         _polls.add_routes(app)
         app.router.add_get("/_emulator/stats", _stats)
         return app

@@ -32,12 +32,9 @@ from aimusic_async import (
     TaskTimeoutError,
 )
 from aimusic_async import _constants as C
-from aimusic_async._families import SonicFamily
 from aimusic_async._ratelimit import AdaptiveRateLimiter
 from aimusic_async._transport import Transport, error_from_response, parse_retry_after
-from aimusic_async.resources.nuro import NuroFamily
-from aimusic_async.resources.producer import ProducerFamily
-from aimusic_async.resources.riffusion import RiffusionFamily
+from aimusic_async.families import NuroFamily, ProducerFamily, RiffusionFamily, SonicFamily
 
 from .._scripted import Hang, Script
 from .conftest import settle

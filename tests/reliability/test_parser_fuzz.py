@@ -22,14 +22,11 @@ from aimusic_async import (
     TaskResult,
 )
 from aimusic_async._client import runtime_of
-from aimusic_async._families import SonicFamily
 from aimusic_async._transport import Response, error_from_response, parse_retry_after
-from aimusic_async.models import account, nuro, riffusion, sonic_results
+from aimusic_async.families import NuroFamily, ProducerFamily, RiffusionFamily, SonicFamily
+from aimusic_async.models import account, lyrics, nuro, riffusion, sonic_results
 from aimusic_async.models._base import ResponseModel
 from aimusic_async.models.common import TaskSnapshot
-from aimusic_async.resources.nuro import NuroFamily
-from aimusic_async.resources.producer import ProducerFamily
-from aimusic_async.resources.riffusion import RiffusionFamily
 
 FAMILIES = [SonicFamily(), ProducerFamily(), RiffusionFamily(), NuroFamily()]
 TASK_ID = "fuzz-task-1"
@@ -143,7 +140,7 @@ RESULT_MODELS: list[type[ResponseModel]] = [
     sonic_results.UpsampleTagsResult,
     sonic_results.PersonaResult,
     account.Credits,
-    account.LyricsResult,
+    lyrics.LyricsResult,
     nuro.NuroTaskInfo,
     riffusion.RiffusionUploadResult,
     TaskResult,

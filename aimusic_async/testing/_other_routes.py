@@ -1,4 +1,4 @@
-"""Producer, riffusion, nuro (retired: 410) and the account route get-credits."""
+"""The emulator's routes besides sonic: producer, riffusion, nuro (retired: 410) and get-credits."""
 
 from __future__ import annotations
 

@@ -1,23 +1,5 @@
-"""How each API family's task answers become a ``TaskSnapshot``.
-
-``SonicFamily`` reads ``GET /api/v1/sonic/task/{id}``. The helpers below (``parse_clips``,
-``status_of``, ``snapshot_from_clips``, ``failure_reason``) are shared: other families build their
-own ``Family`` on them.
-
-The sonic poll answer comes in several documented shapes, all tolerated:
-
-* HTTP 202, or ``{"type": "not_ready", ...}``, or a body with no / null / empty ``data``:
-  not ready yet;
-* ``{"code": 200, "data": [clip, ...]}``: clips, each on its own schedule (pending, running,
-  streaming, succeeded, failed); the task is finished only when every clip is terminal;
-* ``{"code": 200, "data": {"persona_id": ..., "name": ...}}``: a finished create-voice task;
-* auto-concat pairs ``{"extended" | "replaced": clip, "full": clip | null}``: ``full`` is the
-  deliverable and is null while the concat still runs.
-
-Every family refuses an answer listing more than ``MAX_CLIPS_PER_TASK`` clips before validating
-any (``parse_clips``), and reads the API's own "task not found" in a JSON envelope as final
-(``check_not_found``); a gateway's page never gets this far (the transport maps it).
-"""
+"""What every family's parser shares: clip lists, the API's "task not found", the task status
+from its clips, the failure reason, malformed-answer errors."""
 
 from __future__ import annotations
 
@@ -26,15 +8,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import _constants as C
-from ._errors import ResponseValidationError, TaskNotFoundError
-from ._transport import excerpt, says_task_not_found
-from .models.common import Clip, TaskSnapshot, TaskStatus
+from .. import _constants as C
+from .._errors import ResponseValidationError, TaskNotFoundError
+from .._transport import excerpt, says_task_not_found
+from ..models.common import Clip, TaskSnapshot, TaskStatus
 
 __all__ = [
-    "SonicFamily",
+    "bad_body",
     "check_not_found",
     "failure_reason",
+    "parse_clip_list",
     "parse_clips",
     "snapshot_from_clips",
     "status_of",
@@ -44,7 +27,7 @@ __all__ = [
 _PAIR_PARTS = ("extended", "replaced")
 
 
-def _bad(task_id: str, family: str, what: str, body: Any) -> ResponseValidationError:
+def bad_body(task_id: str, family: str, what: str, body: Any) -> ResponseValidationError:
     return ResponseValidationError(
         f"{family} task {task_id}: {what}; body: {excerpt(body)}", status=200, body=body
     )
@@ -97,7 +80,7 @@ def parse_clips(items: Iterable[Any], *, task_id: str, family: str) -> list[Clip
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ())) or "(clip)"
-            raise _bad(
+            raise bad_body(
                 task_id, family, f"malformed clip: {where}: {first.get('msg')}", item
             ) from None
     return clips
@@ -145,51 +128,21 @@ def snapshot_from_clips(
     )
 
 
-class SonicFamily:
-    """The sonic family: ``GET /api/v1/sonic/task/{task_id}``, two clips per generation."""
-
-    name = "sonic"
-
-    def poll_path(self, task_id: str) -> str:
-        return f"/api/v1/sonic/task/{task_id}"
-
-    def parse_task(self, task_id: str, status: int, body: Any) -> TaskSnapshot:
-        """Normalise one poll answer (or webhook body). See the module docstring for shapes."""
-        name = self.name
-        if body is None:
-            return snapshot_from_clips(task_id, name, [], raw=body)
-        if isinstance(body, list):
-            return snapshot_from_clips(
-                task_id, name, parse_clips(body, task_id=task_id, family=name), raw=body
-            )
-        if not isinstance(body, Mapping):
-            raise _bad(task_id, name, "answer is not a JSON object", body)
-        message = body.get("message")
-        message = message if isinstance(message, str) else None
-        check_not_found(task_id, name, status, body, self.poll_path(task_id))
-        data = body.get("data")
-        if status == 202 or body.get("type") == "not_ready" or data is None:
-            return snapshot_from_clips(task_id, name, [], message=message, raw=body)
-        if isinstance(data, Mapping):
-            if data.get("persona_id"):
-                # create-voice: the finished answer is an object naming the new persona.
-                return TaskSnapshot(
-                    task_id=task_id,
-                    family=name,
-                    status="succeeded",
-                    message=message,
-                    persona_id=str(data["persona_id"]),
-                    raw=body,
-                )
-            if "clips" in data and isinstance(data["clips"], list):
-                data = data["clips"]
-            elif "clip_id" in data or "full" in data:
-                data = [data]
-            elif not data or data.get("type") == "not_ready":
-                return snapshot_from_clips(task_id, name, [], message=message, raw=body)
-            else:
-                raise _bad(task_id, name, "data is neither a clip list nor a persona", body)
-        if not isinstance(data, list):
-            raise _bad(task_id, name, "data is not a list", body)
-        clips = parse_clips(data, task_id=task_id, family=name)
-        return snapshot_from_clips(task_id, name, clips, message=message, raw=body)
+def parse_clip_list(task_id: str, items: Any, *, family: str) -> list[Clip]:
+    """A ``data`` value as clips (one object or a list); a clip without an id (an upload or
+    download answer may omit it) gets the task id, or ``<task_id>-<n>`` when there are several."""
+    if items is None:
+        return []
+    if isinstance(items, Mapping):
+        items = [items]
+    if not isinstance(items, list):
+        raise ResponseValidationError(
+            f"{family} task {task_id}: 'data' is not a list of clips", status=200, body=items
+        )
+    filled = [
+        {"clip_id": task_id if len(items) == 1 else f"{task_id}-{n}", **item}
+        if isinstance(item, Mapping) and "clip_id" not in item
+        else item
+        for n, item in enumerate(items)
+    ]
+    return parse_clips(filled, task_id=task_id, family=family)
