@@ -1,4 +1,5 @@
-"""aimusic_async: the asyncio-first SDK for the AI Music API.
+"""aimusic_async: the asyncio-first SDK for the AI Music API. Every public name is importable
+from here.
 
 >>> async with AIMusicClient() as client:              # key from AIMUSIC_API_KEY
 ...     task = await client.sonic.create(mv="sonic-v5", custom_mode=False,
@@ -9,20 +10,26 @@
 from ._client import AIMusicClient
 from ._errors import *  # noqa: F403
 from ._errors import __all__ as _errors_all
+from ._journal import Journal
+from ._tasks import PollPolicy, Task
 from ._version import __version__
-from .batch import Job, JobOutcome
+from .batch import BatchProgress, BatchRun, Job, JobOutcome, run_batch
+from .families import Family
 from .models.account import Credits
 from .models.common import Clip, TaskResult, TaskSnapshot
 from .models.lyrics import LyricsResult, LyricsVariant
-from .tasks import PollPolicy, Task
-from .webhooks import WebhookEvent
+from .webhooks import WebhookEvent, WebhookManager, WebhookStats, parse_event, verify_signature
 
 __all__ = [
     "AIMusicClient",
+    "BatchProgress",
+    "BatchRun",
     "Clip",
     "Credits",
+    "Family",
     "Job",
     "JobOutcome",
+    "Journal",
     "LyricsResult",
     "LyricsVariant",
     "PollPolicy",
@@ -30,6 +37,11 @@ __all__ = [
     "TaskResult",
     "TaskSnapshot",
     "WebhookEvent",
+    "WebhookManager",
+    "WebhookStats",
     "__version__",
+    "parse_event",
+    "run_batch",
+    "verify_signature",
     *_errors_all,
 ]

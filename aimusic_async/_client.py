@@ -16,9 +16,9 @@ from . import _constants as C
 from ._errors import ConfigurationError
 from ._hub import PushHub
 from ._runtime import FamilyRegistry, Runtime, WebhookSettings
+from ._tasks import DurationEstimates, PollPolicy, Task
 from ._transport import RequestOptions, Transport
 from .families import Family, builtin_families
-from .tasks import DurationEstimates, PollPolicy, Task
 
 if TYPE_CHECKING:
     from .batch import Job, JobOutcome
@@ -213,7 +213,7 @@ class AIMusicClient:
 
     async def download(self, clip_or_url: Clip | str, dest: str | Path, **kwargs: Any) -> Path:
         """Stream a clip's audio (or any URL) to ``dest`` atomically. See ``download.py``."""
-        from .download import download
+        from ._download import download
 
         return await download(self._runtime, clip_or_url, dest, **kwargs)
 

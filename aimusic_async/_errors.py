@@ -20,8 +20,17 @@
     ├── TaskFailedError               every clip of a task failed
     ├── TaskTimeoutError              the wait deadline passed (also a TimeoutError)
     ├── WebhookVerificationError      a callback that is not signed with our secret (a ValueError)
+    ├── DeliveryRefused               a callback turned away by the receiver's bounds (408/413/503)
     ├── ConfigurationError            a setting or argument the SDK cannot use (a ValueError)
-    └── ClientClosedError             the client was closed before or during a call (a RuntimeError)
+    ├── ClientClosedError             the client was closed before or during a call (a RuntimeError)
+    ├── DownloadError                 a file could not be downloaded
+    │   └── DestinationError          the destination cannot take it (an OSError)
+    │       ├── DestinationExistsError        the file exists (a FileExistsError)
+    │       └── DestinationNotWritableError   the folder is not writable (a PermissionError)
+    └── JournalError                  the batch journal cannot be used
+        ├── JournalInUseError         another run holds it
+        ├── JournalConflictError      a job key whose request changed (a ValueError)
+        └── UnknownJobError           a write names a key the journal lacks (a KeyError)
 
 Messages are the server's own text, verbatim; no exception ever carries the API key or the
 webhook secret (they live only in request headers and HMAC keys, never in bodies we echo).
@@ -29,6 +38,7 @@ webhook secret (they live only in request headers and HMAC keys, never in bodies
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -41,8 +51,16 @@ __all__ = [
     "ClientClosedError",
     "ConfigurationError",
     "ContentRejectedError",
+    "DeliveryRefused",
+    "DestinationError",
+    "DestinationExistsError",
+    "DestinationNotWritableError",
+    "DownloadError",
     "EndpointRetiredError",
     "InsufficientCreditsError",
+    "JournalConflictError",
+    "JournalError",
+    "JournalInUseError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -53,6 +71,7 @@ __all__ = [
     "TaskFailedError",
     "TaskNotFoundError",
     "TaskTimeoutError",
+    "UnknownJobError",
     "WebhookVerificationError",
 ]
 
@@ -259,3 +278,94 @@ class ConfigurationError(AIMusicError, ValueError):
 
 class ClientClosedError(AIMusicError, RuntimeError):
     """The client was closed before the call, or while the call was waiting."""
+
+
+class DownloadError(AIMusicError):
+    """A file could not be downloaded. ``url`` has its query string and any credentials
+    removed (CDN URLs are often signed); ``status`` is the HTTP status when the server answered,
+    else None."""
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        super().__init__(f"{message} ({url})")
+        self.url = url
+        self.status = status
+
+
+class DestinationError(DownloadError, OSError):
+    """The destination cannot take the file (also an ``OSError``, as before). ``path`` is the
+    destination file or folder, never the hidden part file; ``errno`` the system's code."""
+
+    def __init__(self, message: str, *, url: str, path: Path, errno: int | None = None) -> None:
+        super().__init__(message, url=url)
+        self.path = path
+        if errno is not None:
+            self.errno = errno
+
+
+class DestinationExistsError(DestinationError, FileExistsError):
+    """The destination file exists and ``overwrite`` was not asked for. Raised before any byte is
+    downloaded (or, if the file appeared meanwhile, before the rename: it is never replaced)."""
+
+
+class DestinationNotWritableError(DestinationError, PermissionError):
+    """The destination folder does not let us create the file. Raised before downloading."""
+
+
+class JournalError(AIMusicError):
+    """The journal cannot be used: not a journal, not SQLite, no permission, in use, closed.
+
+    ``path`` is the journal file, when the error is about one."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class JournalInUseError(JournalError):
+    """Another batch run holds this journal (through the same ``Journal`` object, another
+    handle on the file, or another process). One journal serves one run at a time: nothing of
+    the refused run was planned or sent."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"journal {path} is in use by another batch run; one journal serves one run at a "
+            "time (wait for that run to end, or use another journal)",
+            path=path,
+        )
+
+
+class UnknownJobError(JournalError, KeyError):
+    """A write names a job key the journal does not have (also a ``KeyError``)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # KeyError's own str() would quote the whole message
+
+
+class JournalConflictError(JournalError, ValueError):
+    """A job key is in the journal with a different operation or parameters.
+
+    Re-using a key for different work would attach the old task's result to the new request
+    (or start it twice); use a new key, or a new journal.
+    """
+
+    def __init__(self, key: str, state: str) -> None:
+        super().__init__(
+            f"job {key!r} is in the journal ({state}) with a different operation or params; "
+            "use a new key or a new journal"
+        )
+        self.key = key
+        self.state = state
+
+
+class DeliveryRefused(AIMusicError):
+    """A callback turned away or cut off by the receiver's bounds; receivers map it to an answer.
+
+    ``status`` is that answer: 503 (the receiver is full, or this read was the oldest when room
+    was needed), 408 (the body did not arrive within the read deadline), 413 (the body is larger
+    than ``max_body``). The connection should be closed after it.
+    """
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 
 from . import _constants as C
 from ._errors import ConfigurationError
+from ._tasks import DurationEstimates, PollPolicy, Task
 from .families import Family
-from .tasks import DurationEstimates, PollPolicy, Task
 
 if TYPE_CHECKING:
     from ._hub import PushHub

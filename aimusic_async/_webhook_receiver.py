@@ -22,8 +22,8 @@ from ._constants import (
     WEBHOOK_MAX_HEADERS,
     WEBHOOK_READ_BUFFER,
 )
-from ._errors import ResponseValidationError, WebhookVerificationError
-from .webhooks import Delivery, DeliveryRefused
+from ._delivery import Delivery
+from ._errors import DeliveryRefused, ResponseValidationError, WebhookVerificationError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -62,17 +62,18 @@ from ._errors import (
     APIError,
     ClientClosedError,
     ConfigurationError,
+    JournalConflictError,
     SubmissionUnknownError,
     TaskFailedError,
     TaskNotFoundError,
 )
+from ._journal import Journal, JournalEntry, fingerprint
 from ._transport import before_start, redact
-from .journal import Journal, JournalConflictError, JournalEntry, fingerprint
 from .models.common import TaskResult
 
 if TYPE_CHECKING:
     from ._client import AIMusicClient
-    from .tasks import Task
+    from ._tasks import Task
 
 __all__ = [
     "DEFAULT_CONCURRENCY",

@@ -15,12 +15,13 @@ from pydantic import ValidationError
 from aimusic_async import (
     AIMusicClient,
     ClientClosedError,
+    DownloadError,
+    Journal,
+    JournalConflictError,
     SubmissionUnknownError,
     TaskFailedError,
 )
 from aimusic_async.batch import BatchProgress, Job, JobOutcome, run_batch
-from aimusic_async.download import DownloadError
-from aimusic_async.journal import Journal, JournalConflictError
 
 EmulatorFactory = Callable[..., Awaitable[Any]]
 ClientFactory = Callable[..., Awaitable[AIMusicClient]]

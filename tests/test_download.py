@@ -17,10 +17,9 @@ from blockbuster import blockbuster_ctx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aimusic_async import AIMusicClient, Clip
+from aimusic_async import AIMusicClient, Clip, DownloadError
 from aimusic_async._constants import FILENAME_MAX
 from aimusic_async._filenames import clip_filename, numbered, safe_filename, url_extension
-from aimusic_async.download import DownloadError
 
 ServeApp = Callable[[web.Application], Awaitable[str]]
 ClientFactory = Callable[..., Awaitable[AIMusicClient]]
@@ -293,7 +292,7 @@ async def test_emulator_cdn_faults_are_retried_and_titles_stay_inside(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import aimusic_async.download as dl
+    import aimusic_async._download as dl
 
     monkeypatch.setattr(dl, "_backoff", lambda attempt: 0.001)  # keep the retries quick
     emu = await emulator_factory(

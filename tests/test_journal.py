@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from blockbuster import blockbuster_ctx
 
+from aimusic_async import Journal, JournalError, JournalInUseError
 from aimusic_async import _constants as C
-from aimusic_async.journal import Journal, JournalError, JournalInUseError, fingerprint
+from aimusic_async._journal import fingerprint
 
 
 def _read_states(path: Path) -> dict[str, str]:

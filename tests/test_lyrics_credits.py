@@ -10,9 +10,9 @@ from aiohttp import web
 
 from aimusic_async import AIMusicClient
 from aimusic_async._errors import AuthenticationError, InsufficientCreditsError
+from aimusic_async._pricing import price
 from aimusic_async.models.account import Credits
 from aimusic_async.models.lyrics import LyricsRequest, LyricsResult
-from aimusic_async.pricing import price
 
 # -- models -----------------------------------------------------------------------------------
 

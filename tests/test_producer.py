@@ -17,6 +17,7 @@ from aimusic_async._errors import (
     TaskFailedError,
     TaskNotFoundError,
 )
+from aimusic_async._pricing import price
 from aimusic_async.batch import Job
 from aimusic_async.families import ProducerFamily
 from aimusic_async.models.nuro import NuroBgmRequest
@@ -28,7 +29,6 @@ from aimusic_async.models.producer import (
     ProducerUploadRequest,
     build_producer_create,
 )
-from aimusic_async.pricing import price
 
 # -- request models -------------------------------------------------------------------------------
 

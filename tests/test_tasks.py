@@ -22,11 +22,11 @@ from aimusic_async import (
     TaskTimeoutError,
 )
 from aimusic_async import _constants as C
-from aimusic_async import tasks as tasks_module
+from aimusic_async import _tasks as tasks_module
 from aimusic_async._client import runtime_of
+from aimusic_async._tasks import DurationEstimates
 from aimusic_async.families import SonicFamily
 from aimusic_async.models.common import Clip
-from aimusic_async.tasks import DurationEstimates
 
 from ._scripted import DROP, Hang, Script
 

@@ -14,9 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from aimusic_async import AIMusicClient, PollPolicy, TaskFailedError, _clock
+from aimusic_async import AIMusicClient, PollPolicy, Task, TaskFailedError, _clock
 from aimusic_async._client import runtime_of
-from aimusic_async.tasks import Task
 
 EmuFactory = Callable[..., Awaitable[Any]]
 ClientFactory = Callable[..., Awaitable[AIMusicClient]]

@@ -18,9 +18,9 @@ from aiohttp import web
 
 from aimusic_async import _clock
 from aimusic_async._client import AIMusicClient, runtime_of
+from aimusic_async._constants import WEBHOOK_THREAD_THRESHOLD
 from aimusic_async._errors import ResponseValidationError, WebhookVerificationError
 from aimusic_async.models.common import TaskSnapshot
-from aimusic_async.webhooks import WEBHOOK_THREAD_THRESHOLD
 
 SECRET = "receiver-test-secret-0123456789"
 
@@ -462,7 +462,7 @@ async def test_dedupe_memory_is_bounded(
     client: AIMusicClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Three keys per final event (id, body digest, final state): room for the last two events.
-    monkeypatch.setattr("aimusic_async.webhooks.WEBHOOK_DEDUPE_LIMIT", 6)
+    monkeypatch.setattr("aimusic_async._constants.WEBHOOK_DEDUPE_LIMIT", 6)
     bodies = [final_body(f"d-{n}") for n in range(10)]
     for n, body in enumerate(bodies):
         assert await client.webhooks.handle(body, signed(body, event_id=f"id-{n}")) is not None

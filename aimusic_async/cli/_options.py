@@ -128,7 +128,7 @@ def make_ui(args: argparse.Namespace) -> UI:
 def make_client(args: argparse.Namespace) -> AIMusicClient:
     """The client from --api-key/--base-url (or the environment) and the wait options."""
     from .._client import AIMusicClient
-    from ..tasks import PollPolicy
+    from .._tasks import PollPolicy
 
     key = api_key_from(args)
     if not key:

@@ -77,7 +77,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 async def _create(args: argparse.Namespace, ui: UI) -> int:
-    from ..tasks import Task
+    from .._tasks import Task
 
     params = parse_params(args.param, args.params_json)
     async with make_client(args) as client:

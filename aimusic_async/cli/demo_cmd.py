@@ -242,7 +242,7 @@ async def _demo(args: argparse.Namespace, ui: UI) -> int:
 
     from .. import _clock
     from .._client import AIMusicClient
-    from ..tasks import PollPolicy
+    from .._tasks import PollPolicy
     from ..testing import Emulator, EmulatorConfig
     from .batch_cmd import run_jobs
 

@@ -122,7 +122,7 @@ async def _fetch_all(
 async def _download_url(args: argparse.Namespace, ui: UI, url: str) -> int:
     import aiohttp
 
-    from ..download import _public_url, download_url
+    from .._download import download_url, public_url
 
     out = _out_dir(args.out)
     # A plain URL needs no key: a fresh session that never carries credentials.
@@ -132,12 +132,12 @@ async def _download_url(args: argparse.Namespace, ui: UI, url: str) -> int:
         except AIMusicError as exc:
             # One file, one refusal: a line on stderr (or the JSON document), not a table.
             if ui.json_mode:
-                row = {"url": _public_url(url), "error": error_json(exc)}
+                row = {"url": public_url(url), "error": error_json(exc)}
                 ui.emit_json({"files": [], "errors": [row]})
             else:
                 ui.error(f"error: {describe_error(exc)}")
             return EXIT_FAILED
-    return _report(ui, [{"url": _public_url(url), "path": str(path), "bytes": path.stat().st_size}])
+    return _report(ui, [{"url": public_url(url), "path": str(path), "bytes": path.stat().st_size}])
 
 
 def _report(ui: UI, rows: list[dict[str, Any]]) -> int:

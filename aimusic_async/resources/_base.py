@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from .._tasks import Task
 from ..models._base import RequestModel
-from ..tasks import Task
 
 if TYPE_CHECKING:
     from .._runtime import Runtime

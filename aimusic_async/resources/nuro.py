@@ -31,7 +31,7 @@ from ._base import Resource
 from .producer import _retired
 
 if TYPE_CHECKING:
-    from ..tasks import Task
+    from .._tasks import Task
 
 __all__ = ["NuroResource"]
 

@@ -23,7 +23,7 @@ from ..models.producer import (
 from ._base import Resource
 
 if TYPE_CHECKING:
-    from ..tasks import Task
+    from .._tasks import Task
 
 __all__ = ["ProducerResource"]
 

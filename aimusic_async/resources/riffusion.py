@@ -20,7 +20,7 @@ from ._base import Resource
 
 if TYPE_CHECKING:
     from .._runtime import Runtime
-    from ..tasks import Task
+    from .._tasks import Task
 
 __all__ = ["RiffusionResource"]
 

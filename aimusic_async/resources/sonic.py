@@ -66,7 +66,7 @@ from ..models.sonic_results import (
 from ._base import Resource
 
 if TYPE_CHECKING:
-    from ..tasks import Task
+    from .._tasks import Task
 
 __all__ = ["SonicCreateFields", "SonicResource"]
 

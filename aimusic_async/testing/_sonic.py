@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from aimusic_async.pricing import price
+from aimusic_async._pricing import price
 
 from . import _checks as ck
 from ._http import json_body, ok

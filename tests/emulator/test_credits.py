@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from aimusic_async.pricing import price
+from aimusic_async._pricing import price
 
 from .conftest import FAST, Api, MakeApi, clip_of
 

@@ -14,9 +14,8 @@ import asyncio
 import json
 import sys
 
-from aimusic_async import AIMusicClient, PollPolicy
+from aimusic_async import AIMusicClient, Journal, PollPolicy
 from aimusic_async.batch import Job, run_batch
-from aimusic_async.journal import Journal
 
 
 def jobs(n: int) -> list[Job]:

@@ -18,13 +18,13 @@ import pytest
 
 from aimusic_async import (
     AIMusicClient,
+    Journal,
     PollPolicy,
     SubmissionUnknownError,
     TaskNotFoundError,
 )
 from aimusic_async import _constants as C
 from aimusic_async.batch import Job, JobOutcome, run_batch
-from aimusic_async.journal import Journal
 
 from ._proxy import PollFaultProxy
 

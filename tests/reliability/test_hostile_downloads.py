@@ -22,10 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from aimusic_async import AIMusicClient, Clip, ConfigurationError
+from aimusic_async import AIMusicClient, Clip, ConfigurationError, DownloadError
 from aimusic_async._constants import FILENAME_MAX
 from aimusic_async._filenames import clip_filename, safe_filename
-from aimusic_async.download import DownloadError
 
 ServeApp = Callable[[web.Application], Awaitable[str]]
 ClientFactory = Callable[..., Awaitable[AIMusicClient]]
@@ -489,7 +488,7 @@ async def test_redirects_to_public_hosts_need_https_and_never_downgrade() -> Non
     # a CDN may hand over to another host (signed storage URLs do), but only over https, never
     # from https to http, and never to a loopback, private or link-local address unless that
     # is the very origin the caller asked for.
-    from aimusic_async.download import _redirect_refusal
+    from aimusic_async._download import _redirect_refusal
 
     table = {
         "cdn1.example.com": ["93.184.215.14"],
@@ -563,7 +562,7 @@ async def test_loopback_hosts_and_the_emulator_cdn_still_work_keyless(
 async def test_an_existing_destination_is_refused_before_downloading(
     serve_app: ServeApp, client_factory: ClientFactory, tmp_path: Path
 ) -> None:
-    from aimusic_async.download import DestinationExistsError
+    from aimusic_async import DestinationExistsError
 
     cdn, base, client = await hostile_setup(serve_app, client_factory)
     dest = tmp_path / "mine.mp3"
@@ -618,7 +617,7 @@ def unwritable_dir(tmp_path: Path) -> Iterator[Path]:
 async def test_an_unwritable_folder_is_named_not_the_temporary_file(
     serve_app: ServeApp, client_factory: ClientFactory, unwritable_dir: Path
 ) -> None:
-    from aimusic_async.download import DestinationNotWritableError
+    from aimusic_async import DestinationNotWritableError
 
     cdn, base, client = await hostile_setup(serve_app, client_factory)
     folder = str(await asyncio.to_thread(unwritable_dir.resolve))

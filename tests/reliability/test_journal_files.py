@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from aimusic_async import AIMusicClient, AIMusicError, ConfigurationError
+from aimusic_async import AIMusicClient, AIMusicError, ConfigurationError, Journal, JournalError
 from aimusic_async.batch import Job, run_batch
-from aimusic_async.journal import Journal, JournalError
 
 ClientFactory = Callable[..., Awaitable[AIMusicClient]]
 

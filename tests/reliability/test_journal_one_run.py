@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 
-from aimusic_async import AIMusicClient
+from aimusic_async import AIMusicClient, Journal, JournalError, JournalInUseError
 from aimusic_async import _constants as C
 from aimusic_async.batch import BatchRun, Job, JobOutcome, run_batch
-from aimusic_async.journal import Journal, JournalError, JournalInUseError
 
 from ._journal_holder import jobs as holder_jobs
 

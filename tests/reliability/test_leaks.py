@@ -15,13 +15,13 @@ from aiohttp import web
 from aimusic_async import (
     AIMusicClient,
     APIConnectionError,
+    Journal,
     PollPolicy,
     ServerError,
     SubmissionUnknownError,
 )
 from aimusic_async._client import runtime_of
 from aimusic_async.batch import Job
-from aimusic_async.journal import Journal
 
 from .conftest import busy_connections, settle
 

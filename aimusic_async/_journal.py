@@ -57,19 +57,15 @@ import anyio.to_thread
 
 from . import _clock
 from . import _constants as C
-from ._errors import AIMusicError
+from ._errors import (
+    AIMusicError,
+    JournalError,
+    JournalInUseError,
+    UnknownJobError,
+)
 from ._transport import redact
 
-__all__ = [
-    "Journal",
-    "JournalConflictError",
-    "JournalEntry",
-    "JournalError",
-    "JournalInUseError",
-    "JournalState",
-    "UnknownJobError",
-    "fingerprint",
-]
+__all__ = ["Journal", "JournalEntry", "JournalState", "fingerprint"]
 
 JournalState = Literal["planned", "starting", "started", "finished", "failed", "lost", "unknown"]
 
@@ -88,52 +84,6 @@ _GROUP_MAX = 512
 _FILE_MODE = 0o600
 
 T = TypeVar("T")
-
-
-class JournalError(AIMusicError):
-    """The journal cannot be used: not a journal, not SQLite, no permission, in use, closed.
-
-    ``path`` is the journal file, when the error is about one."""
-
-    def __init__(self, message: str, *, path: str | None = None) -> None:
-        super().__init__(message)
-        self.path = path
-
-
-class JournalInUseError(JournalError):
-    """Another batch run holds this journal (through the same ``Journal`` object, another
-    handle on the file, or another process). One journal serves one run at a time: nothing of
-    the refused run was planned or sent."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(
-            f"journal {path} is in use by another batch run; one journal serves one run at a "
-            "time (wait for that run to end, or use another journal)",
-            path=path,
-        )
-
-
-class UnknownJobError(JournalError, KeyError):
-    """A write names a job key the journal does not have (also a ``KeyError``)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])  # KeyError's own str() would quote the whole message
-
-
-class JournalConflictError(JournalError, ValueError):
-    """A job key is in the journal with a different operation or parameters.
-
-    Re-using a key for different work would attach the old task's result to the new request
-    (or start it twice); use a new key, or a new journal.
-    """
-
-    def __init__(self, key: str, state: str) -> None:
-        super().__init__(
-            f"job {key!r} is in the journal ({state}) with a different operation or params; "
-            "use a new key or a new journal"
-        )
-        self.key = key
-        self.state = state
 
 
 def fingerprint(operation: str, params: Mapping[str, Any]) -> str:

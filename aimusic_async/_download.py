@@ -11,7 +11,7 @@ with backoff through ``_clock.sleep``.
 What a file host may not do:
 
 * answer with no bytes (204, or an empty 2xx body): refused, never saved as an empty file;
-* send more than ``max_bytes`` (``DOWNLOAD_MAX_BYTES`` by default): refused from
+* send more than ``max_bytes`` (``C.DOWNLOAD_MAX_BYTES`` by default): refused from
   ``Content-Length`` before the body, or as soon as the stream passes the limit;
 * compress although we ask for ``identity``: gzip and deflate are decoded (the limit applies to
   the decoded bytes, ``Content-Length`` to the bytes on the wire); any other encoding is refused
@@ -20,13 +20,13 @@ What a file host may not do:
   emulator's CDN and other file hosts on loopback work). Any other hop must be https, never
   goes from https to plain http, and never reaches a loopback, private, link-local or otherwise
   non-public address (names are resolved first; ``localhost`` is loopback without asking DNS).
-  At most ``DOWNLOAD_MAX_REDIRECTS`` hops. The check is made before connecting: a name whose DNS
+  At most ``C.DOWNLOAD_MAX_REDIRECTS`` hops. The check is made before connecting: a name whose DNS
   answer changes between the check and the connection is not caught.
 
 The API key is never sent: a download never adds an ``Authorization`` header (the client's
 session does not carry one; the key is added per API request only), and redirects are followed
 here, with nothing but ``Accept-Encoding``. Part files are named ``.<name>.aimusic-<hex>.part``;
-ones older than ``DOWNLOAD_STALE_PART_AGE`` (left by a killed process) are removed from the
+ones older than ``C.DOWNLOAD_STALE_PART_AGE`` (left by a killed process) are removed from the
 destination folder before each download, and no other file is ever touched. File system work
 runs in worker threads, never on the event loop.
 """
@@ -58,34 +58,22 @@ import anyio
 import anyio.to_thread
 from yarl import URL
 
-from . import _clock, _constants
-from ._constants import (
-    DOWNLOAD_CHUNK,
-    DOWNLOAD_CONNECT_TIMEOUT,
-    DOWNLOAD_MAX_BYTES,
-    DOWNLOAD_MAX_REDIRECTS,
-    DOWNLOAD_READ_TIMEOUT,
-    DOWNLOAD_RETRIES,
-    RETRY_INITIAL_DELAY,
-    RETRY_MAX_DELAY,
+from . import _clock
+from . import _constants as C
+from ._errors import (
+    ConfigurationError,
+    DestinationError,
+    DestinationExistsError,
+    DestinationNotWritableError,
+    DownloadError,
 )
-from ._errors import AIMusicError, ConfigurationError
 from ._filenames import clip_filename, numbered, safe_filename, url_extension
 from .models.common import Clip
 
 if TYPE_CHECKING:
     from ._runtime import Runtime
 
-__all__ = [
-    "DOWNLOAD_MAX_BYTES",
-    "DOWNLOAD_RETRIES",
-    "DestinationError",
-    "DestinationExistsError",
-    "DestinationNotWritableError",
-    "DownloadError",
-    "download",
-    "download_url",
-]
+__all__ = ["download", "download_url", "public_url"]
 
 logger = logging.getLogger("aimusic_async")
 T = TypeVar("T")
@@ -114,38 +102,6 @@ _PART_NAME = re.compile(r"\..*\.aimusic-[0-9a-f]{12}\.part", re.DOTALL)
 _LIVE_PARTS: set[str] = set()
 
 
-# -- errors --------------------------------------------------------------------------------------
-class DownloadError(AIMusicError):
-    """A file could not be downloaded. ``url`` has its query string and any credentials
-    removed (CDN URLs are often signed); ``status`` is the HTTP status when the server answered,
-    else None."""
-
-    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
-        super().__init__(f"{message} ({url})")
-        self.url = url
-        self.status = status
-
-
-class DestinationError(DownloadError, OSError):
-    """The destination cannot take the file (also an ``OSError``, as before). ``path`` is the
-    destination file or folder, never the hidden part file; ``errno`` the system's code."""
-
-    def __init__(self, message: str, *, url: str, path: Path, errno: int | None = None) -> None:
-        super().__init__(message, url=url)
-        self.path = path
-        if errno is not None:
-            self.errno = errno
-
-
-class DestinationExistsError(DestinationError, FileExistsError):
-    """The destination file exists and ``overwrite`` was not asked for. Raised before any byte is
-    downloaded (or, if the file appeared meanwhile, before the rename: it is never replaced)."""
-
-
-class DestinationNotWritableError(DestinationError, PermissionError):
-    """The destination folder does not let us create the file. Raised before downloading."""
-
-
 class _Transient(Exception):
     """A failure worth retrying; carries what to tell the caller if retries run out."""
 
@@ -154,7 +110,7 @@ class _Transient(Exception):
         self.status = status
 
 
-def _public_url(url: str | URL) -> str:
+def public_url(url: str | URL) -> str:
     """``url`` fit for a message: no query (often a signature), fragment or ``user:password@``."""
     parts = urlsplit(str(url))
     host = parts.netloc.rpartition("@")[2]
@@ -193,13 +149,13 @@ def _destination_error(exc: OSError, folder: Path, url: str) -> DestinationError
 
 
 def _sweep_stale_parts(folder: Path) -> int:
-    """Remove our part files in ``folder`` untouched for ``DOWNLOAD_STALE_PART_AGE``.
+    """Remove our part files in ``folder`` untouched for ``C.DOWNLOAD_STALE_PART_AGE``.
 
     Only regular files with our exact name pattern (and, on POSIX, our owner) qualify: never a
     symlink, a folder, or anyone else's file. Races with another sweeper are harmless.
     """
     # Wall clock, not _clock: file times are the file system's wall clock.
-    cutoff = time.time() - _constants.DOWNLOAD_STALE_PART_AGE
+    cutoff = time.time() - C.DOWNLOAD_STALE_PART_AGE
     uid = os.geteuid() if hasattr(os, "geteuid") else None
     removed = 0
     try:
@@ -336,7 +292,7 @@ def _rewind(handle: IO[bytes]) -> None:
 
 
 def _backoff(attempt: int) -> float:
-    cap = min(RETRY_MAX_DELAY, RETRY_INITIAL_DELAY * (2**attempt))
+    cap = min(C.RETRY_MAX_DELAY, C.RETRY_INITIAL_DELAY * (2**attempt))
     return random.uniform(cap / 2, cap)
 
 
@@ -501,7 +457,7 @@ async def _resolve_host(host: str) -> Sequence[IPAddress]:
     """Every address ``host`` resolves to (a DNS failure raises ``OSError``)."""
     loop = asyncio.get_running_loop()
     infos = await asyncio.wait_for(
-        loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), DOWNLOAD_CONNECT_TIMEOUT
+        loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), C.DOWNLOAD_CONNECT_TIMEOUT
     )
     found = (_ip_literal(str(info[4][0])) for info in infos)
     return [a for a in found if a is not None]
@@ -584,7 +540,7 @@ async def _receive(
         if max_bytes is not None and expected > max_bytes:
             raise _too_large(url, status, max_bytes, f"{expected} bytes announced")
     wire = 0
-    async for chunk in resp.content.iter_chunked(DOWNLOAD_CHUNK):
+    async for chunk in resp.content.iter_chunked(C.DOWNLOAD_CHUNK):
         wire += len(chunk)
         # A compressed body is bounded on the wire too: empty deflate blocks decode to nothing.
         if max_bytes is not None and wire > max_bytes:
@@ -607,16 +563,16 @@ async def _receive(
 async def _fetch_once(
     session: aiohttp.ClientSession, url: URL, spool: _Spool, max_bytes: int | None
 ) -> None:
-    public = _public_url(url)
+    public = public_url(url)
     timeout = aiohttp.ClientTimeout(
-        total=None, sock_connect=DOWNLOAD_CONNECT_TIMEOUT, sock_read=DOWNLOAD_READ_TIMEOUT
+        total=None, sock_connect=C.DOWNLOAD_CONNECT_TIMEOUT, sock_read=C.DOWNLOAD_READ_TIMEOUT
     )
     # identity: the byte count must match Content-Length. Hosts that compress anyway are
     # decoded here, not by aiohttp, so the length is checked on the wire bytes.
     headers = {"Accept-Encoding": "identity"}
     current = url
     try:
-        for hop in range(DOWNLOAD_MAX_REDIRECTS + 1):
+        for hop in range(C.DOWNLOAD_MAX_REDIRECTS + 1):
             async with session.get(
                 current,
                 headers=headers,
@@ -629,18 +585,18 @@ async def _fetch_once(
                     return
                 target = _redirect_target(resp, public)
                 status = resp.status
-            if hop == DOWNLOAD_MAX_REDIRECTS:
+            if hop == C.DOWNLOAD_MAX_REDIRECTS:
                 break
             reason = await _redirect_refusal(url, current, target)
             if reason is not None:
                 raise DownloadError(
-                    f"redirect to {_public_url(target)} refused: {reason}",
+                    f"redirect to {public_url(target)} refused: {reason}",
                     url=public,
                     status=status,
                 )
             current = target
         raise DownloadError(
-            f"more than {DOWNLOAD_MAX_REDIRECTS} redirects", url=public, status=status
+            f"more than {C.DOWNLOAD_MAX_REDIRECTS} redirects", url=public, status=status
         )
     except aiohttp.ClientPayloadError as exc:
         raise _Transient(f"body interrupted: {exc.__class__.__name__}") from exc
@@ -661,7 +617,7 @@ def _check_arguments(url: str, retries: int, max_bytes: int | None) -> URL:
     parts = URL(url) if url else URL()
     if (parts.scheme or "").lower() not in ("http", "https") or not parts.raw_host:
         raise ConfigurationError(
-            f"only http and https URLs can be downloaded, got {_public_url(url)!r}"
+            f"only http and https URLs can be downloaded, got {public_url(url)!r}"
         )
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ConfigurationError("retries must be an int >= 0")
@@ -678,9 +634,9 @@ async def download_url(
     dest: str | os.PathLike[str],
     *,
     filename: str | None = None,
-    retries: int = DOWNLOAD_RETRIES,
+    retries: int = C.DOWNLOAD_RETRIES,
     overwrite: bool = False,
-    max_bytes: int | None = DOWNLOAD_MAX_BYTES,
+    max_bytes: int | None = C.DOWNLOAD_MAX_BYTES,
 ) -> Path:
     """Download ``url`` with ``session`` (which must not carry credentials) to ``dest``.
 
@@ -693,9 +649,7 @@ async def download_url(
     except ValueError as exc:  # yarl refuses some malformed URLs outright
         if isinstance(exc, ConfigurationError):
             raise
-        raise ConfigurationError(
-            f"not a URL that can be downloaded: {_public_url(url)!r}"
-        ) from None
+        raise ConfigurationError(f"not a URL that can be downloaded: {public_url(url)!r}") from None
     if filename is None:
         stem = unquote(urlsplit(url).path).rsplit("/", 1)[-1]
         ext = url_extension(url, default="")
@@ -703,7 +657,7 @@ async def download_url(
         filename = safe_filename(stem, default="download") + ext
     else:
         filename = safe_filename(filename, default="download")
-    public = _public_url(url)
+    public = public_url(url)
     target, tmp, handle = await anyio.to_thread.run_sync(
         _prepare, dest, filename, overwrite, public
     )
@@ -741,16 +695,16 @@ async def download(
     clip_or_url: Clip | str,
     dest: str | os.PathLike[str],
     *,
-    retries: int = DOWNLOAD_RETRIES,
+    retries: int = C.DOWNLOAD_RETRIES,
     overwrite: bool = False,
-    max_bytes: int | None = DOWNLOAD_MAX_BYTES,
+    max_bytes: int | None = C.DOWNLOAD_MAX_BYTES,
 ) -> Path:
     """Stream a clip's audio (or any http/https URL) to ``dest`` atomically; returns the path.
 
     For a clip saved into a directory the name is ``"<title> [<clip id>].<ext>"``, sanitised.
     An existing file is kept and the new one numbered (``" (2)"``) unless ``overwrite=True``;
     for an explicit file path that exists, ``DestinationExistsError`` (a ``FileExistsError``)
-    before anything is downloaded. Files above ``max_bytes`` (default ``DOWNLOAD_MAX_BYTES``,
+    before anything is downloaded. Files above ``max_bytes`` (default ``C.DOWNLOAD_MAX_BYTES``,
     None for no limit) are refused; see the module docstring for what else a host may not do.
 
     >>> path = await client.download(result.succeeded[0], "out/")
