@@ -39,9 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import functools
-import inspect
 import logging
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
@@ -68,6 +66,7 @@ from ._errors import (
     TaskNotFoundError,
 )
 from ._journal import Journal, JournalEntry, fingerprint
+from ._operations import OPERATIONS, Operation
 from ._transport import before_start, redact
 from .models.common import TaskResult
 
@@ -89,8 +88,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("aimusic_async.batch")
-
-_FAMILIES = ("sonic", "producer", "nuro", "riffusion")
 
 OutcomeStatus = Literal["finished", "failed", "unknown"]
 # run: started in this run. reattached: started by an earlier run, awaited now by id.
@@ -245,74 +242,30 @@ ProgressHook = Callable[[BatchProgress], None]
 
 
 # -- validation without sending ------------------------------------------------------------------
-class _Prepared(Exception):
-    """Raised by the dry-run resource where the real one would send: the model was built."""
-
-    def __init__(self, family: str) -> None:
-        super().__init__(family)
-        self.family = family
-
-
-class _NotAStart(Exception):
-    """The dry-run method reached for a sync call or the transport: not a task start."""
-
-
-_DRY_CLASSES: dict[type[Any], type[Any]] = {}
-
-
-def _dry_class(cls: type[Any]) -> type[Any]:
-    """``cls`` with ``_start`` / ``_call`` replaced by raisers (cached per resource class)."""
-    made = _DRY_CLASSES.get(cls)
-    if made is None:
-
-        async def _start(self: Any, path: str, body: Any, *, family: str, **_: Any) -> Any:
-            raise _Prepared(family)
-
-        async def _call(self: Any, *_: Any, **__: Any) -> Any:
-            raise _NotAStart
-
-        namespace = {"__slots__": (), "_start": _start, "_call": _call, "get": _call}
-        made = _DRY_CLASSES[cls] = type(f"_DryRun{cls.__name__}", (cls,), namespace)
-    return made
-
-
-def _method_of(client: AIMusicClient, operation: str) -> tuple[Any, str]:
-    family, _, name = operation.partition(".")
-    if family not in _FAMILIES or not name or name.startswith("_"):
+def _operation_of(name: str) -> Operation:
+    """The task-starting operation a job names; ``ConfigurationError`` for any other."""
+    op = OPERATIONS.get(name)
+    if op is None:
         raise ConfigurationError(
-            f"unknown operation {operation!r}: expected '<family>.<method>' with family one of "
-            f"{', '.join(_FAMILIES)} (for example 'sonic.create')"
+            f"unknown operation {name!r}: expected '<family>.<method>' naming a method that "
+            "starts a task (for example 'sonic.create')"
         )
-    resource = getattr(client, family)
-    method = getattr(resource, name, None)
-    if method is None or not inspect.iscoroutinefunction(method):
+    if not op.starts_task:
         raise ConfigurationError(
-            f"unknown operation {operation!r}: client.{family} has no {name}()"
+            f"{name} does not start a task; a batch runs task-starting operations only"
         )
-    return resource, name
+    return op
 
 
 async def validate_job(client: AIMusicClient, job: Job) -> str:
     """Build the job's request exactly as the real call would, without sending; returns the
-    family its task will belong to. Raises what the real call would raise for bad input
-    (``pydantic.ValidationError``, ``TypeError`` for unknown arguments) or
-    ``ConfigurationError`` (a ``ValueError``) for an unknown operation or one that does not
-    start a task."""
-    resource, name = _method_of(client, job.operation)
-    dry = copy.copy(resource)
-    dry.__class__ = _dry_class(type(resource))
-    try:
-        await getattr(dry, name)(**job.params)
-    except _Prepared as prepared:
-        return prepared.family
-    except _NotAStart:
-        pass
-    raise ConfigurationError(
-        f"{job.operation} does not start a task; a batch runs task-starting operations only"
-    )
-
-
-_validate = validate_job  # the name the CLI first imported
+    family its task will belong to. Raises ``pydantic.ValidationError`` for bad parameters (an
+    unknown or missing one included) or ``ConfigurationError`` (a ``ValueError``) for an
+    unknown operation or one that does not start a task."""
+    op = _operation_of(job.operation)
+    op.build(op.bind(job.params))
+    assert op.family is not None  # every task-starting operation names its family
+    return op.family
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -644,13 +597,15 @@ class BatchRun(AsyncIterator[JobOutcome]):
             sent = True
 
         try:
-            resource, name = _method_of(self._client, job.operation)
+            op = _operation_of(job.operation)
+            # The client's own method: the very call a user would make.
+            method = getattr(getattr(self._client, op.namespace), op.method)
             # At most START_WINDOW start requests are in flight: what a crash can leave unknown.
             assert self._start_window is not None  # set by the runner before any job
             async with self._start_window:
                 hook = before_start.set(mark_starting)
                 try:
-                    task: Task = await getattr(resource, name)(**job.params)
+                    task: Task = await method(**job.params)
                 finally:
                     before_start.reset(hook)
         except Exception as exc:

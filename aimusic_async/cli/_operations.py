@@ -1,11 +1,14 @@
-"""Operation names on the command line (``sonic.create``, ``producer/create``) -> client methods."""
+"""Operation names on the command line (``sonic.create``, ``producer/create``, ``sonic``) checked
+against the operation table and bound to the client's methods."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import pydantic
+
+from .._operations import OPERATIONS, Operation, default_operation, namespaces
 from ._options import UsageError
 
 if TYPE_CHECKING:
@@ -13,14 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FAMILIES", "bind_operation", "normalise_operation"]
 
-FAMILIES = ("sonic", "producer", "nuro", "riffusion", "lyrics")
-# A bare family name means its main start method.
-_DEFAULT_METHOD = {
-    "sonic": "create",
-    "producer": "create",
-    "riffusion": "create",
-    "lyrics": "generate",
-}
+FAMILIES = tuple(namespaces())
 
 
 def normalise_operation(text: str) -> tuple[str, str]:
@@ -34,49 +30,42 @@ def normalise_operation(text: str) -> tuple[str, str]:
             "(e.g. sonic.create, producer.create, sonic.extend)"
         )
     if not method:
-        if family not in _DEFAULT_METHOD:
-            raise UsageError(f"operation {text!r}: name the method, e.g. {family}.create_vocal")
-        method = _DEFAULT_METHOD[family]
+        default = default_operation(family)
+        if default is None:
+            example = next(op.name for op in OPERATIONS.values() if op.namespace == family)
+            raise UsageError(f"operation {text!r}: name the method, e.g. {example}")
+        method = default.method
     return family, method
+
+
+def _operation(family: str, method: str) -> Operation:
+    op = OPERATIONS.get(f"{family}.{method}")
+    if op is None:
+        offered = sorted(op.method for op in OPERATIONS.values() if op.namespace == family)
+        raise UsageError(f"unknown operation {family}.{method}; {family} has: {', '.join(offered)}")
+    return op
 
 
 def bind_operation(
     client: AIMusicClient, operation: str, params: Mapping[str, Any]
 ) -> Callable[[], Any]:
-    """The client method for ``operation`` with ``params`` bound, checked against its signature.
+    """The client method for ``operation`` with ``params`` bound, checked against the
+    operation's parameters.
 
     Calling the result builds the request model (a pydantic ValidationError names the field
     before anything is sent) and returns the method's awaitable.
     """
-    family, method_name = normalise_operation(operation)
-    resource = getattr(client, family)
-    method = getattr(resource, method_name, None)
-    if method_name.startswith("_") or method is None or not callable(method):
-        public = sorted(
-            n for n in dir(resource) if not n.startswith("_") and callable(getattr(resource, n))
-        )
-        raise UsageError(
-            f"unknown operation {family}.{method_name}; {family} has: {', '.join(public)}"
-        )
+    op = _operation(*normalise_operation(operation))
     try:
-        inspect.signature(method).bind(**params)
-    except TypeError as exc:
-        raise UsageError(f"{family}.{method_name}: {_signature_problem(exc)}") from None
-    except ValueError:  # no signature available: let the call itself complain
-        pass
+        op.bind(params)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        problem = "Field required" if first["type"] == "missing" else "unknown parameter"
+        raise UsageError(f"{op.name}: params.{name}: {problem}") from None
+    method = getattr(getattr(client, op.namespace), op.method)
 
     def call() -> Any:
         return method(**params)
 
     return call
-
-
-def _signature_problem(exc: TypeError) -> str:
-    text = str(exc)
-    if "missing a required argument" in text:
-        name = text.split("'")[1] if "'" in text else text
-        return f"params.{name}: Field required"
-    if "unexpected keyword argument" in text:
-        name = text.split("'")[1] if "'" in text else text
-        return f"params.{name}: unknown parameter"
-    return text

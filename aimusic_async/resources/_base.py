@@ -1,14 +1,19 @@
-"""The base of every resource namespace: how start requests and sync calls are sent."""
+"""The base of every resource namespace: a method's arguments become the request its operation
+(in the operation table) names, sent to start a ``Task`` or answered at once."""
 
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Literal, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from .._errors import EndpointRetiredError
+from .._operations import OPERATIONS, Operation
 from .._tasks import Task
 from ..models._base import RequestModel
+from ..models.common import TaskSnapshot
 
 if TYPE_CHECKING:
     from .._runtime import Runtime
@@ -26,6 +31,50 @@ class Resource:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+
+    # -- the operation table's methods -----------------------------------------------------------
+    async def _task(self, name: str, args: Mapping[str, Any]) -> Task:
+        """Start operation ``name`` with a method's arguments (``locals()``)."""
+        op = OPERATIONS[name]
+        body = op.build(args)
+        assert body is not None  # every task-starting operation has a request model
+        return await self._start_operation(op, body)
+
+    async def _sync(self, name: str, args: Mapping[str, Any], result: type[M]) -> M:
+        """Call operation ``name`` (answered at once) with a method's arguments; ``result`` is
+        the table's result model (a test keeps the two in step)."""
+        op = OPERATIONS[name]
+        kind: Literal["safe", "start"] = "start" if op.kind == "paid" else "safe"
+        return await self._call(
+            op.http_method, op.route, op.build(args), result, operation=op.name, kind=kind
+        )
+
+    async def _get(self, name: str, task_id: str) -> TaskSnapshot:
+        """One poll of a task of operation ``name``'s family: its current snapshot."""
+        family = OPERATIONS[name].family
+        assert family is not None  # every poll operation names its family
+        return await self._runtime.task(task_id, family).refresh()
+
+    async def _start_operation(self, op: Operation, body: RequestModel) -> Task:
+        assert op.family is not None  # every task-starting operation names its family
+        try:
+            return await self._start(
+                op.route, body, family=op.family, operation=op.reported_name(body)
+            )
+        except EndpointRetiredError as exc:
+            if op.replacement is None:
+                raise
+            # The server's 410, with the replacement named (the transport cannot know it).
+            raise EndpointRetiredError(
+                exc.message,
+                status=exc.status,
+                body=exc.body,
+                path=exc.path,
+                error_type=exc.error_type,
+                replacement=op.replacement_for(body) or exc.replacement,
+            ) from None
+
+    # -- the two ways of sending -------------------------------------------------------------------
 
     async def _start(self, path: str, body: RequestModel, *, family: str, operation: str) -> Task:
         """Send a request that starts server work and return the ``Task`` handle.

@@ -5,9 +5,7 @@ from __future__ import annotations
 from ..models.account import Credits
 from ._base import Resource
 
-__all__ = ["CREDITS_PATH", "AccountResource"]
-
-CREDITS_PATH = "/api/v1/get-credits"
+__all__ = ["AccountResource"]
 
 
 class AccountResource(Resource):
@@ -16,4 +14,4 @@ class AccountResource(Resource):
     async def credits(self) -> Credits:
         """The remaining balance: ``credits`` (plan) and ``extra_credits`` (bought). Free to
         ask, and retried like any request that is safe to repeat."""
-        return await self._call("GET", CREDITS_PATH, None, Credits, operation="credits")
+        return await self._sync("account.credits", locals(), Credits)

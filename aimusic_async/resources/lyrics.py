@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models.lyrics import LyricsRequest, LyricsResult
+from ..models.lyrics import LyricsResult
 from ._base import Resource
 
 __all__ = ["LyricsResource"]
@@ -19,14 +19,5 @@ class LyricsResource(Resource):
         >>> result = await client.lyrics.generate("a song about the sky")
         >>> print(result.variants[0].title)
         """
-        body = LyricsRequest(description=description)
-        # The call is charged, so it goes as a start request: never re-sent after a timeout or
-        # a dropped connection, where the service may already have billed it.
-        return await self._call(
-            "POST",
-            "/api/v1/sonic/lyrics",
-            body,
-            LyricsResult,
-            operation="lyrics.generate",
-            kind="start",
-        )
+        # Charged, so sent under the credit rule (never re-sent after a timeout).
+        return await self._sync("lyrics.generate", locals(), LyricsResult)

@@ -9,14 +9,12 @@ serve it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from .._errors import EndpointRetiredError
-from ..families import NURO_REPLACEMENTS
+from .._tasks import Task
 from ..models.common import TaskSnapshot
 from ..models.nuro import (
     NuroBgmGenre,
-    NuroBgmRequest,
     NuroGender,
     NuroInstrument,
     NuroMood,
@@ -25,17 +23,10 @@ from ..models.nuro import (
     NuroTimbre,
     NuroVocalGenre,
     NuroVocalMood,
-    NuroVocalRequest,
 )
 from ._base import Resource
-from .producer import _retired
-
-if TYPE_CHECKING:
-    from .._tasks import Task
 
 __all__ = ["NuroResource"]
-
-_CREATE = "/api/v1/nuro/create"
 
 
 class NuroResource(Resource):
@@ -58,20 +49,7 @@ class NuroResource(Resource):
         Raises ``EndpointRetiredError`` (replacement ``client.sonic.create``) where the
         service retired nuro.
         """
-        body = NuroVocalRequest(
-            lyrics=lyrics,
-            gender=gender,
-            genre=genre,
-            mood=mood,
-            timbre=timbre,
-            duration=duration,
-            webhook_url=webhook_url,
-            webhook_secret=webhook_secret,
-        )
-        try:
-            return await self._start(_CREATE, body, family="nuro", operation="nuro.create_vocal")
-        except EndpointRetiredError as exc:
-            raise _retired(exc, NURO_REPLACEMENTS["vocal"]) from None
+        return await self._task("nuro.create_vocal", locals())
 
     async def create_instrumental(
         self,
@@ -94,36 +72,8 @@ class NuroResource(Resource):
         Raises ``EndpointRetiredError`` (replacement ``client.producer.create``) where the
         service retired nuro.
         """
-        body = NuroBgmRequest.model_validate(
-            {
-                k: v
-                for k, v in {
-                    "description": description,
-                    "version": version,
-                    "genre": _listed(genre),
-                    "mood": _listed(mood),
-                    "instrument": _listed(instrument),
-                    "theme": _listed(theme),
-                    "duration": duration,
-                    "segments": _listed(segments),
-                    "webhook_url": webhook_url,
-                    "webhook_secret": webhook_secret,
-                }.items()
-                if v is not None
-            }
-        )
-        try:
-            return await self._start(
-                _CREATE, body, family="nuro", operation="nuro.create_instrumental"
-            )
-        except EndpointRetiredError as exc:
-            raise _retired(exc, NURO_REPLACEMENTS["bgm"]) from None
+        return await self._task("nuro.create_instrumental", locals())
 
     async def get(self, task_id: str) -> TaskSnapshot:
         """One poll of a nuro task (old task ids are gone where the family was retired)."""
-        return await self._runtime.task(task_id, "nuro").refresh()
-
-
-def _listed(value: Sequence[Any] | None) -> list[Any] | None:
-    # Tuples are fine for callers; the strict model wants lists.
-    return None if value is None else list(value)
+        return await self._get("nuro.get", task_id)

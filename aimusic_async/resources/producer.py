@@ -7,23 +7,14 @@ The producer task endpoint reports a top-level ``status`` (``PENDING``/``RUNNING
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from .._errors import EndpointRetiredError
+from .._tasks import Task
 from ..models.common import TaskSnapshot
 from ..models.producer import (
-    PRODUCER_REPLACEMENTS,
-    ProducerDownloadRequest,
-    ProducerLyricsRequest,
     ProducerTaskType,
-    ProducerUploadRequest,
-    ProducerVideoRequest,
-    build_producer_create,
 )
 from ._base import Resource
-
-if TYPE_CHECKING:
-    from .._tasks import Task
 
 __all__ = ["ProducerResource"]
 
@@ -74,36 +65,7 @@ class ProducerResource(Resource):
         >>> task = await client.producer.create(sound="warm lo-fi piano, vinyl crackle")
         >>> result = await task
         """
-        body = build_producer_create(
-            {
-                "task_type": task_type,
-                "sound": sound,
-                "lyrics": lyrics,
-                "mv": mv,
-                "title": title,
-                "seed": seed,
-                "make_instrumental": make_instrumental,
-                "lyrics_strength": lyrics_strength,
-                "sound_strength": sound_strength,
-                "weirdness": weirdness,
-                "cover_url": cover_url,
-                "clip_id": clip_id,
-                "starts_at": starts_at,
-                "ends_at": ends_at,
-                "instruction": instruction,
-                "length": length,
-                "strength": strength,
-                "cover_strength": cover_strength,
-                "webhook_url": webhook_url,
-                "webhook_secret": webhook_secret,
-            }
-        )
-        try:
-            return await self._start(
-                "/api/v1/producer/create", body, family="producer", operation="producer.create"
-            )
-        except EndpointRetiredError as exc:
-            raise _retired(exc, PRODUCER_REPLACEMENTS.get(body.task_type)) from None
+        return await self._task("producer.create", locals())
 
     async def upload(
         self,
@@ -114,12 +76,7 @@ class ProducerResource(Resource):
     ) -> Task:
         """Register a public audio URL; the finished task's clip id can be used as ``clip_id``
         (e.g. ``cover_upload_music``). 2 credits."""
-        body = ProducerUploadRequest(
-            audio_url=audio_url, webhook_url=webhook_url, webhook_secret=webhook_secret
-        )
-        return await self._start(
-            "/api/v1/producer/upload", body, family="producer", operation="producer.upload"
-        )
+        return await self._task("producer.upload", locals())
 
     async def download(
         self,
@@ -131,12 +88,7 @@ class ProducerResource(Resource):
     ) -> Task:
         """Start a re-encoded download of a producer clip (``mp3`` or ``wav``; 2 credits,
         refunded if it fails). The finished task's clip carries the file URL."""
-        body = ProducerDownloadRequest(
-            clip_id=clip_id, format=format, webhook_url=webhook_url, webhook_secret=webhook_secret
-        )
-        return await self._start(
-            "/api/v1/producer/download", body, family="producer", operation="producer.download"
-        )
+        return await self._task("producer.download", locals())
 
     async def make_lyrics(
         self,
@@ -147,15 +99,7 @@ class ProducerResource(Resource):
     ) -> Task:
         """Start producer lyric writing from a text prompt (1 credit); the finished clip's
         ``lyrics`` holds the text. The request field name is not confirmed by the docs."""
-        body = ProducerLyricsRequest(
-            prompt=prompt, webhook_url=webhook_url, webhook_secret=webhook_secret
-        )
-        return await self._start(
-            "/api/v1/producer/lyrics-create",
-            body,
-            family="producer",
-            operation="producer.make_lyrics",
-        )
+        return await self._task("producer.make_lyrics", locals())
 
     async def video_clip(
         self,
@@ -166,28 +110,8 @@ class ProducerResource(Resource):
     ) -> Task:
         """Start rendering a music video for a producer clip (5 credits); the finished clip
         carries ``video_url``. The request field name is not confirmed by the docs."""
-        body = ProducerVideoRequest(
-            clip_id=clip_id, webhook_url=webhook_url, webhook_secret=webhook_secret
-        )
-        return await self._start(
-            "/api/v1/producer/video-clip",
-            body,
-            family="producer",
-            operation="producer.video_clip",
-        )
+        return await self._task("producer.video_clip", locals())
 
     async def get(self, task_id: str) -> TaskSnapshot:
         """One poll of a producer task: its current snapshot (free)."""
-        return await self._runtime.task(task_id, "producer").refresh()
-
-
-def _retired(exc: EndpointRetiredError, replacement: str | None) -> EndpointRetiredError:
-    """The server's 410, re-raised with the replacement named (the transport cannot know it)."""
-    return EndpointRetiredError(
-        exc.message,
-        status=exc.status,
-        body=exc.body,
-        path=exc.path,
-        error_type=exc.error_type,
-        replacement=replacement or exc.replacement,
-    )
+        return await self._get("producer.get", task_id)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING
 
+from .._tasks import Task
 from ..models.common import TaskSnapshot
 from ..models.riffusion import (
-    RiffusionCreateRequest,
     RiffusionTaskType,
-    RiffusionUploadRequest,
     RiffusionUploadResult,
 )
 from ._base import Resource
@@ -68,43 +67,15 @@ class RiffusionResource(Resource):
         >>> task = await client.riffusion.create(custom_mode=False, prompt="r&b pop song")
         """
         self._deprecated("create")
-        body = RiffusionCreateRequest.model_validate(
-            {
-                k: v
-                for k, v in {
-                    "custom_mode": custom_mode,
-                    "task_type": task_type,
-                    "mv": mv,
-                    "prompt": prompt,
-                    "lyrics": lyrics,
-                    "title": title,
-                    "sound": sound,
-                    "make_instrumental": make_instrumental,
-                    "continue_clip_id": continue_clip_id,
-                    "continue_at": continue_at,
-                }.items()
-                if v is not None
-            }
-        )
-        return await self._start(
-            "/api/v1/riffusion/create", body, family="riffusion", operation="riffusion.create"
-        )
+        return await self._task("riffusion.create", locals())
 
     async def upload(self, url: str) -> RiffusionUploadResult:
         """Upload a public, copyright-free song; use the answer's ``clip_id`` as
         ``continue_clip_id`` with an ``*_upload_*`` task type."""
         self._deprecated("upload")
-        body = RiffusionUploadRequest(url=url)
-        return await self._call(
-            "POST",
-            "/api/v1/riffusion/upload",
-            body,
-            RiffusionUploadResult,
-            operation="riffusion.upload",
-            kind="start",
-        )
+        return await self._sync("riffusion.upload", locals(), RiffusionUploadResult)
 
     async def get(self, task_id: str) -> TaskSnapshot:
         """One poll of a riffusion task."""
         self._deprecated("get")
-        return await self._runtime.task(task_id, "riffusion").refresh()
+        return await self._get("riffusion.get", task_id)

@@ -8,10 +8,9 @@ credit is spent). Field names are the API's own; a method on one clip takes that
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from collections.abc import Sequence
+from typing import Literal
 
-from pydantic import BaseModel
 from typing_extensions import TypedDict, Unpack
 
 from .. import _clock
@@ -22,36 +21,13 @@ from .._constants import (
     MIDI_RETRY_MULTIPLIER,
 )
 from .._errors import APITimeoutError
-from ..models._base import RequestModel
+from .._operations import OPERATIONS
+from .._tasks import Task
 from ..models.common import TaskSnapshot
 from ..models.sonic_requests import (
-    AddInstrumentalRequest,
-    AddVocalsRequest,
-    AlignedLyricsRequest,
-    BpmRequest,
-    ConcatMusicRequest,
-    CoverMusicRequest,
-    CreatePersonaRequest,
-    CreateVoiceRequest,
-    ExtendMusicRequest,
-    MashupRequest,
-    MidiRequest,
-    PersonaMusicRequest,
-    RemasterRequest,
-    ReplaceSectionRequest,
-    SampleRequest,
     SonicModel,
     SonicTaskType,
-    StemsBasicRequest,
-    StemsFullRequest,
-    UploadCoverRequest,
-    UploadExtendRequest,
-    UploadRequest,
-    UpsampleTagsRequest,
     VocalGender,
-    VoxRequest,
-    WavRequest,
-    build_create_request,
 )
 from ..models.sonic_results import (
     AlignedLyricsResult,
@@ -65,26 +41,7 @@ from ..models.sonic_results import (
 )
 from ._base import Resource
 
-if TYPE_CHECKING:
-    from .._tasks import Task
-
 __all__ = ["SonicCreateFields", "SonicResource"]
-
-
-_P = "/api/v1/sonic"
-# Operation names are "sonic.<method>", so a create() of a task type with its own method is
-# reported (errors, duration estimates, batch journals) the same way as that method.
-_OPERATION = {
-    "create_music": "sonic.create",
-    "extend_music": "sonic.extend",
-    "cover_music": "sonic.cover",
-    "concat_music": "sonic.concat",
-    "persona_music": "sonic.create_with_persona",
-    "remaster": "sonic.remaster",
-    "add_vocals": "sonic.add_vocals",
-    "add_instrumental": "sonic.add_instrumental",
-}
-R = TypeVar("R", bound=BaseModel)
 
 
 class SonicCreateFields(TypedDict, total=False):
@@ -116,17 +73,6 @@ class SonicCreateFields(TypedDict, total=False):
     webhook_secret: str
 
 
-def _build(model: type[R], args: Mapping[str, Any], **rename: str) -> R:
-    """The request model from a method's arguments: ``self`` dropped, ``None`` meaning "not
-    given", parameters renamed to the API's field (``clip_id`` -> ``continue_clip_id``)."""
-    data = {
-        rename.get(name, name): value
-        for name, value in args.items()
-        if name != "self" and value is not None
-    }
-    return model.model_validate(data)
-
-
 class SonicResource(Resource):
     """``client.sonic``: generation tasks, uploads, edits, stems and analysis utilities.
 
@@ -134,21 +80,6 @@ class SonicResource(Resource):
     ...                                  gpt_description_prompt="calm lo-fi for studying")
     >>> result = await task
     """
-
-    async def _go(self, path: str, body: RequestModel, operation: str) -> Task:
-        return await self._start(f"{_P}/{path}", body, family="sonic", operation=operation)
-
-    async def _sync(
-        self,
-        route: str,
-        body: RequestModel,
-        result: type[R],
-        operation: str,
-        kind: Literal["safe", "start"] = "safe",
-    ) -> R:
-        return await self._call(
-            "POST", f"{_P}/{route}", body, result, operation=operation, kind=kind
-        )
 
     # -- /sonic/create -------------------------------------------------------------------------
     async def create(self, **fields: Unpack[SonicCreateFields]) -> Task:
@@ -161,9 +92,7 @@ class SonicResource(Resource):
         >>> task = await client.sonic.create(mv="sonic-v5", custom_mode=True,
         ...     title="Starry Night", tags="pop, dreamy", prompt="[Verse]\\nStars they shine")
         """
-        body = build_create_request(fields)
-        operation = _OPERATION.get(body.task_type, f"sonic.{body.task_type}")
-        return await self._go("create", body, operation)
+        return await self._task("sonic.create", fields)
 
     async def extend(
         self,
@@ -196,8 +125,7 @@ class SonicResource(Resource):
         >>> more = await client.sonic.extend(clip.clip_id, continue_at=60, mv="sonic-v5",
         ...                                  custom_mode=True, prompt="[Verse 2]\\n...")
         """
-        body = _build(ExtendMusicRequest, locals(), clip_id="continue_clip_id")
-        return await self._go("create", body, "sonic.extend")
+        return await self._task("sonic.extend", locals())
 
     async def cover(
         self,
@@ -222,8 +150,7 @@ class SonicResource(Resource):
         webhook_secret: str | None = None,
     ) -> Task:
         """Restyle a generated clip (``cover_music``); ``audio_weight`` 0-1 sets how close."""
-        body = _build(CoverMusicRequest, locals(), clip_id="continue_clip_id")
-        return await self._go("create", body, "sonic.cover")
+        return await self._task("sonic.cover", locals())
 
     async def concat(
         self,
@@ -234,8 +161,7 @@ class SonicResource(Resource):
         webhook_secret: str | None = None,
     ) -> Task:
         """Join an extension (its clip id) with its source into the full song (2 credits)."""
-        body = _build(ConcatMusicRequest, locals(), clip_id="continue_clip_id")
-        return await self._go("create", body, "sonic.concat")
+        return await self._task("sonic.concat", locals())
 
     async def create_with_persona(
         self,
@@ -261,8 +187,7 @@ class SonicResource(Resource):
     ) -> Task:
         """A new song sung by a persona (``persona_music``): the id from ``create_persona`` or
         from a finished ``create_voice`` task (``result.persona_id``)."""
-        body = _build(PersonaMusicRequest, locals())
-        return await self._go("create", body, "sonic.create_with_persona")
+        return await self._task("sonic.create_with_persona", locals())
 
     async def remaster(
         self,
@@ -275,8 +200,7 @@ class SonicResource(Resource):
         webhook_secret: str | None = None,
     ) -> Task:
         """Remaster a generated clip (best on clips under 24 h old)."""
-        body = _build(RemasterRequest, locals(), clip_id="continue_clip_id")
-        return await self._go("create", body, "sonic.remaster")
+        return await self._task("sonic.remaster", locals())
 
     async def add_vocals(
         self,
@@ -285,6 +209,9 @@ class SonicResource(Resource):
         mv: SonicModel | str,
         prompt: str,
         custom_mode: bool | None = None,
+        gpt_description_prompt: str | None = None,
+        make_instrumental: bool | None = None,
+        auto_lyrics: bool | None = None,
         title: str | None = None,
         tags: str | None = None,
         negative_tags: str | None = None,
@@ -300,8 +227,7 @@ class SonicResource(Resource):
     ) -> Task:
         """Sing the lyrics in ``prompt`` over an instrumental you uploaded (< 24 h old);
         optionally only between ``overpainting_start_s`` and ``overpainting_end_s``."""
-        body = _build(AddVocalsRequest, locals(), clip_id="continue_clip_id")
-        return await self._go("create", body, "sonic.add_vocals")
+        return await self._task("sonic.add_vocals", locals())
 
     async def add_instrumental(
         self,
@@ -310,6 +236,9 @@ class SonicResource(Resource):
         mv: SonicModel | str,
         prompt: str | None = None,
         custom_mode: bool | None = None,
+        gpt_description_prompt: str | None = None,
+        make_instrumental: bool | None = None,
+        auto_lyrics: bool | None = None,
         title: str | None = None,
         tags: str | None = None,
         negative_tags: str | None = None,
@@ -324,8 +253,7 @@ class SonicResource(Resource):
         webhook_secret: str | None = None,
     ) -> Task:
         """Accompany vocals you uploaded (< 24 h old) with an instrumental."""
-        body = _build(AddInstrumentalRequest, locals(), clip_id="continue_clip_id")
-        return await self._go("create", body, "sonic.add_instrumental")
+        return await self._task("sonic.add_instrumental", locals())
 
     # -- dedicated generation routes -----------------------------------------------------------
     async def upload_extend(
@@ -353,8 +281,7 @@ class SonicResource(Resource):
     ) -> Task:
         """Upload the audio at ``url`` and extend it in one call (``/sonic/upload-extend``);
         with ``auto_concat`` the result is the whole song."""
-        body = _build(UploadExtendRequest, locals())
-        return await self._go("upload-extend", body, "sonic.upload_extend")
+        return await self._task("sonic.upload_extend", locals())
 
     async def upload_cover(
         self,
@@ -378,8 +305,7 @@ class SonicResource(Resource):
         webhook_secret: str | None = None,
     ) -> Task:
         """Upload the audio at ``url`` and cover it in one call (``/sonic/upload-cover``)."""
-        body = _build(UploadCoverRequest, locals())
-        return await self._go("upload-cover", body, "sonic.upload_cover")
+        return await self._task("sonic.upload_cover", locals())
 
     async def sample(
         self,
@@ -406,8 +332,7 @@ class SonicResource(Resource):
     ) -> Task:
         """A full song from a fragment: a clip (sent as ``sample_clip_id``) or an audio ``url``,
         optionally chopped to ``chop_sample_start_s``..``chop_sample_end_s``."""
-        body = _build(SampleRequest, locals(), clip_id="sample_clip_id")
-        return await self._go("sample", body, "sonic.sample")
+        return await self._task("sonic.sample", locals())
 
     async def mashup(
         self,
@@ -430,11 +355,7 @@ class SonicResource(Resource):
         webhook_secret: str | None = None,
     ) -> Task:
         """Blend exactly two clips into a new song (sonic-* or chirp-* models)."""
-        args = dict(locals())
-        if isinstance(mashup_clip_ids, (list, tuple)):
-            args["mashup_clip_ids"] = list(mashup_clip_ids)
-        body = _build(MashupRequest, args)
-        return await self._go("mashup", body, "sonic.mashup")
+        return await self._task("sonic.mashup", locals())
 
     async def replace_section(
         self,
@@ -458,22 +379,19 @@ class SonicResource(Resource):
         """Regenerate ``infill_start_s``..``infill_end_s`` of a clip with ``infill_lyrics``
         (``prompt``: the whole song's lyrics, for context). ``auto_concat`` also returns the
         re-assembled song."""
-        body = _build(ReplaceSectionRequest, locals())
-        return await self._go("replace-section", body, "sonic.replace_section")
+        return await self._task("sonic.replace_section", locals())
 
     async def stems_basic(
         self, clip_id: str, *, webhook_url: str | None = None, webhook_secret: str | None = None
     ) -> Task:
         """Split a clip into vocals and instrumental; the result has one clip per stem."""
-        body = _build(StemsBasicRequest, locals())
-        return await self._go("stems/basic", body, "sonic.stems_basic")
+        return await self._task("sonic.stems_basic", locals())
 
     async def stems_full(
         self, clip_id: str, *, webhook_url: str | None = None, webhook_secret: str | None = None
     ) -> Task:
         """Split a clip into one track per instrument group (a dozen or more stems)."""
-        body = _build(StemsFullRequest, locals())
-        return await self._go("stems/full", body, "sonic.stems_full")
+        return await self._task("sonic.stems_full", locals())
 
     async def create_voice(
         self,
@@ -485,8 +403,7 @@ class SonicResource(Resource):
     ) -> Task:
         """Clone a voice from a clear solo vocal (> 10 s, MP3/WAV); the finished task's
         ``result.persona_id`` feeds ``create_with_persona``."""
-        body = _build(CreateVoiceRequest, locals())
-        return await self._go("create-voice", body, "sonic.create_voice")
+        return await self._task("sonic.create_voice", locals())
 
     # -- synchronous utilities -----------------------------------------------------------------
     async def upload(self, url: str, *, callback_url: str | None = None) -> UploadResult:
@@ -500,8 +417,7 @@ class SonicResource(Resource):
         >>> up = await client.sonic.upload("https://example.com/my-song.mp3")
         >>> task = await client.sonic.create(task_type="extend_upload_music", ...)
         """
-        body = _build(UploadRequest, locals())
-        return await self._sync("upload", body, UploadResult, "sonic.upload", kind="start")
+        return await self._sync("sonic.upload", locals(), UploadResult)
 
     async def create_persona(
         self,
@@ -517,14 +433,11 @@ class SonicResource(Resource):
         """A reusable voice from a clip (optionally the ``vox_audio_id`` from ``vox``);
         ``result.persona_id`` feeds ``create_with_persona``. The docs mark this route
         unavailable upstream at times: expect an ``APIError`` then."""
-        body = _build(CreatePersonaRequest, locals())
-        return await self._sync(
-            "persona", body, PersonaResult, "sonic.create_persona", kind="start"
-        )
+        return await self._sync("sonic.create_persona", locals(), PersonaResult)
 
     async def bpm(self, clip_id: str) -> BpmResult:
         """The clip's tempo: ``avg_bpm``, ``max_bpm``, ``min_bpm``."""
-        return await self._sync("bpm", _build(BpmRequest, locals()), BpmResult, "sonic.bpm")
+        return await self._sync("sonic.bpm", locals(), BpmResult)
 
     async def vox(
         self,
@@ -535,20 +448,19 @@ class SonicResource(Resource):
     ) -> VoxResult:
         """The clip's vocals, optionally a window of at most 30 s; ``result.vox_audio_id``
         feeds ``create_persona``."""
-        return await self._sync("vox", _build(VoxRequest, locals()), VoxResult, "sonic.vox")
+        return await self._sync("sonic.vox", locals(), VoxResult)
 
     async def wav(self, clip_id: str) -> WavResult:
         """A lossless WAV of the clip: ``result.wav_url``."""
-        return await self._sync("wav", _build(WavRequest, locals()), WavResult, "sonic.wav")
+        return await self._sync("sonic.wav", locals(), WavResult)
 
     async def midi(self, clip_id: str) -> MidiResult:
         """The clip's notes as JSON plus a ``.mid`` URL. The server may answer before the file is
         ready; the call asks again (bounded) until ``midi_url`` is there, else raises
         ``APITimeoutError``."""
-        body = _build(MidiRequest, locals())
         delay = MIDI_RETRY_DELAY
         for attempt in range(1, MIDI_MAX_ATTEMPTS + 1):
-            result = await self._sync("midi", body, MidiResult, "sonic.midi")
+            result = await self._sync("sonic.midi", {"clip_id": clip_id}, MidiResult)
             if result.ready:
                 return result
             if attempt < MIDI_MAX_ATTEMPTS:
@@ -556,20 +468,18 @@ class SonicResource(Resource):
                 delay = min(delay * MIDI_RETRY_MULTIPLIER, MIDI_RETRY_MAX_DELAY)
         raise APITimeoutError(
             f"the MIDI of clip {clip_id} was not ready after {MIDI_MAX_ATTEMPTS} attempts",
-            path=f"{_P}/midi",
+            path=OPERATIONS["sonic.midi"].route,
         )
 
     async def aligned_lyrics(self, clip_id: str) -> AlignedLyricsResult:
         """Word timings of the clip's lyrics (the first call per clip costs 1 credit)."""
-        body = _build(AlignedLyricsRequest, locals())
-        return await self._sync("aligned-lyrics", body, AlignedLyricsResult, "sonic.aligned_lyrics")
+        return await self._sync("sonic.aligned_lyrics", locals(), AlignedLyricsResult)
 
     async def upsample_tags(self, tags: str) -> UpsampleTagsResult:
         """Expand short style tags into a richer description: ``result.upsampled_tags``."""
-        body = _build(UpsampleTagsRequest, locals())
-        return await self._sync("upsample-tags", body, UpsampleTagsResult, "sonic.upsample_tags")
+        return await self._sync("sonic.upsample_tags", locals(), UpsampleTagsResult)
 
     # -- tasks ---------------------------------------------------------------------------------
     async def get(self, task_id: str) -> TaskSnapshot:
         """One poll of a sonic task (``GET /sonic/task/{id}``): its current snapshot (free)."""
-        return await self._runtime.task(task_id, "sonic").refresh()
+        return await self._get("sonic.get", task_id)
