@@ -199,7 +199,8 @@ class AIMusicClient:
         download_dir: str | Path | None = None,
         resubmit_unknown: bool = False,
     ) -> AsyncIterator[JobOutcome]:
-        """Run many jobs; yields one outcome per job in completion order. See ``batch.py``."""
+        """Run many jobs; yields one outcome per job in completion order (``run_batch`` in
+        ``aimusic_async.batch`` says more)."""
         from .batch import run_batch
 
         return run_batch(
@@ -212,7 +213,15 @@ class AIMusicClient:
         )
 
     async def download(self, clip_or_url: Clip | str, dest: str | Path, **kwargs: Any) -> Path:
-        """Stream a clip's audio (or any URL) to ``dest`` atomically. See ``download.py``."""
+        """Stream a clip's audio (or any http/https URL) to ``dest`` atomically; returns the path.
+
+        For a clip saved into a folder the name is ``"<title> [<clip id>].<ext>"``, sanitised; an
+        existing file is kept and the new one numbered unless ``overwrite=True``. Keyword
+        arguments: ``retries``, ``overwrite``, ``max_bytes`` (the manual's Downloads section
+        lists what a file host may not do).
+
+        >>> path = await client.download(result.succeeded[0], "out/")
+        """
         from ._download import download
 
         return await download(self._runtime, clip_or_url, dest, **kwargs)

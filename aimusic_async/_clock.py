@@ -1,11 +1,5 @@
-"""The one time seam. Every wait in the SDK goes through here, so tests patch only this module.
-
-``sleep(delay, wake=None)`` waits ``delay`` seconds or until ``wake`` (a future) is done, whichever
-comes first; it costs one future and one timer handle, not a task, so thousands of waiting
-``Task`` handles stay cheap. ``monotonic()`` measures durations; ``time()`` is wall-clock seconds
-(webhook timestamps). ``sane_wait`` makes a wait a server asked for usable before anything sleeps
-on it.
-"""
+"""The one time seam: every wait and clock reading of the SDK goes through ``sleep``,
+``monotonic``, ``time`` and ``sane_wait`` here, so tests patch only this module."""
 
 from __future__ import annotations
 
@@ -40,7 +34,10 @@ def _wake(waiter: asyncio.Future[None], *_: Any) -> None:
 
 
 async def sleep(delay: float, wake: asyncio.Future[Any] | None = None) -> None:
-    """Wait ``delay`` seconds, or less if ``wake`` completes first. Cancellation propagates."""
+    """Wait ``delay`` seconds, or less if ``wake`` completes first. Cancellation propagates.
+
+    It costs one future and one timer handle, not a task, so thousands of waiting ``Task``
+    handles stay cheap."""
     if wake is None:
         await asyncio.sleep(max(0.0, delay))
         return

@@ -1,8 +1,5 @@
-"""Every default of the SDK in one place, each with the reason for its value.
-
-(Tuning parameters of the two adaptive algorithms stay beside their code, where their meaning is
-explained: the start-rate limiter in ``_ratelimit.py`` and the duration estimate in ``tasks.py``.)
-"""
+"""Every default of the SDK in one place, each with the reason for its value (the tuning of the
+two adaptive algorithms stays beside its code, in ``_ratelimit.py`` and ``_tasks.py``)."""
 
 from __future__ import annotations
 

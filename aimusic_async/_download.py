@@ -1,35 +1,5 @@
-"""Streaming, atomic downloads of generated audio (or any http/https URL).
-
-``await client.download(clip_or_url, dest)`` checks the destination first (an existing file is
-refused unless ``overwrite=True``; a folder we cannot write to is named), then streams the body
-with the client's session into a hidden part file in the destination folder, fsyncs it, checks
-the byte count against ``Content-Length`` and only then renames it into place. Any failure (HTTP
-error, dropped or truncated body, cancellation) removes the part file: a file at the final path
-is always complete. Transient failures (connection errors, 408/429/5xx, truncation) are retried
-with backoff through ``_clock.sleep``.
-
-What a file host may not do:
-
-* answer with no bytes (204, or an empty 2xx body): refused, never saved as an empty file;
-* send more than ``max_bytes`` (``C.DOWNLOAD_MAX_BYTES`` by default): refused from
-  ``Content-Length`` before the body, or as soon as the stream passes the limit;
-* compress although we ask for ``identity``: gzip and deflate are decoded (the limit applies to
-  the decoded bytes, ``Content-Length`` to the bytes on the wire); any other encoding is refused
-  by name;
-* redirect anywhere. A hop back to the origin the caller gave is always followed (the
-  emulator's CDN and other file hosts on loopback work). Any other hop must be https, never
-  goes from https to plain http, and never reaches a loopback, private, link-local or otherwise
-  non-public address (names are resolved first; ``localhost`` is loopback without asking DNS).
-  At most ``C.DOWNLOAD_MAX_REDIRECTS`` hops. The check is made before connecting: a name whose DNS
-  answer changes between the check and the connection is not caught.
-
-The API key is never sent: a download never adds an ``Authorization`` header (the client's
-session does not carry one; the key is added per API request only), and redirects are followed
-here, with nothing but ``Accept-Encoding``. Part files are named ``.<name>.aimusic-<hex>.part``;
-ones older than ``C.DOWNLOAD_STALE_PART_AGE`` (left by a killed process) are removed from the
-destination folder before each download, and no other file is ever touched. File system work
-runs in worker threads, never on the event loop.
-"""
+"""Streaming, atomic downloads of generated audio (or any http/https URL): part files, size and
+redirect checks, retries, and never the API key (the rules: the manual's Downloads section)."""
 
 from __future__ import annotations
 

@@ -1,39 +1,38 @@
 """The error tree. Every exception the SDK raises on purpose is an ``AIMusicError``.
 
-    AIMusicError
-    ├── APIError                      the server answered with an error status
-    │   ├── BadRequestError           400
-    │   │   └── TaskNotFoundError     400 "task not found." (also a NotFoundError)
-    │   ├── AuthenticationError       401
-    │   ├── PermissionDeniedError     403 (and 402)
-    │   │   ├── InsufficientCreditsError
-    │   │   ├── SubscriptionInactiveError
-    │   │   └── ContentRejectedError  lyrics / description moderation
-    │   ├── NotFoundError             404
-    │   ├── EndpointRetiredError      410, names the replacement
-    │   ├── RateLimitError            429, ``retry_after`` in seconds
-    │   └── ServerError               5xx
-    ├── APIConnectionError            no usable answer (refused, reset, DNS, ...)
-    │   └── APITimeoutError           the answer did not come in time (also a TimeoutError)
-    ├── ResponseValidationError       an answer that does not parse into the documented shape
-    ├── SubmissionUnknownError        a start request may have reached the server; no answer came
-    ├── TaskFailedError               every clip of a task failed
-    ├── TaskTimeoutError              the wait deadline passed (also a TimeoutError)
-    ├── WebhookVerificationError      a callback that is not signed with our secret (a ValueError)
-    ├── DeliveryRefused               a callback turned away by the receiver's bounds (408/413/503)
-    ├── ConfigurationError            a setting or argument the SDK cannot use (a ValueError)
-    ├── ClientClosedError             the client was closed before or during a call (a RuntimeError)
-    ├── DownloadError                 a file could not be downloaded
-    │   └── DestinationError          the destination cannot take it (an OSError)
-    │       ├── DestinationExistsError        the file exists (a FileExistsError)
-    │       └── DestinationNotWritableError   the folder is not writable (a PermissionError)
-    └── JournalError                  the batch journal cannot be used
-        ├── JournalInUseError         another run holds it
-        ├── JournalConflictError      a job key whose request changed (a ValueError)
-        └── UnknownJobError           a write names a key the journal lacks (a KeyError)
-
-Messages are the server's own text, verbatim; no exception ever carries the API key or the
-webhook secret (they live only in request headers and HMAC keys, never in bodies we echo).
+```text
+AIMusicError
+├── APIError                      the server answered with an error status
+│   ├── BadRequestError           400
+│   │   └── TaskNotFoundError     400 "task not found." (also a NotFoundError)
+│   ├── AuthenticationError       401
+│   ├── PermissionDeniedError     403 (and 402)
+│   │   ├── InsufficientCreditsError
+│   │   ├── SubscriptionInactiveError
+│   │   └── ContentRejectedError  lyrics / description moderation
+│   ├── NotFoundError             404
+│   ├── EndpointRetiredError      410, names the replacement
+│   ├── RateLimitError            429, ``retry_after`` in seconds
+│   └── ServerError               5xx
+├── APIConnectionError            no usable answer (refused, reset, DNS, ...)
+│   └── APITimeoutError           the answer did not come in time (also a TimeoutError)
+├── ResponseValidationError       an answer that does not parse into the documented shape
+├── SubmissionUnknownError        a start request may have reached the server; no answer came
+├── TaskFailedError               every clip of a task failed
+├── TaskTimeoutError              the wait deadline passed (also a TimeoutError)
+├── WebhookVerificationError      a callback that is not signed with our secret (a ValueError)
+├── DeliveryRefused               a callback turned away by the receiver's bounds (408/413/503)
+├── ConfigurationError            a setting or argument the SDK cannot use (a ValueError)
+├── ClientClosedError             the client was closed before or during a call (a RuntimeError)
+├── DownloadError                 a file could not be downloaded
+│   └── DestinationError          the destination cannot take it (an OSError)
+│       ├── DestinationExistsError        the file exists (a FileExistsError)
+│       └── DestinationNotWritableError   the folder is not writable (a PermissionError)
+└── JournalError                  the batch journal cannot be used
+    ├── JournalInUseError         another run holds it
+    ├── JournalConflictError      a job key whose request changed (a ValueError)
+    └── UnknownJobError           a write names a key the journal lacks (a KeyError)
+```
 """
 
 from __future__ import annotations
@@ -77,7 +76,11 @@ __all__ = [
 
 
 class AIMusicError(Exception):
-    """Base of every error this SDK raises."""
+    """Base of every error this SDK raises.
+
+    Messages quote the server's own text, verbatim; no exception ever carries the API key or a
+    webhook secret (they live only in request headers and HMAC keys, never in bodies we echo).
+    """
 
 
 class APIError(AIMusicError):

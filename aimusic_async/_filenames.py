@@ -1,10 +1,5 @@
-"""Safe file names from untrusted text (clip titles come from users and from the model).
-
-A title may hold anything: ``../../etc/passwd``, ``C:\\boot.ini``, control characters, a
-right-to-left override that disguises the extension, ``CON``, or 10,000 characters. The rules
-here turn it into one path component that stays inside the folder it is joined to, on POSIX and
-on Windows. Nothing here touches the file system; ``numbered`` only builds candidate names.
-"""
+"""Safe file names from untrusted text (clip titles, URL paths): one path component that stays
+inside its folder on POSIX and Windows, whatever the text holds. Pure: no file system access."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""Where pushed results (webhooks) meet waiting tasks.
-
-A resource that starts a task with a webhook calls ``expect(task_id)``; the task's wait loop
-passes ``future(task_id)`` to ``_clock.sleep`` as its wake-up, so a callback ends a poll interval
-at once. The webhook receiver calls ``deliver(snapshot)`` after the signature was verified.
-A callback can beat the create response home (instant tasks), so final snapshots for ids we do
-not expect yet are kept, boundedly, until ``expect`` asks for them.
-"""
+"""Where pushed results (webhooks) meet waiting tasks: a start ``expect``s its task id, the wait
+sleeps on its ``future``, the receiver ``deliver``s a verified final snapshot."""
 
 from __future__ import annotations
 
@@ -23,7 +17,11 @@ _DONE_LIMIT = 4096
 
 
 class PushHub:
-    """One client's registry of tasks waiting for a webhook (see the module docstring)."""
+    """One client's registry of tasks waiting for a webhook.
+
+    A callback can beat the start request's answer home (instant tasks), so final snapshots for
+    ids not expected yet are kept, boundedly, until ``expect`` asks for them; ids whose wait
+    ended are remembered, boundedly, so late duplicates are not parked as early callbacks."""
 
     def __init__(self) -> None:
         self._futures: dict[str, asyncio.Future[TaskSnapshot]] = {}

@@ -1,39 +1,5 @@
-"""The batch journal: one SQLite file that remembers, per job key, how far the job got.
-
-States::
-
-    planned ──> starting ──> started(task_id) ──> finished(result)
-                   │  │            ├────────────> failed(error)      (every clip failed)
-                   │  │            └────────────> lost(task_id)      (the server no longer finds it)
-                   │  └─────────────────────────> failed(error)      (start refused)
-                   └────────────────────────────> unknown(error)     (no answer came)
-
-``starting`` is committed (fsync'd) BEFORE the start request is sent, and ``started`` with the
-task id right after the answer. A process killed between the two leaves ``starting``: the task
-may or may not exist on the server, and the batch reports that job as unknown instead of paying
-for it twice. Only ``failed`` is re-run by a later batch: its failure was definite (a refusal
-before any task id existed, or a task whose every clip failed, which the service refunds). A
-``lost`` job keeps its task id, and a rerun looks it up again by that id.
-
-One journal serves one batch run at a time, whatever the handle: a second run on the same
-``Journal`` object, on another ``Journal`` of the same file, or in another process waits up to
-``JOURNAL_BUSY_TIMEOUT`` (2 s) for the first to let go, then gets ``JournalInUseError`` before it
-plans or sends anything. (The connection holds SQLite's exclusive lock for as long as the journal
-is open; ``claim()`` guards one object shared by two runs.)
-
-Every SQLite call runs on one dedicated worker thread (the event loop never touches the file).
-Writes that arrive together are committed in one transaction ("group commit"), so durability
-(``journal_mode=WAL``, ``synchronous=FULL``) does not cost one fsync per write under load.
-
-A file that is not a journal (another program's SQLite database, not SQLite at all, a journal
-of a newer format) is refused with ``JournalError`` before anything is written to it: the file
-carries an application id in its header that marks it as ours.
-
-A new journal file is created owner-only (0600; SQLite gives its ``-wal``/``-shm`` files the same
-mode). A job's own ``webhook_secret`` is never written: the stored params (kept for people
-inspecting the file) and the fingerprint have it replaced, since a rerun takes the secret from
-the jobs it is given, as it does every other parameter.
-"""
+"""The batch journal: one SQLite file that remembers, per job key, how far the job got (its
+states and why they keep a rerun from paying twice: the design note "How a batch resumes")."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""The price table: credits per operation, per API family. Pure data, the ONE place prices live.
-
-The docs disagree between brands and dates (see api/sonic.md §13 and other-families.md §2.2), so
-these are informational: the emulator charges by them and the SDK may show them, but the real
-server's bill is the truth. Where the sources conflict the MusicAPI docs' figure is used; the
-combined upload-and-X routes cost an upload plus the operation (undocumented, our assumption).
-"""
+"""The price table: credits per operation, per API family. Pure data, the one place prices live;
+informational (the emulator charges by it, the server's bill is the truth)."""
 
 from __future__ import annotations
 
@@ -12,6 +7,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 __all__ = ["PRICES", "price"]
+
+# The vendor's pages disagree between brands and dates; where they conflict, the MusicAPI figure
+# is used. The combined upload-and-X routes cost an upload plus the operation (undocumented: our
+# assumption). The manual's wire contract lists the prices and their sources' disagreements.
 
 _SONIC: dict[str, int] = {
     # /sonic/create task types

@@ -1,24 +1,4 @@
-"""The client-wide adaptive rate limiter for start requests (AIMD).
-
-The service documents no rate limit, yet answers 429 when start requests come too fast. So the
-limiter lets start requests through unpaced until the first 429; from then on it paces them at
-a rate that halves on a 429 (multiplicative decrease) and creeps back up with every accepted
-start, like TCP's congestion window. A burst of 429s that answer requests sent together counts
-as one signal (one halving per cooldown), else a single burst would collapse the rate.
-
-Two refinements keep throughput close to the server's limit (a batch's wall time is bounded by
-it): the first rate is estimated from what the server showed (its ``Retry-After`` spacing, or the
-starts it accepted in the last second), and after a halving the rate climbs back quickly to just
-below the rate that was refused (``ceiling``), then probes above it only slowly (as TCP CUBIC
-does around its last loss point).
-
-A server cannot wedge the limiter: its ``Retry-After`` is clamped (``RETRY_AFTER_CAP``) before it
-moves the next slot or the cooldown, and a start whose slot is further away than the caller can
-wait (``START_MAX_WAIT``, or its deadline) is refused at once with ``RateLimitError`` instead of
-sleeping; nothing was sent, so nothing is paid.
-
-All waiting goes through ``_clock.sleep`` so tests can run it without real time passing.
-"""
+"""The client-wide adaptive rate limiter for start requests (AIMD, see ``AdaptiveRateLimiter``)."""
 
 from __future__ import annotations
 
@@ -51,7 +31,24 @@ WINDOW = 1.0
 
 
 class AdaptiveRateLimiter:
-    """Paces start requests once the server has said 429. ``rate`` is None while unlimited."""
+    """Paces start requests once the server has said 429. ``rate`` is None while unlimited.
+
+    The service documents no rate limit, yet answers 429 when starts come too fast. So starts go
+    through unpaced until the first 429; from then on they are paced at a rate that halves on a
+    429 (multiplicative decrease) and creeps back up with every accepted start, like TCP's
+    congestion window. A burst of 429s answering requests sent together counts as one signal
+    (one halving per cooldown), else a single burst would collapse the rate.
+
+    Two refinements keep throughput close to the server's limit: the first rate is estimated
+    from what the server showed (its ``Retry-After`` spacing, or the starts it accepted in the
+    last second), and after a halving the rate climbs back quickly to just below the rate that
+    was refused (``ceiling``), then probes above it only slowly (as TCP CUBIC does).
+
+    A server cannot wedge it: ``Retry-After`` is clamped (``RETRY_AFTER_CAP``) before it moves
+    the next slot or the cooldown, and a start whose slot is further away than the caller can
+    wait (``START_MAX_WAIT``, or its deadline) is refused at once with ``RateLimitError``,
+    unsent. Every wait goes through ``_clock.sleep``.
+    """
 
     __slots__ = ("_accepted", "_cooldown_until", "_next_slot", "ceiling", "rate")
 

@@ -1,42 +1,5 @@
-"""The awaitable ``Task`` handle, its ``PollPolicy`` and the wait logic.
-
-A ``Task`` is small (a dozen slots, no asyncio task of its own): whoever awaits it drives the
-polling in its own coroutine. Several coroutines may await (or ``watch``) the same task at once;
-exactly one of them polls at a time (the "driver"), the others sleep on a shared future that the
-driver resolves after every poll and when it leaves, so there is never double polling and
-nothing keeps running when every awaiting coroutine is cancelled.
-
-Polling schedule (adaptive):
-
-* The client learns how long tasks of each operation take from start to finish, the way TCP
-  learns round-trip times: a running mean and a running mean deviation (``DurationEstimates``),
-  updated by every task it saw finish.
-* Without an estimate, the first poll comes ``initial_interval`` after the start (at once for a
-  handle first awaited later than that), then intervals grow by ``multiplier`` up to
-  ``max_interval``.
-* With an estimate (mean ``m``, deviation ``d``), a fresh task sleeps through the time no task
-  finishes in: its first poll comes at ``m - 2d``. It then polls at a steady cadence of ``d / 3``
-  (within ``initial_interval .. max_interval``) through the usual finish window, since a finish
-  gets likelier the longer a task has run; past ``m + 3d`` the task is an outlier and the
-  growing backoff takes over. A batch thus costs a few polls per task, and the finish is noticed
-  within about a sixth of the usual spread of durations (on average).
-* Every interval is jittered (``POLL_JITTER``) so tasks started together do not poll in lockstep;
-  a server ``Retry-After`` on a poll answer replaces the planned interval.
-* Nothing the server says can make the loop spin or oversleep: no interval is shorter than
-  ``POLL_MIN_INTERVAL``; a server hint and the pause after a failed poll are never shorter than
-  the policy's ``initial_interval`` nor longer than ``RETRY_AFTER_CAP``, and one that would land
-  past the caller's deadline is cut so one more poll comes ``POLL_DEADLINE_MARGIN`` before it.
-* A task started with a webhook (its hub future exists) waits for the callback until the
-  webhook ``grace`` (``WEBHOOK_GRACE``) after the late edge of the finish window (``m + 3d``,
-  once known), then polls at ``max_interval`` as a fallback; every sleep ends at once when the
-  callback arrives.
-* Transient poll failures (connection, 408, 429, 5xx, a garbled or oversized body, a gateway's
-  404 page) are absorbed with backoff within the deadline; ``POLL_MAX_CONSECUTIVE_ERRORS`` in a
-  row raise the last one. A task is given up as unknown only on the API's own JSON "task not
-  found" (``TaskNotFoundError``), which is final at once.
-* Closing the client wakes every waiter at once with ``ClientClosedError``.
-* Answers above ``API_THREAD_THRESHOLD`` are parsed in a worker thread, bounded by the deadline.
-"""
+"""The awaitable ``Task`` handle, its ``PollPolicy``, the per-operation ``DurationEstimates`` and
+the wait logic (explained in the manual's design note "How a task waits")."""
 
 from __future__ import annotations
 

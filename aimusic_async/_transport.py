@@ -1,29 +1,5 @@
-"""One request pipeline: auth, JSON, timeouts, retries, error mapping and logging.
-
-Every API call of the SDK goes through ``Transport.request``. Two kinds of request exist:
-
-* ``kind="safe"``: repeating it is harmless (polls, sync utilities, reads). Connection errors,
-  408, 429 and 5xx are retried with exponential backoff and full jitter, ``Retry-After``
-  honoured (capped), at most ``max_retries`` times.
-* ``kind="start"``: it starts paid work. It is re-sent only when the server provably did not
-  take it: a 429, or a connection that was never established. A timeout, a dropped connection,
-  a 5xx after the body went out, or a 2xx whose body is not JSON raises
-  ``SubmissionUnknownError`` instead, so the SDK never spends a user's credits twice. Start
-  requests also pass the client-wide adaptive limiter.
-
-Nothing a server says can stall or flood the client: a ``Retry-After`` is clamped once when
-parsed (finite, ``0 .. RETRY_AFTER_CAP``) and again where it is used; an answer is read
-incrementally and refused past ``max_response_bytes`` (``API_MAX_RESPONSE_BYTES``; polls pass
-the tighter ``POLL_MAX_RESPONSE_BYTES``); answers above ``API_THREAD_THRESHOLD`` are decoded in a
-worker thread. A task is "not found" only when the API says so in its own JSON words: a proxy's
-HTML 404 on a poll is a transient gateway answer (a safe request retries a non-JSON 404).
-
-Closing the client ends every wait inside a request (a retry pause, the limiter's wait) at once
-with ``ClientClosedError``; a call after close raises it before anything is sent.
-
-The API key lives only in the per-request ``Authorization`` header: the session itself carries
-no auth header, because the same pool downloads files from the CDN, which must never see it.
-"""
+"""The one request pipeline (``Transport``): auth, JSON, retries as small named steps, error
+mapping, envelope checks and the credit rule for start requests (design note: Architecture)."""
 
 from __future__ import annotations
 

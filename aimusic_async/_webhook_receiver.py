@@ -1,9 +1,5 @@
 """The aiohttp side of webhooks: the body read within the manager's bounds, the status mapping,
-the embedded server.
-
-Kept apart from ``webhooks.py`` so verification, parsing and the bounds themselves
-(``DeliveryBudget``) stay framework-free; this module only adapts them to aiohttp.
-"""
+the embedded server (verification, parsing and the bounds themselves stay framework-free)."""
 
 from __future__ import annotations
 

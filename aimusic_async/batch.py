@@ -1,39 +1,5 @@
-"""Run many jobs through the API: bounded, observable, restartable without paying twice.
-
-``run_batch(client, jobs, ...)`` (also ``client.batch(...)``) yields one ``JobOutcome`` per job in
-completion order. A ``Job`` names a start operation (``"sonic.create"``, ``"producer.create"``,
-``"sonic.extend"`` ...: any method of ``client.<family>`` that returns a ``Task``), its keyword
-arguments and a key unique within the batch. Each job is validated before anything is sent (the
-request model is built); a bad job becomes a failed outcome and sends nothing.
-
-With a journal (a SQLite file, see ``journal.py``) a batch that is stopped or killed and started
-again with the same jobs and journal:
-
-* re-emits finished jobs from the journal without a request (``origin="journal"``);
-* re-attaches to started tasks by id (``origin="reattached"``) instead of starting them again;
-  a poll error (timeout, outage, garbage, even the API's own "task not found.") never turns a
-  started job into one that is sent again;
-* reports jobs whose start request had no answer (or was in flight when the process died) as
-  ``"unknown"`` and does not re-send them unless ``resubmit_unknown=True``: the task may exist
-  and be paid for, and the API offers no way to look it up by anything but its id;
-* reports a job whose task the server no longer finds (journal state ``lost``) as ``"unknown"``
-  too, with its task id: a rerun looks that id up again, and only with ``resubmit_unknown=True``
-  sends the job anew when the task is still not found;
-* re-runs failed jobs: only a definite failure is recorded as one (a start refused before any
-  task id existed, or a task whose every clip failed, which the service refunds).
-
-One journal serves one run at a time: a run whose journal is in use by another run (the same
-``Journal`` object, another handle on the file, another process) waits up to
-``JOURNAL_BUSY_TIMEOUT`` (2 s), then fails with ``JournalInUseError`` having planned and sent
-nothing.
-
-The journal file is created owner-only (0600). It holds results, prompts and file paths, but
-never a job's own ``webhook_secret``: that is stored redacted, and a rerun (resubmission
-included) sends the secret from the jobs it is given, so pass the same jobs again.
-
-Start requests share the client's adaptive rate limiter (inside the transport); ``concurrency``
-bounds how many jobs are in flight (start, wait, download) at once.
-"""
+"""Run many jobs through the API: bounded, observable, restartable without paying twice
+(``run_batch``, ``client.batch``; the manual's Batches page says how a rerun behaves)."""
 
 from __future__ import annotations
 

@@ -1,22 +1,5 @@
-"""Webhooks: signature verification, typed events, and the receiver that resolves tasks.
-
-The API POSTs a task's result to the ``webhook_url`` given at creation, signed with the
-``webhook_secret``. Two signature schemes exist:
-
-* current: ``X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, f"{ts}.{raw body}")>`` with
-  ``X-Webhook-Timestamp: <unix seconds>``, checked against a tolerance window (replay guard);
-* legacy: ``X-Signature: <hex HMAC-SHA256(secret, raw body)>``, no timestamp, so a captured
-  callback verifies forever. It is accepted unless ``legacy_signatures=False``; deduplication on
-  what is signed (the body's digest, the task's final state) makes a replay change nothing.
-
-Both sign the *raw* request bytes. Parsing the JSON and serialising it again changes spacing,
-key order or escapes, and the signature no longer matches: always verify the exact bytes.
-
-``client.webhooks`` (a :class:`WebhookManager`) runs an embedded receiver (``serve``) or plugs
-into an existing app (``use`` + ``handle`` / ``aiohttp_handler``). Verified final events resolve
-waiting :class:`~aimusic_async.Task` handles through the client's push hub; tasks whose
-callback never comes fall back to polling.
-"""
+"""Webhooks: signature verification, typed events, deduplication and ``client.webhooks``, the
+manager whose verified callbacks resolve waiting tasks (the manual's Webhooks page)."""
 
 from __future__ import annotations
 

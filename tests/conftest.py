@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from aimusic_async import AIMusicClient, PollPolicy, _clock
+from aimusic_async.testing import Emulator, EmulatorConfig
 
 # Tiny intervals: the emulator's tasks finish in a fraction of a second in tests.
 FAST_POLL = PollPolicy(initial_interval=0.05, max_interval=0.25, multiplier=1.5, timeout=20.0)
@@ -85,14 +86,15 @@ async def serve_app() -> AsyncIterator[Callable[[web.Application], Awaitable[str
         await server.close()
 
 
+EmulatorFactory = Callable[..., Awaitable[Emulator]]
+
+
 @pytest.fixture
-async def emulator_factory() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+async def emulator_factory() -> AsyncIterator[EmulatorFactory]:
     """``await emulator_factory(seed=..., generation_time=..., ...)`` -> started Emulator."""
-    from aimusic_async.testing import Emulator, EmulatorConfig
+    started: list[Emulator] = []
 
-    started: list[Any] = []
-
-    async def make(**fields: Any) -> Any:
+    async def make(**fields: Any) -> Emulator:
         fields.setdefault("seed", 1)
         fields.setdefault("generation_time", TEST_GENERATION_TIME)
         emu = Emulator(EmulatorConfig(**fields))
@@ -106,7 +108,7 @@ async def emulator_factory() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
 
 
 @pytest.fixture
-async def emulator(emulator_factory: Callable[..., Awaitable[Any]]) -> Any:
+async def emulator(emulator_factory: EmulatorFactory) -> Emulator:
     return await emulator_factory()
 
 
@@ -129,6 +131,6 @@ async def client_factory() -> AsyncIterator[Callable[..., Awaitable[AIMusicClien
 
 @pytest.fixture
 async def client(
-    emulator: Any, client_factory: Callable[..., Awaitable[AIMusicClient]]
+    emulator: Emulator, client_factory: Callable[..., Awaitable[AIMusicClient]]
 ) -> AIMusicClient:
     return await client_factory(emulator.base_url, emulator.api_key)

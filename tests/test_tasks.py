@@ -182,7 +182,7 @@ async def test_transient_poll_errors_are_absorbed(scripted_client: Make) -> None
         DROP,
         (200, "<<garbled>>"),
         (429, {"message": "slow"}, {"Retry-After": "0.01"}),
-        (408, {"message": "Request Timeout"}),  # retryable like a 5xx (DESIGN §2)
+        (408, {"message": "Request Timeout"}),  # retryable like a 5xx
         (200, {"code": 200, "data": [{"state": "running"}]}),  # clip without id: malformed
         ok(clip(1, "succeeded")),
     ]

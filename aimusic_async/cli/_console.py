@@ -1,8 +1,5 @@
-"""Terminal output for the ``aimusic`` command: JSON for machines, rich tables for people.
-
-rich is an optional dependency (extra ``[cli]``). It is imported lazily and only here; without it
-the command still works with plain text and prints a one-line hint once.
-"""
+"""Terminal output for the ``aimusic`` command: JSON for machines, rich tables for people (rich
+is optional, imported lazily and only here; without it the output is plain text)."""
 
 from __future__ import annotations
 

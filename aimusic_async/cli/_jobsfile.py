@@ -1,8 +1,5 @@
-"""Reading a batch file: JSON Lines, one job per line ``{"key", "operation", "params"}``.
-
-Every problem is reported as one line naming the file, the line and the field, e.g.
-``jobs.jsonl:3: params.title: String should have at most 80 characters``, before any request.
-"""
+"""Reading a batch file (JSON Lines, one ``{"key", "operation", "params"}`` per line); each problem
+is one line naming the file, the line and the field, before any request."""
 
 from __future__ import annotations
 

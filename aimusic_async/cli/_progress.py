@@ -1,10 +1,5 @@
-"""Live progress for long work: started / running / done / failed / unknown, rate and ETA.
-
-The figures come from the batch's own counters (``BatchProgress``: ``run.progress``), read on a
-timer. On a terminal with rich: one redrawn bar. Otherwise (a pipe, a log file, no rich): a plain
-line now and then when something moved, never a redraw. In JSON mode: nothing (stdout is for
-the JSON only).
-"""
+"""Live progress for long work (started / running / done / failed / unknown, rate, ETA) from the
+batch's own counters: one redrawn bar on a terminal, a plain line now and then elsewhere."""
 
 from __future__ import annotations
 

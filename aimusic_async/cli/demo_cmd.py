@@ -1,10 +1,5 @@
-"""``aimusic demo``: the SDK end to end on the embedded emulator. No key, no network.
-
-It starts the emulator in this process, writes lyrics (a sync call), makes a first song (one
-awaited task) so later jobs have a finished clip to extend, cover, remaster, split and mash up,
-runs a dozen varied jobs through ``client.batch`` with live progress, downloads every clip, and
-prints a table of the files and the credits spent.
-"""
+"""``aimusic demo``: the SDK end to end on the embedded emulator, no key and no network (lyrics, a
+first song, a dozen varied jobs through ``client.batch``, downloads, a table of files)."""
 
 from __future__ import annotations
 

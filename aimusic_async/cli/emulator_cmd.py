@@ -1,8 +1,5 @@
-"""``aimusic emulator``: run the local API emulator in the foreground until Ctrl-C / SIGTERM.
-
-On start it prints exactly two lines, ``AIMUSIC_BASE_URL=...`` and ``AIMUSIC_API_KEY=...``,
-and flushes, so scripts and benchmarks can read them.
-"""
+"""``aimusic emulator``: the local API emulator in the foreground until Ctrl-C / SIGTERM; it first
+prints ``AIMUSIC_BASE_URL=...`` and ``AIMUSIC_API_KEY=...`` for scripts to read."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Nuro request and response models (``/api/v1/nuro/*``).
-
-api.aimusicapi.ai retired the family (every route answers HTTP 410); the models stay for users
-of hosts that still serve it. Enum values are case- and spelling-exact, as documented: the vocal
-``genre`` is one string ("Hip Hop/Rap"), the background-music ``genre`` a list ("hip hop").
-"""
+"""Nuro request and response models (``/api/v1/nuro/*``; retired where the service answers 410).
+Enum values are exact: the vocal ``genre`` is one string, the background-music ``genre`` a list."""
 
 from __future__ import annotations
 

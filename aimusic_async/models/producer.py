@@ -1,10 +1,5 @@
-"""Producer request and response models (``/api/v1/producer/*``).
-
-The producer docs exist in three generations (FUZZ era, aimusicapi "create_music only",
-musicapi "Lyria 3 Pro"). The SDK models the union of their task types; which ones a host still
-serves is the server's call: a retired one answers HTTP 410, which the resource turns into an
-``EndpointRetiredError`` naming the replacement from ``PRODUCER_REPLACEMENTS``.
-"""
+"""Producer request and response models (``/api/v1/producer/*``): the union of the task types
+of every generation of the producer docs; a host that retired one answers 410."""
 
 from __future__ import annotations
 

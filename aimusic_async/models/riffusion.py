@@ -1,9 +1,5 @@
-"""Riffusion request and response models (``/api/v1/riffusion/*``). The family is deprecated.
-
-One ``/riffusion/create`` route serves every operation, chosen by ``task_type``; ``custom_mode``
-picks lyrics-driven (``lyrics``/``sound``/``title``) or description-driven (``prompt``) input.
-The ``*_upload_*`` task types take a ``continue_clip_id`` from ``/riffusion/upload``.
-"""
+"""Riffusion request and response models (``/api/v1/riffusion/*``; deprecated family): one create
+route chosen by ``task_type``, lyrics-driven or description-driven by ``custom_mode``."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Request bodies for every sonic route, validated before anything is sent.
-
-One model per ``task_type`` of ``POST /api/v1/sonic/create`` (joined in the discriminated union
-``SonicCreateRequest``), plus one per other route. Rules that involve two fields (custom mode needs
-a prompt, per-model text limits, time windows) are checked after the fields and reported with the
-offending field in ``loc``, so a ``ValidationError`` always names what to fix.
-"""
+"""Request bodies of every sonic route, validated before anything is sent: one model per
+``task_type`` of ``/sonic/create`` (the union ``SonicCreateRequest``) and one per other route."""
 
 from __future__ import annotations
 
@@ -68,7 +63,7 @@ __all__ = [
     "tags_limit",
 ]
 
-# -- models and their limits (sonic.md §2) ------------------------------------------------------
+# -- models and their limits ---------------------------------------------------------------------
 # Known ids, offered for IDE completion. ``mv`` also takes any other non-empty string: the roster
 # changes faster than releases (v5-5, v6 ...) and the server is the judge of what it accepts.
 SonicModel = Literal[
@@ -97,7 +92,7 @@ GPT_DESCRIPTION_LIMIT = 400
 # 80 per the error list (81 rejected live); an older page's 120 is superseded.
 TITLE_LIMIT = 80
 PERSONA_NAME_LIMIT = 80
-# duration is a target length in whole seconds, 10-360 (sonic.md §2.2, unconfirmed).
+# duration is a target length in whole seconds, 10-360 (documented; no live call confirmed it).
 DURATION_MIN = 10
 DURATION_MAX = 360
 # get VOX takes an optional window of at most 30 s (docs).
@@ -177,7 +172,9 @@ def _window(
 
 
 class _Checked(RequestModel):
-    """Runs the cross-field rules after the fields and reports each one at its own field."""
+    """Runs the cross-field rules (custom mode needs a prompt, per-model text limits, time
+    windows) after the fields and reports each one at its own field, so a ``ValidationError``
+    always names what to fix."""
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
@@ -315,7 +312,7 @@ class _Overpainting(_Generation):
 
 # -- POST /api/v1/sonic/create, one model per task_type ------------------------------------------
 # ``use_suno_cdn`` is sent explicitly as false on every create body: the schema marks it required
-# and one client saw 400 without it (sonic.md §4.1).
+# and one client saw 400 without it.
 
 
 class CreateMusicRequest(_Timed):

@@ -1,10 +1,5 @@
-"""Answers of the synchronous sonic routes, parsed tolerantly.
-
-Most utilities answer ``{"code": 200, "message": "success", "data": {...}}``; persona and upload
-answer with top-level keys. Every result model accepts both: the keys of ``data`` are lifted to
-the top (outer ``code`` / ``message`` kept), so ``result.wav_url`` works either way. Unknown
-fields are kept in ``model_extra``.
-"""
+"""Answers of the synchronous sonic routes, parsed tolerantly: the keys of an envelope's ``data``
+are lifted to the top, so ``result.wav_url`` works for either answer shape."""
 
 from __future__ import annotations
 
@@ -31,7 +26,8 @@ __all__ = [
 
 
 class _Envelope(ResponseModel):
-    """A result that may arrive wrapped in ``data``. ``code`` / ``message`` are the envelope's."""
+    """A result that may arrive wrapped in ``data`` (most utilities) or with top-level keys
+    (persona, upload). ``code`` / ``message`` are the envelope's; unknown fields are kept."""
 
     code: int | None = None
     message: str | None = None

@@ -1,10 +1,5 @@
-"""``client.nuro``: vocal songs and background music (one track per task).
-
-api.aimusicapi.ai retired the family: every route answers HTTP 410, which this module re-raises
-as ``EndpointRetiredError`` naming the replacement (``client.sonic.create`` for vocals,
-``client.producer.create`` for background music). Models and parsing stay for hosts that still
-serve it.
-"""
+"""``client.nuro`` (retired where the service answers 410, which names the replacement): each
+method is one row of the operation table."""
 
 from __future__ import annotations
 

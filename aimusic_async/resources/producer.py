@@ -1,9 +1,4 @@
-"""``client.producer``: one song per task, polled at ``/api/v1/producer/task/{id}``.
-
-The producer task endpoint reports a top-level ``status`` (``PENDING``/``RUNNING``/``SUCCESS``/
-``FAILED``) instead of per-clip states; ``ProducerFamily`` maps it onto the shared
-``TaskSnapshot`` so ``await task`` behaves exactly as for sonic.
-"""
+"""``client.producer``: one song per task; each method is one row of the operation table."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""``client.riffusion`` (deprecated family): two songs per task, per-clip ``state``.
-
-Each method warns with ``DeprecationWarning`` the first time it is used on a client (once per
-client and method, not per call, so a batch of thousands does not flood the log).
-"""
+"""``client.riffusion`` (deprecated family): each method warns once per client and method, then is
+one row of the operation table."""
 
 from __future__ import annotations
 
@@ -35,6 +32,7 @@ class RiffusionResource(Resource):
         self._warned: set[str] = set()
 
     def _deprecated(self, method: str) -> None:
+        # Once per client and method, not per call: a batch of thousands must not flood the log.
         if method in self._warned:
             return
         self._warned.add(method)

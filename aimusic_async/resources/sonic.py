@@ -1,10 +1,4 @@
-"""``client.sonic``: every sonic operation.
-
-Operations that start server work return a ``Task`` (``await task`` gives the clips); the
-synchronous utilities return a typed result. Every method builds its request model first, so bad
-input raises ``pydantic.ValidationError`` naming the field before anything is sent (and before any
-credit is spent). Field names are the API's own; a method on one clip takes that clip's id first.
-"""
+"""``client.sonic``: every sonic operation; each method is one row of the operation table."""
 
 from __future__ import annotations
 
@@ -75,6 +69,11 @@ class SonicCreateFields(TypedDict, total=False):
 
 class SonicResource(Resource):
     """``client.sonic``: generation tasks, uploads, edits, stems and analysis utilities.
+
+    Methods that start server work return a ``Task``; the utilities return a typed result. Each
+    builds its request model first, so bad input raises ``pydantic.ValidationError`` naming the
+    field before anything is sent. Field names are the API's own; a method on one clip takes
+    that clip's id first.
 
     >>> task = await client.sonic.create(mv="sonic-v5", custom_mode=False,
     ...                                  gpt_description_prompt="calm lo-fi for studying")

@@ -1,9 +1,8 @@
-"""A local emulator of the AI Music API for tests, the demo and benchmarks.
+"""A local emulator of the AI Music API for tests, the demo and benchmarks, written from the
+wire contract alone: it imports nothing from the client side.
 
     async with Emulator(EmulatorConfig(seed=1, generation_time=(0.2, 0.5))) as emu:
         emu.base_url, emu.api_key, emu.stats
-
-Written from the wire contract alone: it imports nothing from the client side.
 """
 
 from ._config import EmulatorConfig

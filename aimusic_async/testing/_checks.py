@@ -1,12 +1,5 @@
-"""Field checks that answer 400 with the API's documented wording (or its style where none is).
-
-Documented texts are used verbatim; the others follow the same pattern and name the field, e.g.
-"The 'style_weight' field should be a number between 0 and 1.".
-
-Every field a route reads goes through one of these: each checks the JSON type before using the
-value (a set lookup, a URL parse, a float conversion), so a list, an object or an absurd number
-sent where a string or a number belongs is a 400 naming the field, never an exception.
-"""
+"""Field checks that answer 400 with the API's documented wording (or its style where none is
+documented); each checks the JSON type first, so a wrong type is a 400, never an exception."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Real, tiny media files the fake CDN serves: WAV audio, PNG cover art, a MIDI file.
-
-Bytes depend only on the clip id (and the audio length), so a test can compare a download with
-``Emulator.audio_bytes(clip_id)`` byte for byte.
-"""
+"""Real, tiny media files the fake CDN serves (WAV, PNG cover art, MIDI); the bytes depend only on
+the clip id, so a test can compare a download with ``Emulator.audio_bytes(clip_id)``."""
 
 from __future__ import annotations
 

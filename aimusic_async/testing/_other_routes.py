@@ -210,7 +210,7 @@ async def riffusion_create(request: web.Request) -> web.Response:
         context = f" when task_type = {task_type}"
         ck.clip_ref(state, key, body, "continue_clip_id", context=context)
         if task_type in ("extend_music", "extend_upload_music"):
-            # The extend page marks continue_at required (other-families.md §7.3).
+            # The extend page marks continue_at required.
             message = f"The 'continue_at' field is required{context}."
             ck.number(body, "continue_at", required=True, minimum=0, message=message)
     url, secret = ck.webhook(body)

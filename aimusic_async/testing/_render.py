@@ -1,8 +1,5 @@
-"""Poll answers per family, computed from a task's schedule at a given moment.
-
-The webhook sender reuses them: a delivery's body is the finished poll answer plus ``task_id``,
-``platform`` and ``event``.
-"""
+"""Poll answers per family, computed from a task's schedule at a given moment (a webhook body is
+the finished poll answer plus ``task_id``, ``platform`` and ``event``)."""
 
 from __future__ import annotations
 

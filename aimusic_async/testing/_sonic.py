@@ -47,7 +47,7 @@ _UPLOADED_ONLY = frozenset(
 _NEEDS_CONTINUE_AT = frozenset({"extend_music", "extend_upload_music"})
 # Older models have the shorter lyric/tag limits and no vocal_gender (Sonic Instructions).
 _SHORT_LIMIT_MODELS = frozenset({"sonic-v3-5", "sonic-v4", "chirp-v3-5", "chirp-v4"})
-# Reported "invalid" on /sonic/create; valid only for sample and mashup (sonic.md §2.1).
+# Reported "invalid" on /sonic/create; valid only for sample and mashup.
 _SAMPLE_MASHUP_ONLY = frozenset({"sonic-v4-5-all"})
 TITLES = ("Midnight Drive", "Paper Lanterns", "Golden Hour", "Static Hearts", "Low Tide")
 _BASIC_STEMS = ("vocals", "instrumental")

@@ -1,11 +1,5 @@
-"""The emulator's world: accounts, tasks, clips, personas, and the clock-driven lifecycle.
-
-Nothing here runs on a timer. A task stores its schedule (when clips appear, when each clip
-starts running, streams and finishes) at creation; every answer is computed from the current
-time when asked, so 10,000 tasks in flight cost only their records. Refunds for failed clips
-are kept in a heap ordered by the moment the clip fails and are settled whenever a balance is
-read or charged.
-"""
+"""The emulator's world: accounts, tasks, clips, personas and their lifecycle, computed from each
+task's stored schedule when asked (nothing runs on a timer, so idle tasks cost only records)."""
 
 from __future__ import annotations
 

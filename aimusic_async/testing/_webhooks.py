@@ -1,12 +1,5 @@
-"""Signed webhook deliveries: one timer per task that asked for a webhook, nothing for others.
-
-Body: the finished poll answer plus ``task_id``, ``platform`` and ``event`` (``song.completed``
-/ ``song.failed``; with ``webhook_streaming`` also ``song.streaming`` when the first clip starts
-streaming, as the current webhook guide describes). Headers as in the
-webhook guide: X-Webhook-Id = Idempotency-Key, X-Webhook-Event, X-Webhook-Timestamp (unix
-seconds), X-Webhook-Signature = "sha256=" + hex HMAC-SHA256(secret, "{ts}.{raw body}") and the
-legacy X-Signature = hex HMAC-SHA256(secret, raw body).
-"""
+"""Signed webhook deliveries, one timer per task that asked for one: the finished poll answer
+plus ``task_id``, ``platform`` and ``event``, signed with both header schemes (wire contract)."""
 
 from __future__ import annotations
 

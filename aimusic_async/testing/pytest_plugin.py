@@ -1,14 +1,11 @@
-"""pytest plugin (registered as the ``aimusic_emulator`` pytest11 entry point).
+"""pytest plugin (the ``aimusic_emulator`` pytest11 entry point): a running emulator per test,
+in a daemon thread on its own loop (sync tests and async ones on any loop), configured by the
+``aimusic_emulator`` marker or by overriding the ``aimusic_emulator_config`` fixture.
 
     def test_something(aimusic_emulator):          # sync or async test
         url, key = aimusic_emulator.base_url, aimusic_emulator.api_key
 
-The emulator runs in a daemon thread on its own event loop, so it works for synchronous tests
-and for async tests on any loop. Configure it per test with a marker:
-
     @pytest.mark.aimusic_emulator(clip_failure_rate=1.0, seed=3)
-
-or override the ``aimusic_emulator_config`` fixture.
 """
 
 from __future__ import annotations

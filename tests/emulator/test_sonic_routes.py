@@ -155,14 +155,14 @@ async def test_model_like_mv_accepted_and_limits_inclusive(api: Api) -> None:
 
 
 async def test_custom_mode_without_prompt_when_the_lyrics_are_not_needed(api: Api) -> None:
-    # sonic.md §4.1: prompt is required in custom mode "unless instrumental / auto_lyrics".
+    # The API docs: prompt is required in custom mode "unless instrumental / auto_lyrics".
     for flag in ("make_instrumental", "auto_lyrics"):
         task_id = await api.create({"custom_mode": True, "mv": "sonic-v5", flag: True})
         assert api.emu.tasks[task_id].body[flag] is True
 
 
 async def test_add_tasks_need_no_text_for_their_mode(api: Api) -> None:
-    # sonic.md §4.2: add_vocals sings the lyrics in prompt (custom_mode is an extra);
+    # The API docs: add_vocals sings the lyrics in prompt (custom_mode is an extra);
     # add_instrumental needs only the clip and mv, whatever custom_mode says.
     up = await uploaded(api)
     base = {"continue_clip_id": up, "mv": "sonic-v5"}

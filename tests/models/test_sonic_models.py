@@ -31,7 +31,7 @@ def assert_rejects(model: type[BaseModel], body: dict[str, Any], field: str) -> 
     assert field in str(exc.value)
 
 
-# -- documented bodies serialise to the documented JSON (sonic.md §4.3, §5, §7, §8) -------------
+# -- documented bodies serialise to the documented JSON -----------------------------------------
 def test_custom_lyrics_example() -> None:
     doc = {
         "custom_mode": True,
@@ -42,7 +42,7 @@ def test_custom_lyrics_example() -> None:
         "[Chorus]\nStarry night, starry night\nLet your light ignite",
     }
     body = s.CreateMusicRequest(**doc).to_wire()
-    # task_type and use_suno_cdn are always sent explicitly (sonic.md §4.1, §17).
+    # task_type and use_suno_cdn are always sent explicitly.
     assert body == {**doc, "task_type": "create_music", "use_suno_cdn": False}
 
 
