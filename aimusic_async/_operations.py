@@ -197,7 +197,7 @@ class Operation:
         for name, value in args.items():
             if name == "self" or value is None:
                 continue
-            if isinstance(value, Sequence) and not isinstance(value, (str, bytes, list)):
+            if not isinstance(value, _PLAIN) and isinstance(value, Sequence):
                 value = list(value)  # strict models take lists; callers may pass tuples
             data[self.renames.get(name, name)] = value
         if self.builder is not None:
@@ -221,6 +221,10 @@ class Operation:
         if isinstance(self.replacement, Mapping):
             return self.replacement.get(str(getattr(body, "task_type", "")))
         return self.replacement
+
+
+# Values passed on as they are (checked first: an ABC isinstance check is slower).
+_PLAIN = (str, bytes, bytearray, list, dict, bool, int, float)
 
 
 def _fixed(annotation: Any, default: Any) -> bool:

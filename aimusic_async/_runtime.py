@@ -5,7 +5,7 @@ settings, the family registry)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -126,13 +126,15 @@ class Runtime:
         resolved = self.family(family) if isinstance(family, str) else family
         return Task(self, task_id, resolved, operation=operation, fresh=fresh)
 
-    async def start_task(self, path: str, payload: Mapping[str, Any], *, operation: str) -> str:
+    # The three below hand back the transport's own coroutine rather than awaiting it in one of
+    # their own: one coroutine less on every request.
+    def start_task(
+        self, path: str, payload: Mapping[str, Any], *, operation: str
+    ) -> Coroutine[Any, Any, str]:
         """``Transport.start_task`` with this runtime's request options: the new task's id."""
-        return await self.transport.start_task(
-            path, payload, operation=operation, options=self.options
-        )
+        return self.transport.start_task(path, payload, operation=operation, options=self.options)
 
-    async def call(
+    def call(
         self,
         method: str,
         path: str,
@@ -141,13 +143,13 @@ class Runtime:
         *,
         kind: RequestKind = "safe",
         operation: str,
-    ) -> M:
+    ) -> Coroutine[Any, Any, M]:
         """``Transport.call`` with this runtime's request options: the parsed answer."""
-        return await self.transport.call(
+        return self.transport.call(
             method, path, payload, result, kind=kind, operation=operation, options=self.options
         )
 
-    async def request(
+    def request(
         self,
         method: str,
         path: str,
@@ -157,9 +159,9 @@ class Runtime:
         operation: str = "",
         deadline: float | None = None,
         max_bytes: int | None = None,
-    ) -> Response:
+    ) -> Coroutine[Any, Any, Response]:
         """``Transport.request`` with this runtime's request options."""
-        return await self.transport.request(
+        return self.transport.request(
             method,
             path,
             json=json,

@@ -426,7 +426,8 @@ class Transport:
         )
         attempt = 0
         while True:
-            await self._before_attempt(call, attempt)
+            if kind == "start":
+                await self._before_start(call, attempt)
             outcome = await self._attempt(call, attempt)
             if isinstance(outcome, Response):
                 return outcome
@@ -437,11 +438,9 @@ class Transport:
             attempt += 1
             await self._sleep_for_retry(delay)
 
-    async def _before_attempt(self, call: _Call, attempt: int) -> None:
+    async def _before_start(self, call: _Call, attempt: int) -> None:
         """A start request waits for its turn at the rate limiter; the first attempt then runs
         the ``before_start`` hook."""
-        if call.kind != "start":
-            return
         limit = None if call.deadline is None else call.deadline - _clock.monotonic()
         await self.limiter.acquire(limit=limit, wake=self.closing_signal(), path=call.path)
         self.check_open()
@@ -475,7 +474,18 @@ class Transport:
             attempt + 1,
             _clock.monotonic() - started,
         )
-        return await self._classify_answer(call, status, raw, headers, oversized)
+        ok = 200 <= status < 300
+        if ok and call.kind == "start":
+            self.limiter.on_success()
+        if ok and oversized:
+            return self._classify_oversized(call, status)
+        if len(raw) > C.API_THREAD_THRESHOLD:
+            # A start's answer is awaited in full whatever the deadline: it names the task.
+            bound = None if call.kind == "start" else call.deadline
+            data = await off_loop(partial(_decode_big, raw), deadline=bound, path=call.path)
+        else:
+            data = _decode(raw)
+        return self._classify_answer(call, status, raw, data, headers)
 
     async def _send(
         self, call: _Call, timeout: aiohttp.ClientTimeout
@@ -544,36 +554,22 @@ class Transport:
         )
         return _Failure(error, reason, retryable=True, cause=exc)
 
-    async def _classify_answer(
-        self,
-        call: _Call,
-        status: int,
-        raw: bytes,
-        headers: Mapping[str, str],
-        oversized: bool,
+    def _classify_oversized(self, call: _Call, status: int) -> _Failure:
+        """A 2xx larger than the size limit: refused unread."""
+        reason = f"answer {status} is larger than the {_size(call.size_limit)} limit on API answers"
+        if call.kind == "start":
+            # The server took the request; its answer (and the task id in it) is lost.
+            logger.warning("%s %s: %s; outcome unknown", call.method, call.path, reason)
+            return _Failure(self._unknown(call, reason), reason, retryable=False)
+        error = ResponseValidationError(f"{call.path}: {reason}", status=status, path=call.path)
+        return _Failure(error, reason, retryable=False)
+
+    def _classify_answer(
+        self, call: _Call, status: int, raw: bytes, data: Any, headers: Mapping[str, str]
     ) -> Response | _Failure:
         """A 2xx becomes the ``Response``; anything else a failure, retryable or not."""
-        ok = 200 <= status < 300
         start = call.kind == "start"
-        if ok and start:
-            self.limiter.on_success()
-        if ok and oversized:
-            reason = (
-                f"answer {status} is larger than the {_size(call.size_limit)} limit on API answers"
-            )
-            if start:
-                # The server took the request; its answer (and the task id in it) is lost.
-                logger.warning("%s %s: %s; outcome unknown", call.method, call.path, reason)
-                return _Failure(self._unknown(call, reason), reason, retryable=False)
-            error = ResponseValidationError(f"{call.path}: {reason}", status=status, path=call.path)
-            return _Failure(error, reason, retryable=False)
-        if len(raw) > C.API_THREAD_THRESHOLD:
-            # A start's answer is awaited in full whatever the deadline: it names the task.
-            bound = None if start else call.deadline
-            data = await off_loop(partial(_decode_big, raw), deadline=bound, path=call.path)
-        else:
-            data = _decode(raw)
-        if ok:
+        if 200 <= status < 300:
             if data is not _GARBLED:
                 return Response(status, data, headers, call.path, len(raw))
             text = excerpt(_text(raw[: C.BODY_EXCERPT * 4]))
@@ -779,20 +775,47 @@ class Transport:
             ) from None
 
 
-@dataclass(frozen=True, slots=True)
 class _Call:
-    """One request as prepared once, before its first attempt."""
+    """One request as prepared once, before its first attempt (a plain class: it is made for
+    every request, and a frozen dataclass's ``__init__`` costs several times more)."""
 
-    method: str
-    path: str
-    url: str
-    body: bytes | None
-    payload: Mapping[str, Any] | None
-    kind: RequestKind
-    operation: str
-    timeout: aiohttp.ClientTimeout
-    deadline: float | None
-    size_limit: int
+    __slots__ = (
+        "body",
+        "deadline",
+        "kind",
+        "method",
+        "operation",
+        "path",
+        "payload",
+        "size_limit",
+        "timeout",
+        "url",
+    )
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        path: str,
+        url: str,
+        body: bytes | None,
+        payload: Mapping[str, Any] | None,
+        kind: RequestKind,
+        operation: str,
+        timeout: aiohttp.ClientTimeout,
+        deadline: float | None,
+        size_limit: int,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.url = url
+        self.body = body
+        self.payload = payload
+        self.kind = kind
+        self.operation = operation
+        self.timeout = timeout
+        self.deadline = deadline
+        self.size_limit = size_limit
 
 
 @dataclass(frozen=True, slots=True)

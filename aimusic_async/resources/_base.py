@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from pydantic import BaseModel
 
 from .._errors import EndpointRetiredError
-from .._operations import OPERATIONS, Operation
+from .._operations import OPERATIONS
 from .._tasks import Task
 from ..models._base import RequestModel
 from ..models.common import TaskSnapshot
@@ -37,26 +37,9 @@ class Resource:
         """Start operation ``name`` with a method's arguments (``locals()``)."""
         op = OPERATIONS[name]
         body = op.build(args)
-        assert body is not None  # every task-starting operation has a request model
-        return await self._start_operation(op, body)
-
-    async def _sync(self, name: str, args: Mapping[str, Any], result: type[M]) -> M:
-        """Call operation ``name`` (answered at once) with a method's arguments; ``result`` is
-        the table's result model (a test keeps the two in step)."""
-        op = OPERATIONS[name]
-        kind: Literal["safe", "start"] = "start" if op.kind == "paid" else "safe"
-        return await self._call(
-            op.http_method, op.route, op.build(args), result, operation=op.name, kind=kind
-        )
-
-    async def _get(self, name: str, task_id: str) -> TaskSnapshot:
-        """One poll of a task of operation ``name``'s family: its current snapshot."""
-        family = OPERATIONS[name].family
-        assert family is not None  # every poll operation names its family
-        return await self._runtime.task(task_id, family).refresh()
-
-    async def _start_operation(self, op: Operation, body: RequestModel) -> Task:
-        assert op.family is not None  # every task-starting operation names its family
+        # Every task-starting operation has a request model and a family (tests check the table).
+        assert body is not None
+        assert op.family is not None
         try:
             return await self._start(
                 op.route, body, family=op.family, operation=op.reported_name(body)
@@ -73,6 +56,21 @@ class Resource:
                 error_type=exc.error_type,
                 replacement=op.replacement_for(body) or exc.replacement,
             ) from None
+
+    async def _sync(self, name: str, args: Mapping[str, Any], result: type[M]) -> M:
+        """Call operation ``name`` (answered at once) with a method's arguments; ``result`` is
+        the table's result model (a test keeps the two in step)."""
+        op = OPERATIONS[name]
+        kind: Literal["safe", "start"] = "start" if op.kind == "paid" else "safe"
+        return await self._call(
+            op.http_method, op.route, op.build(args), result, operation=op.name, kind=kind
+        )
+
+    async def _get(self, name: str, task_id: str) -> TaskSnapshot:
+        """One poll of a task of operation ``name``'s family: its current snapshot."""
+        family = OPERATIONS[name].family
+        assert family is not None  # every poll operation names its family
+        return await self._runtime.task(task_id, family).refresh()
 
     # -- the two ways of sending -------------------------------------------------------------------
 
