@@ -204,3 +204,9 @@ DOWNLOAD_MAX_REDIRECTS = 5
 DOWNLOAD_STALE_PART_AGE = 3600.0
 # Titles become file names; most file systems allow 255 bytes, leave room for suffixes.
 FILENAME_MAX = 120
+
+# -- readable errors and the CLI surface (h14-surface) ---------------------------------------------
+# The first line of a request ValidationError ("1 validation error for Model: field: rule") stays
+# under this many characters: it is what a log line or a terminal shows, and a long enum's list
+# of values or pydantic's union internals would otherwise push the field name out of sight.
+VALIDATION_SUMMARY_MAX = 199

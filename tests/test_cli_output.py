@@ -193,3 +193,12 @@ def test_outcome_row_for_an_error_without_a_message() -> None:
     assert outcome_row(JobOutcome(job, "failed", error=TimeoutError()))[5] == "TimeoutError"
     row = outcome_row(JobOutcome(job, "failed", error=ValueError("bad\nsecond line")))
     assert row[5] == "ValueError: bad"
+
+
+def test_validation_error_of_a_list_item_keeps_the_field() -> None:
+    from aimusic_async.models.nuro import NuroBgmRequest
+
+    with pytest.raises(pydantic.ValidationError) as caught:
+        NuroBgmRequest(description="calm", genre=["nope"])  # type: ignore[list-item]
+    # "genre.0" once read as a union tag plus a field (the dot in the old union titles).
+    assert format_validation_error(caught.value).startswith("params.genre.0: Input should be")

@@ -198,7 +198,7 @@ def format_validation_error(
 ) -> str:
     """The first error of a pydantic ValidationError as ``params.title: <message>``.
 
-    A tagged union (sonic create, producer create) puts the tag first in the location
+    A tagged union validated by pydantic alone puts the tag first in the location
     (``create_music.title``); it is dropped when it is not one of the ``known`` parameter names
     (or, without them, when the error comes from a union).
     """
@@ -217,8 +217,9 @@ def format_validation_error(
 def _is_union_tag(part: str, exc: pydantic.ValidationError, known: Collection[str] | None) -> bool:
     if known is not None:
         return part not in known
-    title = exc.title or ""
-    return "union" in title or "." in title or part.endswith("_music")
+    # The SDK's request errors carry no tag (their first location is the field); a union
+    # validated by pydantic alone says so in its title.
+    return "union" in (exc.title or "")
 
 
 def describe_error(exc: BaseException) -> str:
