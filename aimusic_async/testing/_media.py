@@ -1,7 +1,13 @@
-"""Real, tiny media files the fake CDN serves: WAV audio, PNG cover art, a MIDI file.
+"""Real, small media files the fake CDN serves: WAV songs, PNG cover art, a MIDI file.
 
-Bytes depend only on the clip id (and the audio length), so a test can compare a download with
-``Emulator.audio_bytes(clip_id)`` byte for byte.
+A clip's audio is a few seconds of music composed from its "music key" (the emulator's seed, the
+request's prompt text and the clip's place in its task): a melody on a scale, over a bass line
+that follows a chord progression, at a tempo, all chosen from the key's hash. The same key gives
+the same bytes; another prompt gives another tune. It is synthesised without numpy: each pitch is
+rendered once as a short loop of whole cycles at a few loudness levels, a note is a run of those
+loops (its envelope steps at zero crossings, so no clicks), and the two voices are added with one
+C-level ``map``. A song takes a few milliseconds and is cached whole, so a benchmark fetching the
+same clips many times pays once.
 """
 
 from __future__ import annotations
@@ -10,29 +16,225 @@ import functools
 import hashlib
 import io
 import math
+import operator
+import random
 import struct
 import sys
+import threading
 import wave
 import zlib
 from array import array
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["midi_bytes", "png_bytes", "wav_bytes"]
+from ._config import AUDIO_SAMPLE_RATE, SONG_CACHE_SIZE
 
-_RATE = 8000
+__all__ = [
+    "Song",
+    "cached_song_wav",
+    "clip_seconds",
+    "compose",
+    "midi_bytes",
+    "png_bytes",
+    "song_frames",
+    "song_wav",
+]
+
+_RATE = AUDIO_SAMPLE_RATE
+
+# Scales as semitones above the root; the first two are major-like, the last two minor-like.
+_SCALES: tuple[tuple[int, ...], ...] = (
+    (0, 2, 4, 7, 9),  # major pentatonic
+    (0, 2, 4, 5, 7, 9, 11),  # major
+    (0, 3, 5, 7, 10),  # minor pentatonic
+    (0, 2, 3, 5, 7, 8, 10),  # natural minor
+)
+# One chord root per bar, as semitones above the key's root (I-V-vi-IV, i-VI-III-VII ...).
+_MAJOR_PROGRESSIONS = ((0, 7, 9, 5), (0, 5, 7, 5), (0, 9, 5, 7), (0, 5, 9, 7))
+_MINOR_PROGRESSIONS = ((0, 8, 3, 10), (0, 5, 10, 3), (0, 10, 8, 7), (0, 3, 8, 7))
+_TEMPOS = (84, 96, 108, 120, 132)
+# Melody keys between C4 and G4; the tune spans an octave and a half above.
+_ROOTS = range(60, 68)
+# Loudness steps of a note's envelope (each step lasts one loop of a few cycles).
+_LEVELS = 32
+_MELODY_PEAK = 12_000
+_BASS_PEAK = 8_000
+# Harmonic mixes (fundamental, 2nd, 3rd): a soft organ for the tune, a round bass whose second
+# harmonic carries it on small speakers.
+_VOICES = {"melody": (1.0, 0.35, 0.18), "bass": (1.0, 0.5, 0.0)}
+# Envelope: decay time constant (s) and the level it settles at.
+_DECAY = {"melody": (0.35, 0.35), "bass": (0.6, 0.45)}
+# Gains of a note's first (and, reversed, last) loops.
+_RAMP = (0.15, 0.4, 0.75, 1.0)
+# The last few milliseconds of a file fade out, so it ends without a click.
+_FADE_SECONDS = 0.03
 
 
-def _seed(clip_id: str) -> int:
-    return int.from_bytes(hashlib.sha256(clip_id.encode()).digest()[:4], "big")
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
-@functools.lru_cache(maxsize=2048)
-def wav_bytes(clip_id: str, seconds: float) -> bytes:
-    """A mono 8 kHz 16-bit WAV: a sine tone whose pitch is derived from the clip id."""
-    freq = 220.0 + _seed(clip_id) % 440
-    frames = max(1, int(_RATE * seconds))
-    step = 2 * math.pi * freq / _RATE
-    samples = array("h", (int(12000 * math.sin(step * i)) for i in range(frames)))
+def clip_seconds(key: str, typical: float) -> float:
+    """The length of a clip's song: 0.75-1.25 times ``typical``, chosen by its key, in
+    hundredths of a second (the API's ``duration`` strings have two decimals)."""
+    fraction = int.from_bytes(_digest("length:" + key)[:4], "big") / 2**32
+    return max(0.01, round(typical * (0.75 + 0.5 * fraction), 2))
+
+
+def song_frames(seconds: float) -> int:
+    """Samples in a song of ``seconds`` (within one sample of it)."""
+    return max(1, round(seconds * _RATE))
+
+
+@dataclass(frozen=True)
+class Song:
+    """What a key composes: tempo, key, and per-beat notes (MIDI numbers; None is a rest)."""
+
+    bpm: int
+    root: int
+    scale: tuple[int, ...]
+    # Each melody note: (pitch or None, length in eighth notes).
+    melody: tuple[tuple[int | None, int], ...]
+    # One bass note per beat.
+    bass: tuple[int, ...]
+
+    @property
+    def eighth_frames(self) -> int:
+        return round(_RATE * 30 / self.bpm)
+
+
+def _phrase(
+    rng: random.Random, pitches: list[int], octave: int, beats: int
+) -> list[tuple[int | None, int]]:
+    """``beats`` beats of melody: a random walk on the scale that comes home to the key's root
+    (``pitches[0]``, or ``pitches[octave]`` an octave up) on its last beat."""
+    top = len(pitches) - 1
+    index = rng.choice((0, 2, 4)) % top
+    notes: list[tuple[int | None, int]] = []
+    for _ in range(beats - 1):
+        for length in (2,) if rng.random() < 0.4 else (1, 1):
+            index = min(max(index + rng.choice((-2, -1, -1, 0, 1, 1, 2, 3, -3)), 0), top)
+            # Now and then a breath.
+            notes.append((None if rng.random() < 0.08 else pitches[index], length))
+    home = 0 if index < octave // 2 else octave
+    notes.append((pitches[home], 2))
+    return notes
+
+
+@functools.lru_cache(maxsize=256)
+def compose(key: str) -> Song:
+    """The song for ``key``: everything is drawn from its hash, so it is reproducible."""
+    rng = random.Random(int.from_bytes(_digest("song:" + key)[:8], "big"))
+    scale_index = rng.randrange(len(_SCALES))
+    scale = _SCALES[scale_index]
+    root = rng.choice(_ROOTS)
+    bpm = rng.choice(_TEMPOS)
+    # An octave and a half of the scale above the root.
+    octave = len(scale)
+    span = octave * 3 // 2 + 1
+    pitches = [root + 12 * (i // octave) + scale[i % octave] for i in range(span)]
+    # A two-bar theme, then an answer that starts like it and ends differently.
+    theme = _phrase(rng, pitches, octave, 8)
+    opening = theme[: len(theme) // 2]
+    answer = opening + _phrase(rng, pitches, octave, 8 - sum(n for _, n in opening) // 2)
+    melody = tuple(theme + answer)
+    progressions = _MAJOR_PROGRESSIONS if scale_index < 2 else _MINOR_PROGRESSIONS
+    chords = rng.choice(progressions)
+    bass_root = root - 24
+    # Per bar of four beats: root, root, fifth, octave.
+    pattern = (0, 0, 7, 12)
+    beats = sum(length for _, length in melody) // 2
+    bass = tuple(bass_root + chords[(beat // 4) % 4] + pattern[beat % 4] for beat in range(beats))
+    return Song(bpm=bpm, root=root, scale=scale, melody=melody, bass=bass)
+
+
+def _loop_length(freq: float) -> tuple[int, int]:
+    """(samples, cycles): the shortest loop of whole cycles whose pitch is within 0.1 %."""
+    best = (1.0, max(1, round(_RATE / freq)), 1)
+    for cycles in range(1, 9):
+        exact = cycles * _RATE / freq
+        samples = max(1, round(exact))
+        error = abs(samples - exact) / exact
+        if error < best[0]:
+            best = (error, samples, cycles)
+        if error < 0.001:
+            break
+    return best[1], best[2]
+
+
+@functools.lru_cache(maxsize=256)
+def _loops(pitch: int, voice: str) -> tuple[tuple[array[int], ...], int]:
+    """The pitch's loop at each loudness level, and the loop's length in samples."""
+    freq = 440.0 * 2 ** ((pitch - 69) / 12)
+    samples, cycles = _loop_length(freq)
+    mix = _VOICES[voice]
+    peak = _MELODY_PEAK if voice == "melody" else _BASS_PEAK
+    wave_ = [
+        sum(a * math.sin((h + 1) * 2 * math.pi * cycles * i / samples) for h, a in enumerate(mix))
+        for i in range(samples)
+    ]
+    top = max(abs(v) for v in wave_) or 1.0
+    levels = tuple(
+        array("h", [round(peak * level / (_LEVELS - 1) * v / top) for v in wave_])
+        for level in range(_LEVELS)
+    )
+    return levels, samples
+
+
+@functools.lru_cache(maxsize=1024)
+def _note(pitch: int | None, frames: int, voice: str) -> array[int]:
+    """One note of ``frames`` samples: a quick attack, a decay to a sustain level, a quick
+    release, and a short silence at the end (what does not fill a whole loop)."""
+    out = array("h")
+    if pitch is None:
+        out.frombytes(bytes(2 * frames))
+        return out
+    levels, loop = _loops(pitch, voice)
+    tau, floor = _DECAY[voice]
+    count = frames // loop
+    for i in range(count):
+        t = i * loop / _RATE
+        gain = max(floor, math.exp(-t / tau))
+        # Ramps of a few loops in and out: a step from silence to full level is a click.
+        gain *= min(_RAMP[min(i, len(_RAMP) - 1)], _RAMP[min(count - 1 - i, len(_RAMP) - 1)])
+        out.extend(levels[round(gain * (_LEVELS - 1))])
+    out.frombytes(bytes(2 * (frames - count * loop)))
+    return out
+
+
+def _track(notes: Sequence[tuple[int | None, int]], voice: str, total: int) -> array[int]:
+    out = array("h")
+    for pitch, frames in notes:
+        if len(out) >= total:
+            break
+        out.extend(_note(pitch, frames, voice))
+    if len(out) < total:
+        out.frombytes(bytes(2 * (total - len(out))))
+    del out[total:]
+    return out
+
+
+def render(song: Song, frames: int) -> array[int]:
+    """``frames`` samples of ``song`` (repeated as needed), faded out at the end."""
+    eighth = song.eighth_frames
+    melody_notes = [(p, n * eighth) for p, n in song.melody]
+    bass_notes = [(p, 2 * eighth) for p in song.bass]
+    # Repeat the tune until the file is full.
+    period = sum(n for _, n in melody_notes)
+    repeats = frames // period + 1
+    melody = _track(melody_notes * repeats, "melody", frames)
+    bass = _track(bass_notes * repeats, "bass", frames)
+    mixed = array("h", map(operator.add, melody, bass))
+    fade = min(frames, round(_FADE_SECONDS * _RATE))
+    for i in range(fade):
+        mixed[frames - fade + i] = int(mixed[frames - fade + i] * (fade - i - 1) / fade)
+    return mixed
+
+
+def _wav(samples: array[int]) -> bytes:
     if sys.byteorder == "big":  # pragma: no cover - WAV samples are little-endian
+        samples = array("h", samples)
         samples.byteswap()
     buf = io.BytesIO()
     with wave.open(buf, "wb") as out:
@@ -41,6 +243,36 @@ def wav_bytes(clip_id: str, seconds: float) -> bytes:
         out.setframerate(_RATE)
         out.writeframes(samples.tobytes())
     return buf.getvalue()
+
+
+_cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def cached_song_wav(key: str, frames: int) -> bytes | None:
+    """The WAV for ``key`` if it was rendered recently, else None (without rendering)."""
+    with _cache_lock:
+        data = _cache.get((key, frames))
+        if data is not None:
+            _cache.move_to_end((key, frames))
+        return data
+
+
+def song_wav(key: str, frames: int) -> bytes:
+    """A mono 16-bit WAV of ``frames`` samples of the song composed from ``key``."""
+    data = cached_song_wav(key, frames)
+    if data is not None:
+        return data
+    data = _wav(render(compose(key), frames))
+    with _cache_lock:
+        _cache[(key, frames)] = data
+        while len(_cache) > SONG_CACHE_SIZE:
+            _cache.popitem(last=False)
+    return data
+
+
+def _seed(clip_id: str) -> int:
+    return int.from_bytes(_digest(clip_id)[:4], "big")
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
