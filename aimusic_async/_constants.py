@@ -210,3 +210,7 @@ FILENAME_MAX = 120
 # under this many characters: it is what a log line or a terminal shows, and a long enum's list
 # of values or pydantic's union internals would otherwise push the field name out of sight.
 VALIDATION_SUMMARY_MAX = 199
+# The CLI's progress shows a jobs-per-minute rate (and an ETA from it) only from jobs that
+# finished successfully, once this many seconds have passed: earlier, or counting jobs that
+# failed at once, one job more or less swings the figure by thousands per minute.
+PROGRESS_RATE_MIN_ELAPSED = 5.0
