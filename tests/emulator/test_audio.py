@@ -11,6 +11,7 @@ import io
 import math
 import wave
 from array import array
+from itertools import pairwise
 from typing import Any
 
 from aimusic_async.testing import _media
@@ -59,7 +60,7 @@ def crossing_rates(pcm: array[int], segment: int) -> list[int]:
         part = pcm[start : start + segment]
         if rms(part) < AUDIBLE_RMS:
             continue  # a breath between notes
-        rates.append(sum(1 for a, b in zip(part, part[1:]) if (a < 0) != (b < 0)))
+        rates.append(sum(1 for a, b in pairwise(part) if (a < 0) != (b < 0)))
     return rates
 
 
