@@ -49,6 +49,8 @@ __all__ = [
 
 # Fixture default: fast enough for unit tests, slow enough to see every lifecycle stage.
 FIXTURE_GENERATION_TIME = (0.05, 0.2)
+# About a second of each song: a real tune to download and check, a sixth of the demo's size.
+FIXTURE_AUDIO_SECONDS = 1.0
 # The fixture client's polling: the emulator finishes in tenths of a second, and the SDK's own
 # first poll after 3 s would make each test wait that long. 20 ms is a few polls per task
 # (cheap on loopback); the deadline fails a stuck test in seconds rather than ten minutes.
@@ -120,7 +122,9 @@ def pytest_pycollect_makeitem(
 @pytest.fixture
 def aimusic_emulator_config(request: pytest.FixtureRequest) -> EmulatorConfig:
     """The config the ``aimusic_emulator`` fixture uses (marker fields applied)."""
-    config = EmulatorConfig(generation_time=FIXTURE_GENERATION_TIME)
+    config = EmulatorConfig(
+        generation_time=FIXTURE_GENERATION_TIME, audio_seconds=FIXTURE_AUDIO_SECONDS
+    )
     marker = request.node.get_closest_marker("aimusic_emulator")
     if marker is not None:
         config = config.replace(**marker.kwargs)
