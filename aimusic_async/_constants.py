@@ -207,3 +207,13 @@ FILENAME_MAX = 120
 # callback) are cut at this many characters: enough to recognise the answer, while a hostile
 # multi-MB body is never copied into every message that mentions it.
 BODY_EXCERPT = 300
+
+# -- readable errors and the CLI surface (h14-surface) ---------------------------------------------
+# The first line of a request ValidationError ("1 validation error for Model: field: rule") stays
+# under this many characters: it is what a log line or a terminal shows, and a long enum's list
+# of values or pydantic's union internals would otherwise push the field name out of sight.
+VALIDATION_SUMMARY_MAX = 199
+# The CLI's progress shows a jobs-per-minute rate (and an ETA from it) only from jobs that
+# finished successfully, once this many seconds have passed: earlier, or counting jobs that
+# failed at once, one job more or less swings the figure by thousands per minute.
+PROGRESS_RATE_MIN_ELAPSED = 5.0

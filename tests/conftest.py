@@ -28,6 +28,9 @@ from aimusic_async.testing import Emulator, EmulatorConfig
 FAST_POLL = PollPolicy(initial_interval=0.05, max_interval=0.25, multiplier=1.5, timeout=20.0)
 # From accept to done: long enough to see "not ready" and "running", short enough for fast tests.
 TEST_GENERATION_TIME = (0.1, 0.3)
+# Short songs: the suite downloads thousands of clips and compares them byte for byte; the
+# emulator's 6 s default is for people listening to the demo.
+TEST_AUDIO_SECONDS = 0.5
 
 
 class FakeClock:
@@ -97,6 +100,7 @@ async def emulator_factory() -> AsyncIterator[EmulatorFactory]:
     async def make(**fields: Any) -> Emulator:
         fields.setdefault("seed", 1)
         fields.setdefault("generation_time", TEST_GENERATION_TIME)
+        fields.setdefault("audio_seconds", TEST_AUDIO_SECONDS)
         emu = Emulator(EmulatorConfig(**fields))
         await emu.__aenter__()
         started.append(emu)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aimusic_async.testing import Emulator, EmulatorConfig
-from aimusic_async.testing._media import wav_bytes
+from aimusic_async.testing import Emulator
 
 from .test_cli import CANARY_KEY, FAST_POLL, aimusic, assert_one_line_error, running_emulator
 
@@ -221,13 +222,22 @@ def test_demo_fast_json_end_to_end(tmp_path: Path) -> None:
     clips = {c["clip_id"] for j in jobs for c in j["clips"] if c["state"] == "succeeded"}
     files = doc["files"]
     assert {f["clip_id"] for f in files} == clips
-    audio_seconds = EmulatorConfig().audio_seconds
+    # Each file is the clip's song: a WAV exactly as long as the clip's duration says, a few
+    # seconds of music, and the prompts' songs differ from each other.
+    durations = {c["clip_id"]: c["duration"] for j in jobs for c in j["clips"]}
+    songs = set()
     for f in files:
         path = Path(f["path"])
         assert path.parent == out.resolve()
         data = path.read_bytes()
         assert len(data) == f["bytes"]
-        assert data == wav_bytes(f["clip_id"], audio_seconds)
+        with wave.open(io.BytesIO(data)) as w:
+            assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 22050)
+            seconds = w.getnframes() / w.getframerate()
+        assert abs(seconds - durations[f["clip_id"]]) <= 1 / 22050
+        assert 4.0 <= seconds <= 8.0
+        songs.add(data)
+    assert len(songs) == len(files)
     assert sorted(p.name for p in out.iterdir()) == sorted(Path(f["path"]).name for f in files)
     assert doc["credits_spent"] == doc["credits_before"] - doc["credits_after"] > 0
     assert doc["emulator"]["cdn_requests_with_auth"] == 0

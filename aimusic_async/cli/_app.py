@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import re
 import sys
@@ -12,7 +13,7 @@ from typing import NoReturn
 
 from .._constants import API_KEY_ENV
 from .._version import __version__
-from ._options import EXIT_USAGE, add_global_options
+from ._options import EXIT_INTERRUPTED, EXIT_USAGE, add_global_options
 
 __all__ = ["SUBCOMMAND_MODULES", "build_parser", "main"]
 
@@ -118,15 +119,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; the exit code (argparse errors are 2)."""
-    parser = build_parser()
+    """Run the command; the exit code (argparse errors are 2, Ctrl-C is 130)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Before a subcommand runs (building the parser, importing it): nothing started yet.
+        # A subcommand's own Ctrl-C is reported by it (with how to resume).
+        sys.stderr.write("interrupted\n")
+        if "--json" in argv:
+            _json_error("KeyboardInterrupt", "interrupted", EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
+
+
+def _json_error(kind: str, message: str, code: int) -> None:
+    doc = {"ok": False, "exit_code": code, "error": {"type": kind, "message": message}}
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _main(argv: list[str]) -> int:
+    parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except _UsageExit as exc:
         exc.parser.print_usage(sys.stderr)
         message = _scrub(exc.message, _hidden_values(argv, _option_strings(parser)))
         sys.stderr.write(f"{exc.parser.prog}: error: {message}\n")
+        if "--json" in argv:
+            _json_error("UsageError", f"{exc.parser.prog}: {message}", EXIT_USAGE)
         return EXIT_USAGE
     except SystemExit as exc:  # --help, --version, usage errors: keep argparse's code
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)

@@ -26,14 +26,17 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "HintedError",
     "UsageError",
     "add_global_options",
     "add_wait_options",
     "describe_error",
+    "error_json",
     "format_validation_error",
     "make_client",
     "make_ui",
     "parse_params",
+    "resume_command",
     "run",
 ]
 
@@ -48,6 +51,15 @@ EXIT_INTERRUPTED = 130
 
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit code 2."""
+
+
+class HintedError(Exception):
+    """An error reported as it is, followed by one sentence saying what to do about it."""
+
+    def __init__(self, error: BaseException, hint: str) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.hint = hint
 
 
 def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -198,7 +210,7 @@ def format_validation_error(
 ) -> str:
     """The first error of a pydantic ValidationError as ``params.title: <message>``.
 
-    A tagged union (sonic create, producer create) puts the tag first in the location
+    A tagged union validated by pydantic alone puts the tag first in the location
     (``create_music.title``); it is dropped when it is not one of the ``known`` parameter names
     (or, without them, when the error comes from a union).
     """
@@ -217,8 +229,29 @@ def format_validation_error(
 def _is_union_tag(part: str, exc: pydantic.ValidationError, known: Collection[str] | None) -> bool:
     if known is not None:
         return part not in known
-    title = exc.title or ""
-    return "union" in title or "." in title or part.endswith("_music")
+    # The SDK's request errors carry no tag (their first location is the field); a union
+    # validated by pydantic alone says so in its title.
+    return "union" in (exc.title or "")
+
+
+def error_json(exc: BaseException) -> dict[str, Any]:
+    """An error as a JSON object: ``type``, a one-line ``message`` and what else it names."""
+    doc: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "message": describe_error(exc).split(": ", 1)[-1],
+    }
+    for attr in ("status", "task_id", "reason", "operation"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, (str, int, float)):
+            doc[attr] = value
+    return doc
+
+
+def resume_command(args: argparse.Namespace, task_id: str, family: str) -> str:
+    """The command that picks a task up again (the key is never part of it)."""
+    command = f"aimusic wait {task_id} --family {family}"
+    base_url = getattr(args, "base_url", None)
+    return command + (f" --base-url {base_url}" if base_url else "")
 
 
 def describe_error(exc: BaseException) -> str:
@@ -260,11 +293,50 @@ def setup_logging(args: argparse.Namespace) -> None:
     logger.setLevel(logging.DEBUG)
 
 
+def _report(
+    ui: UI, exc: BaseException, code: int, *, verbose: bool, hint: str | None = None
+) -> int:
+    """One line on stderr (plus the traceback with -v); in JSON mode also one JSON document on
+    stdout, so a script reading stdout learns what went wrong. Returns ``code``."""
+    if verbose:
+        ui.error(ui.scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
+    line = f"error: {exc}" if isinstance(exc, UsageError) else f"error: {describe_error(exc)}"
+    ui.error(line + (f" ({hint})" if hint else ""))
+    if ui.json_mode:
+        doc = error_json(exc)
+        if isinstance(exc, UsageError):
+            doc["message"] = str(exc)
+        if hint:
+            doc["hint"] = hint
+        ui.emit_json({"ok": False, "exit_code": code, "error": doc})
+    return code
+
+
+def report_interrupt(
+    ui: UI, *, resume: str | None = None, task: tuple[str, str] | None = None
+) -> int:
+    """Ctrl-C: one line saying how to pick the work up again, and exit code 130."""
+    ui.error("interrupted" + (f"; {resume}" if resume else ""))
+    if ui.json_mode:
+        doc: dict[str, Any] = {"ok": False, "exit_code": EXIT_INTERRUPTED}
+        if task is not None:
+            doc["task_id"], doc["family"] = task
+        doc["error"] = {"type": "KeyboardInterrupt", "message": "interrupted"}
+        if resume:
+            doc["error"]["hint"] = resume
+        ui.emit_json(doc)
+    return EXIT_INTERRUPTED
+
+
 def run(
     args: argparse.Namespace,
     body: Callable[[argparse.Namespace, UI], Coroutine[Any, Any, int]],
 ) -> int:
-    """Run one subcommand's coroutine; turn every error into one line and an exit code."""
+    """Run one subcommand's coroutine; turn every error into one line and an exit code.
+
+    A body that starts or follows a task sets ``args.resume_task`` to ``(task_id, family)``:
+    Ctrl-C then says how to pick the task up again instead of leaving the user without its id.
+    """
     ui = make_ui(args)
     setup_logging(args)
     verbose = bool(getattr(args, "verbose", False))
@@ -272,18 +344,22 @@ def run(
         return asyncio.run(body(args, ui))
     except KeyboardInterrupt:
         journal = getattr(args, "journal", None)
-        hint = f"; run the same command again to resume from {journal}" if journal else ""
-        ui.error(f"interrupted{hint}")
-        return EXIT_INTERRUPTED
+        task: tuple[str, str] | None = getattr(args, "resume_task", None)
+        resume = None
+        if task is not None:
+            resume = f"the task goes on; follow it with: {resume_command(args, *task)}"
+        elif journal:
+            resume = f"run the same command again to resume from {journal}"
+        return report_interrupt(ui, resume=resume, task=task)
     except UsageError as exc:
-        ui.error(f"error: {exc}")
-        return EXIT_USAGE
-    except Exception as exc:
-        if verbose:
-            ui.error(
-                ui.scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-            )
-        ui.error(f"error: {describe_error(exc)}")
+        return _report(ui, exc, EXIT_USAGE, verbose=False)
+    except HintedError as exc:
         import pydantic
 
-        return EXIT_USAGE if isinstance(exc, pydantic.ValidationError) else EXIT_FAILED
+        code = EXIT_USAGE if isinstance(exc.error, pydantic.ValidationError) else EXIT_FAILED
+        return _report(ui, exc.error, code, verbose=verbose, hint=exc.hint)
+    except Exception as exc:
+        import pydantic
+
+        code = EXIT_USAGE if isinstance(exc, pydantic.ValidationError) else EXIT_FAILED
+        return _report(ui, exc, code, verbose=verbose)

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from .. import _clock
+from .._constants import PROGRESS_RATE_MIN_ELAPSED
 from ._console import UI
 
 __all__ = ["ProgressDisplay", "ProgressSource", "fmt_duration"]
@@ -29,13 +30,13 @@ class ProgressSource(Protocol):
     finished: int
     failed: int
     unknown: int
+    # Finished jobs that came from the journal, not from this run's work.
+    resumed: int
 
     @property
     def done(self) -> int: ...
     @property
-    def rate(self) -> float: ...
-    @property
-    def eta(self) -> float | None: ...
+    def elapsed(self) -> float: ...
 
 
 def fmt_duration(seconds: float) -> str:
@@ -80,9 +81,23 @@ class ProgressDisplay:
             f"failed {s.failed} | unknown {s.unknown}"
         )
 
+    def rate(self) -> float | None:
+        """Jobs per second, from the jobs this run finished successfully; None until there are
+        some and enough time has passed for the figure to mean anything."""
+        s = self.source
+        succeeded = s.finished - s.resumed
+        elapsed = s.elapsed
+        if succeeded < 1 or elapsed < PROGRESS_RATE_MIN_ELAPSED:
+            return None
+        return succeeded / elapsed
+
     def speed(self) -> tuple[str, str]:
-        eta = self.source.eta
-        return f"{self.source.rate * 60:.1f}/min", fmt_duration(eta) if eta is not None else "-"
+        """The rate and the ETA as shown ("-" where there is no honest figure yet)."""
+        rate = self.rate()
+        if rate is None:
+            return "-/min", "-"
+        remaining = max(0, self.source.total - self.source.done)
+        return f"{rate * 60:.1f}/min", fmt_duration(remaining / rate)
 
     def line(self) -> str:
         """One line: ``7/12 jobs | started 12 | running 5 | done 6 | failed 1 | ...``."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._console import UI
-from ._options import describe_error
+from ._options import error_json
 
 if TYPE_CHECKING:
     from ..models.common import Clip, TaskResult, TaskSnapshot
@@ -33,18 +33,6 @@ def task_json(item: TaskSnapshot | TaskResult, *, status: str | None = None) -> 
     if item.persona_id:
         doc["persona_id"] = item.persona_id
     doc["clips"] = [clip_json(c) for c in item.clips]
-    return doc
-
-
-def error_json(exc: BaseException) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "type": type(exc).__name__,
-        "message": describe_error(exc).split(": ", 1)[-1],
-    }
-    for attr in ("status", "task_id", "reason", "operation"):
-        value = getattr(exc, attr, None)
-        if isinstance(value, (str, int, float)):
-            doc[attr] = value
     return doc
 
 

@@ -19,6 +19,7 @@ from ._options import (
     format_validation_error,
     make_client,
     parse_params,
+    resume_command,
     run,
 )
 from ._render import show_clips
@@ -94,6 +95,8 @@ async def _create(args: argparse.Namespace, ui: UI) -> int:
             _show_result(ui, outcome)
             return EXIT_OK
         if args.wait:
+            # Ctrl-C from here on leaves a running task: say how to pick it up again.
+            args.resume_task = (outcome.id, outcome.family)
             if not ui.json_mode:
                 ui.say(f"started task {outcome.id} ({outcome.family})")
             return await wait_for_task(outcome, ui, timeout=args.timeout)
@@ -101,7 +104,7 @@ async def _create(args: argparse.Namespace, ui: UI) -> int:
             ui.emit_json({"task_id": outcome.id, "family": outcome.family, "status": "started"})
         else:
             ui.say(f"started task {outcome.id} ({outcome.family})")
-            ui.say(f"follow it with: aimusic wait {outcome.id} --family {outcome.family}")
+            ui.say(f"follow it with: {resume_command(args, outcome.id, outcome.family)}")
         return EXIT_OK
 
 

@@ -1,5 +1,6 @@
-"""``aimusic demo``: the SDK end to end on the embedded emulator, no key and no network (lyrics, a
-first song, a dozen varied jobs through ``client.batch``, downloads, a table of files)."""
+"""``aimusic demo``: the SDK end to end (lyrics, a first song, a dozen varied jobs through
+``client.batch``, downloads, a table of files) on the embedded emulator, no key and no network;
+with ``--base-url`` (and only then) against that API instead."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._console import UI
-from ._options import EXIT_FAILED, EXIT_OK, UsageError, add_global_options, run
+from ._options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    add_global_options,
+    add_wait_options,
+    make_client,
+    run,
+)
 from ._progress import fmt_duration
 
 if TYPE_CHECKING:
@@ -44,7 +53,9 @@ def add_parser(subparsers: Any) -> None:
         help="run a small batch end to end on a local emulator (no key, no network)",
         description="Start the API emulator in-process, run a dozen varied jobs through a batch "
         "with live progress, download the audio and show what it cost. Needs no key and no "
-        "network.",
+        "network. With --base-url the same jobs go to that API instead, with the key from "
+        "--api-key or $AIMUSIC_API_KEY (against the real service this spends real credits; "
+        "$AIMUSIC_BASE_URL alone never does that).",
     )
     parser.add_argument(
         "-o",
@@ -63,8 +74,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--fast",
         action="store_true",
-        help="tiny generation times (the whole demo in about a second)",
+        help="tiny generation times (the whole demo in about a second; emulator only)",
     )
+    add_wait_options(parser)
     add_global_options(parser, suppress=True)
     parser.set_defaults(handler=lambda args: run(args, _demo))
 
@@ -239,45 +251,43 @@ async def _demo(args: argparse.Namespace, ui: UI) -> int:
     from .._client import AIMusicClient
     from .._tasks import PollPolicy
     from ..testing import Emulator, EmulatorConfig
-    from .batch_cmd import run_jobs
 
+    remote = getattr(args, "base_url", None)
+    if not remote and getattr(args, "api_key", None):
+        raise UsageError(
+            "--api-key needs --base-url: the demo runs on its own local emulator unless "
+            "--base-url names the API to run it against"
+        )
+    if remote and args.fast:
+        raise UsageError("--fast sets the local emulator's speed; it has no effect with --base-url")
     out = await anyio.to_thread.run_sync(_prepare_out, args.out)
-    generation = FAST_GENERATION_TIME if args.fast else DEMO_GENERATION_TIME
-    first, cap = FAST_POLL if args.fast else DEMO_POLL
     began = _clock.monotonic()
-    config = EmulatorConfig(seed=DEMO_SEED, generation_time=generation)
-    async with Emulator(config) as emu:
-        ui.say(f"aimusic demo: API emulator at {emu.base_url} (no key, no network)")
-        poll = PollPolicy(initial_interval=first, max_interval=cap, timeout=DEMO_TASK_DEADLINE)
-        async with AIMusicClient(api_key=emu.api_key, base_url=emu.base_url, poll=poll) as client:
-            before = await client.credits()
-
-            lyrics = await client.lyrics.generate("a sunrise road trip with old friends")
-            variant = lyrics.variants[0]
-            ui.say(f"1/3 lyrics written: {variant.title!r} ({len(lyrics.variants)} variants)")
-
-            seed = await _first_song(client, ui)
-            clip_a, clip_b = (seed.clips + seed.clips)[:2]
-            ui.say(f"2/3 first song done: task {seed.task_id}, {len(seed.clips)} clips")
-
-            jobs = demo_jobs(
-                args.jobs,
-                lyrics=variant.lyrics,
-                lyrics_title=variant.title,
-                clip_a=clip_a.clip_id,
-                clip_b=clip_b.clip_id,
-            )
-            ui.say(f"3/3 running a batch of {len(jobs)} jobs, downloading to {out}")
-            outcomes = await run_jobs(
-                client,
-                jobs,
-                ui,
-                concurrency=min(len(jobs), DEMO_CONCURRENCY),
-                out=str(out),
-                stream_json=False,
-            )
-            after = await client.credits()
-        stats = emu.stats.as_dict()
+    stats: dict[str, Any] | None = None
+    if remote:
+        # make_client: the key from --api-key or the environment, --timeout / --poll-interval,
+        # else the SDK's own polling (a real service must not be polled at the emulator's pace).
+        client = make_client(args)
+        ui.say(
+            f"aimusic demo: against {remote} with your key: {args.jobs + 1} tasks and a "
+            "lyrics call (on a paid service this spends credits)"
+        )
+        async with client:
+            before, after, jobs, outcomes = await _run(client, ui, args.jobs, out)
+    else:
+        generation = FAST_GENERATION_TIME if args.fast else DEMO_GENERATION_TIME
+        first, cap = FAST_POLL if args.fast else DEMO_POLL
+        if args.poll_interval is not None:
+            first, cap = min(first, args.poll_interval), args.poll_interval
+        deadline = args.timeout if args.timeout is not None else DEMO_TASK_DEADLINE
+        config = EmulatorConfig(seed=DEMO_SEED, generation_time=generation)
+        async with Emulator(config) as emu:
+            ui.say(f"aimusic demo: API emulator at {emu.base_url} (no key, no network)")
+            poll = PollPolicy(initial_interval=first, max_interval=cap, timeout=deadline)
+            async with AIMusicClient(
+                api_key=emu.api_key, base_url=emu.base_url, poll=poll
+            ) as client:
+                before, after, jobs, outcomes = await _run(client, ui, args.jobs, out)
+            stats = emu.stats.as_dict()
     elapsed = _clock.monotonic() - began
     spent = before.total - after.total
     ok = all(o.ok for o in outcomes)
@@ -293,6 +303,7 @@ async def _demo(args: argparse.Namespace, ui: UI) -> int:
                 "credits_before": before.total,
                 "credits_after": after.total,
                 "credits_spent": spent,
+                "api": remote or "emulator",
                 "emulator": stats,
                 "elapsed": round(elapsed, 3),
             }
@@ -315,6 +326,41 @@ async def _demo(args: argparse.Namespace, ui: UI) -> int:
     )
     ui.say("Next: point AIMUSIC_API_KEY at your account and try `aimusic batch jobs.jsonl`.")
     return EXIT_OK if ok else EXIT_FAILED
+
+
+async def _run(
+    client: AIMusicClient, ui: UI, count: int, out: Path
+) -> tuple[Any, Any, list[Job], list[JobOutcome]]:
+    """Lyrics, a first song, then the batch: (credits before, after, the jobs, outcomes)."""
+    from .batch_cmd import run_jobs
+
+    before = await client.credits()
+    lyrics = await client.lyrics.generate("a sunrise road trip with old friends")
+    variant = lyrics.variants[0]
+    ui.say(f"1/3 lyrics written: {variant.title!r} ({len(lyrics.variants)} variants)")
+
+    seed = await _first_song(client, ui)
+    clip_a, clip_b = (seed.clips + seed.clips)[:2]
+    ui.say(f"2/3 first song done: task {seed.task_id}, {len(seed.clips)} clips")
+
+    jobs = demo_jobs(
+        count,
+        lyrics=variant.lyrics,
+        lyrics_title=variant.title,
+        clip_a=clip_a.clip_id,
+        clip_b=clip_b.clip_id,
+    )
+    ui.say(f"3/3 running a batch of {len(jobs)} jobs, downloading to {out}")
+    outcomes = await run_jobs(
+        client,
+        jobs,
+        ui,
+        concurrency=min(len(jobs), DEMO_CONCURRENCY),
+        out=str(out),
+        stream_json=False,
+    )
+    after = await client.credits()
+    return before, after, jobs, outcomes
 
 
 def _summary_rows(

@@ -5,10 +5,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .._errors import TaskFailedError, TaskTimeoutError
+from .._errors import TaskFailedError, TaskNotFoundError, TaskTimeoutError
 from ._console import UI
 from ._operations import FAMILIES
-from ._options import EXIT_FAILED, EXIT_OK, add_global_options, add_wait_options, make_client, run
+from ._options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    HintedError,
+    add_global_options,
+    add_wait_options,
+    make_client,
+    run,
+)
 from ._render import error_json, show_clips, task_json
 
 __all__ = ["add_parsers", "wait_for_task"]
@@ -49,9 +57,18 @@ def add_parsers(subparsers: Any) -> None:
     wait.set_defaults(handler=lambda args: run(args, _wait))
 
 
+def family_hint(family: str) -> str:
+    """What to try when ``family`` does not know a task: the id may be another family's."""
+    others = [f for f in TASK_FAMILIES if f != family]
+    return f"if this is a {'/'.join(others)} task, pass --family {'|'.join(others)}"
+
+
 async def _get(args: argparse.Namespace, ui: UI) -> int:
     async with make_client(args) as client:
-        snapshot = await client.task(args.task_id, family=args.family).refresh()
+        try:
+            snapshot = await client.task(args.task_id, family=args.family).refresh()
+        except TaskNotFoundError as exc:
+            raise HintedError(exc, family_hint(args.family)) from None
     if ui.json_mode:
         ui.emit_json(task_json(snapshot))
     else:
@@ -95,4 +112,8 @@ async def wait_for_task(task: Any, ui: UI, *, timeout: float | None) -> int:
 async def _wait(args: argparse.Namespace, ui: UI) -> int:
     async with make_client(args) as client:
         task = client.task(args.task_id, family=args.family)
-        return await wait_for_task(task, ui, timeout=args.timeout)
+        args.resume_task = (task.id, task.family)
+        try:
+            return await wait_for_task(task, ui, timeout=args.timeout)
+        except TaskNotFoundError as exc:
+            raise HintedError(exc, family_hint(args.family)) from None

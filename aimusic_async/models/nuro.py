@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ._base import RequestModel, ResponseModel
+from ._base import RequestModel, ResponseModel, field_error
 from .producer import WebhookFields
 
 __all__ = [
@@ -103,6 +103,9 @@ def _at_most_five(value: list[Any] | None, field: str) -> list[Any] | None:
     return value
 
 
+_BGM = "NuroBgmRequest"
+
+
 class NuroBgmRequest(WebhookFields):
     """``type: "bgm"``: background music from a ``description``.
 
@@ -131,27 +134,34 @@ class NuroBgmRequest(WebhookFields):
         v2 = self.version == "v2.0"
         if not v2:
             if self.segments is not None:
-                raise PydanticCustomError("segments_v2", 'segments need version "v2.0"')
+                raise field_error(_BGM, "segments", "segments_v2", 'segments need version "v2.0"')
             if self.duration is not None and self.duration > 60:
-                raise PydanticCustomError(
-                    "duration_v1", "duration must be 1-60 seconds for version v1.0"
+                raise field_error(
+                    _BGM,
+                    "duration",
+                    "duration_v1",
+                    "duration must be 1-60 seconds for version v1.0",
                 )
             return self
         if self.duration is not None and self.duration < 30:
-            raise PydanticCustomError("duration_v2", "duration must be 30-120 seconds for v2.0")
+            raise field_error(
+                _BGM, "duration", "duration_v2", "duration must be 30-120 seconds for v2.0"
+            )
         if self.segments is not None:
             total = sum(s.duration for s in self.segments)
             if not 30 <= total <= 120:
-                raise PydanticCustomError(
+                raise field_error(
+                    _BGM,
+                    "segments",
                     "segments_total",
-                    "segments must add up to 30-120 seconds, got {total}",
-                    {"total": total},
+                    f"segments must add up to 30-120 seconds, got {total}",
                 )
             if self.duration is not None and self.duration != total:
-                raise PydanticCustomError(
+                raise field_error(
+                    _BGM,
+                    "duration",
                     "duration_segments",
-                    "duration ({duration}) must equal the sum of segments ({total})",
-                    {"duration": self.duration, "total": total},
+                    f"duration ({self.duration}) must equal the sum of segments ({total})",
                 )
         return self
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from ._base import RequestModel
+from ._base import RequestModel, field_error, readable_validation_error, union_titles
 
 __all__ = [
     "PRODUCER_MODELS",
@@ -132,8 +139,11 @@ class ProducerCreateMusic(_ProducerBase):
     @model_validator(mode="after")
     def _needs_input(self) -> ProducerCreateMusic:
         if not (self.sound or self.lyrics):
-            raise PydanticCustomError(
-                "missing_sound_or_lyrics", "sound or lyrics is required for create_music"
+            raise field_error(
+                "ProducerCreateMusic",
+                "sound",
+                "missing_sound_or_lyrics",
+                "sound or lyrics is required for create_music",
             )
         return self
 
@@ -164,7 +174,12 @@ class ProducerReplaceMusic(_ProducerBase):
     @model_validator(mode="after")
     def _window(self) -> ProducerReplaceMusic:
         if self.ends_at is not None and self.ends_at <= self.starts_at:
-            raise PydanticCustomError("ends_at_order", "ends_at must be greater than starts_at")
+            raise field_error(
+                "ProducerReplaceMusic",
+                "ends_at",
+                "ends_at_order",
+                "ends_at must be greater than starts_at",
+            )
         return self
 
 
@@ -187,11 +202,19 @@ class ProducerCoverMusic(_ProducerBase):
     @model_validator(mode="after")
     def _direction(self) -> ProducerCoverMusic:
         if not (self.instruction or self.sound or self.lyrics):
-            raise PydanticCustomError(
-                "missing_instruction", "instruction (or sound / lyrics) is required for a cover"
+            raise field_error(
+                "ProducerCoverMusic",
+                "instruction",
+                "missing_instruction",
+                "instruction (or sound / lyrics) is required for a cover",
             )
         if self.strength is not None and self.cover_strength is not None:
-            raise PydanticCustomError("strength_twice", "give strength or cover_strength, not both")
+            raise field_error(
+                "ProducerCoverMusic",
+                "cover_strength",
+                "strength_twice",
+                "give strength or cover_strength, not both",
+            )
         return self
 
 
@@ -227,12 +250,18 @@ _CREATE_ADAPTER: TypeAdapter[ProducerCreateRequest] = TypeAdapter(
 )
 
 
+_TITLES = union_titles(get_args(get_args(ProducerCreateRequest)[0]))
+
+
 def build_producer_create(fields: dict[str, Any]) -> ProducerCreateRequest:
     """Validate the fields of one ``/producer/create`` call (``task_type`` defaults to
     ``create_music``). A field that does not belong to the task type is an error."""
     data = {k: v for k, v in fields.items() if v is not None}
     data.setdefault("task_type", "create_music")
-    return _CREATE_ADAPTER.validate_python(data)
+    try:
+        return _CREATE_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise readable_validation_error(exc, "ProducerCreateRequest", tags=_TITLES) from None
 
 
 class ProducerUploadRequest(WebhookFields):

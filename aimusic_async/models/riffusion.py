@@ -8,7 +8,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ._base import RequestModel, ResponseModel
+from ._base import RequestModel, ResponseModel, field_error
 
 __all__ = [
     "RIFFUSION_MODELS",
@@ -41,6 +41,9 @@ _EXTEND = frozenset({"extend_music", "extend_upload_music"})
 _VOCALS = frozenset({"swap_music_vocals", "swap_upload_music_vocals"})
 
 
+_CREATE = "RiffusionCreateRequest"
+
+
 class RiffusionCreateRequest(RequestModel):
     """Every ``/riffusion/create`` operation (two songs per call).
 
@@ -65,38 +68,45 @@ class RiffusionCreateRequest(RequestModel):
     @model_validator(mode="after")
     def _rules(self) -> RiffusionCreateRequest:
         if not self.custom_mode and not self.prompt:
-            raise PydanticCustomError(
-                "missing_prompt", "prompt is required when custom_mode is false"
+            raise field_error(
+                _CREATE, "prompt", "missing_prompt", "prompt is required when custom_mode is false"
             )
         if self.custom_mode and not self.lyrics and not self.make_instrumental:
-            raise PydanticCustomError(
+            raise field_error(
+                _CREATE,
+                "lyrics",
                 "missing_lyrics",
                 "lyrics is required when custom_mode is true (unless make_instrumental)",
             )
         if self.task_type == "create_music":
             if self.continue_clip_id is not None or self.continue_at is not None:
-                raise PydanticCustomError(
+                raise field_error(
+                    _CREATE,
+                    "continue_clip_id" if self.continue_clip_id is not None else "continue_at",
                     "continue_on_create",
                     "continue_clip_id / continue_at need a task_type such as extend_music",
                 )
             return self
         if self.continue_clip_id is None:
-            raise PydanticCustomError(
+            raise field_error(
+                _CREATE,
+                "continue_clip_id",
                 "missing_continue_clip_id",
-                "continue_clip_id is required for task_type {task_type}",
-                {"task_type": self.task_type},
+                f"continue_clip_id is required for task_type {self.task_type}",
             )
         if self.task_type in _EXTEND and self.continue_at is None:
-            raise PydanticCustomError(
+            raise field_error(
+                _CREATE,
+                "continue_at",
                 "missing_continue_at",
-                "continue_at is required for task_type {task_type}",
-                {"task_type": self.task_type},
+                f"continue_at is required for task_type {self.task_type}",
             )
         if self.task_type in _VOCALS and not self.lyrics:
-            raise PydanticCustomError(
+            raise field_error(
+                _CREATE,
+                "lyrics",
                 "missing_lyrics",
-                "lyrics is required for task_type {task_type}",
-                {"task_type": self.task_type},
+                f"lyrics is required for task_type {self.task_type}",
             )
         return self
 

@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from typing_extensions import Self
 
-from ._base import RequestModel
+from ._base import RequestModel, readable_validation_error, union_titles
 
 __all__ = [
     "GPT_DESCRIPTION_LIMIT",
@@ -424,6 +424,8 @@ _CREATE_ADAPTER: TypeAdapter[SonicCreateRequest] = TypeAdapter(
     SonicCreateRequest, config=ConfigDict(hide_input_in_errors=True)
 )
 _TASK_TYPES: tuple[str, ...] = get_args(SonicTaskType)
+# Which request model each task_type selects: the error names it, not the union.
+_TITLES = union_titles(get_args(get_args(SonicCreateRequest)[0]))
 
 
 def build_create_request(fields: Mapping[str, Any]) -> SonicCreateRequest:
@@ -439,8 +441,14 @@ def build_create_request(fields: Mapping[str, Any]) -> SonicCreateRequest:
             "'task_type' must be one of " + ", ".join(_TASK_TYPES),
             task_type,
         )
-        raise ValidationError.from_exception_data("SonicCreateRequest", [problem])
-    return _CREATE_ADAPTER.validate_python(data)
+        raise readable_validation_error(
+            ValidationError.from_exception_data("SonicCreateRequest", [problem]),
+            "SonicCreateRequest",
+        )
+    try:
+        return _CREATE_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise readable_validation_error(exc, "SonicCreateRequest", tags=_TITLES) from None
 
 
 # -- other generating routes ---------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from aiohttp import web
 
 from ._http import STATE
-from ._media import midi_bytes, png_bytes, wav_bytes
-from ._state import EmulatorState
+from ._media import cached_song_wav, midi_bytes, png_bytes, song_frames, song_wav
+from ._state import ClipRecord, EmulatorState
 
 __all__ = ["cdn_app"]
 
@@ -21,14 +22,31 @@ _KINDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _song_key(clip: ClipRecord) -> tuple[str, int]:
+    # The file is exactly as long as the clip's duration says (to the nearest sample).
+    return clip.music, song_frames(float(clip.duration))
+
+
 def file_bytes(state: EmulatorState, kind: str, clip_id: str) -> bytes:
+    clip = state.clips[clip_id]
     makers: dict[str, Callable[[], bytes]] = {
-        "audio": lambda: wav_bytes(clip_id, state.config.audio_seconds),
-        "wav": lambda: wav_bytes(clip_id, state.config.audio_seconds),
+        "audio": lambda: song_wav(*_song_key(clip)),
+        "wav": lambda: song_wav(*_song_key(clip)),
         "image": lambda: png_bytes(clip_id),
         "midi": lambda: midi_bytes(clip_id),
     }
     return makers[kind]()
+
+
+async def _file_bytes(state: EmulatorState, kind: str, clip_id: str) -> bytes:
+    """``file_bytes`` without holding the event loop: a song not rendered yet (a few to a few
+    dozen milliseconds of CPU) is rendered in a worker thread."""
+    if kind in ("audio", "wav"):
+        cached = cached_song_wav(*_song_key(state.clips[clip_id]))
+        if cached is not None:
+            return cached
+        return await asyncio.to_thread(file_bytes, state, kind, clip_id)
+    return file_bytes(state, kind, clip_id)
 
 
 async def serve_file(request: web.Request) -> web.StreamResponse:
@@ -47,7 +65,7 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
     if state.fault(state.config.cdn_error_rate):
         stats.cdn_errors += 1
         raise web.HTTPServiceUnavailable()
-    data = file_bytes(state, kind, clip_id)
+    data = await _file_bytes(state, kind, clip_id)
     if request.method == "HEAD":
         return web.Response(headers={"Content-Length": str(len(data))}, content_type=spec[1])
     if state.fault(state.config.cdn_truncate_rate):

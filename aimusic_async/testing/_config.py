@@ -17,8 +17,14 @@ DEFAULT_INITIAL_CREDITS = 1_000_000
 DEFAULT_GENERATION_TIME = (2.0, 6.0)
 # Share of the generation time spent answering "not ready" before clips appear.
 DEFAULT_NOT_READY_FRACTION = 0.3
-# 0.5 s of 8 kHz mono 16-bit audio is 8 KB: real, playable, and cheap to serve 500 times.
-DEFAULT_AUDIO_SECONDS = 0.5
+# A clip's song lasts 0.75-1.25 times this (chosen by its prompt): long enough to hear a tune,
+# short enough to stay small (6 s of 22.05 kHz mono 16-bit audio is about 260 KB).
+DEFAULT_AUDIO_SECONDS = 6.0
+# Half of CD quality: a melody and a bass line need no more, and the files stay half as big.
+AUDIO_SAMPLE_RATE = 22_050
+# Rendered songs kept for the CDN (a few MB): a batch or a benchmark fetches the same few songs
+# many times (one prompt gives the same two songs), and each is rendered once.
+SONG_CACHE_SIZE = 32
 # Signs webhooks whose start request carried no webhook_secret (the provider's "managed" one).
 DEFAULT_WEBHOOK_SECRET = "emulator-default-webhook-secret"
 

@@ -13,7 +13,7 @@ from . import _other_routes, _polls, _sonic, _sonic_utils
 from ._cdn import cdn_app, file_bytes
 from ._config import EmulatorConfig
 from ._http import MAX_BODY_BYTES, STATE, TOO_LARGE, EmulatorError, authenticate, drop, ok
-from ._state import Account, EmulatorState, TaskRecord
+from ._state import Account, ClipRecord, EmulatorState, TaskRecord
 from ._stats import EmulatorStats
 from ._webhooks import SENDER, WebhookSender
 
@@ -164,6 +164,14 @@ class Emulator:
         Live view; from another thread (thread mode) take a copy first: ``dict(emu.tasks)``.
         """
         return self._state.tasks
+
+    @property
+    def clips(self) -> Mapping[str, ClipRecord]:
+        """Every clip by id: generated, uploaded, stems, vocal extracts (title, duration ...).
+
+        Live view; from another thread (thread mode) take a copy first: ``dict(emu.clips)``.
+        """
+        return self._state.clips
 
     @property
     def routes(self) -> tuple[tuple[str, str], ...]:

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ._config import EmulatorConfig
+from ._media import clip_seconds
 from ._stats import EmulatorStats
 
 __all__ = ["Account", "ClipRecord", "EmulatorState", "TaskRecord"]
@@ -32,6 +33,19 @@ _FAILURE_REASONS = (
     "Task failed due to timeout. Credits were previously refunded.",
 )
 _NOT_READY_TEXT = "Task is still processing. Please wait a few seconds and try again."
+# The request fields a song's tune is chosen from, in order (sonic, producer, riffusion, nuro).
+_MUSIC_FIELDS = (
+    "gpt_description_prompt",
+    "prompt",
+    "description",
+    "tags",
+    "sound",
+    "lyrics",
+    "instruction",
+    "title",
+)
+# Fields naming the clip a task works on (stems, concat, remaster ... sound like their source).
+_SOURCE_FIELDS = ("continue_clip_id", "clip_id", "sample_clip_id")
 
 
 def _iso(ts: float) -> str:
@@ -72,6 +86,8 @@ class ClipRecord:
     failed: bool = False
     error_message: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # What the clip's audio is composed from (seed, prompt text, place in its task).
+    music: str = field(default="", repr=False)
 
     def state(self, now: float, streaming: bool) -> str:
         """pending / running / streaming / succeeded / failed at monotonic time ``now``."""
@@ -262,6 +278,9 @@ class EmulatorState:
         **extra: Any,
     ) -> ClipRecord:
         """A clip that exists and is finished now (uploads, stems, vocal extracts)."""
+        music = f"{self.config.seed}\n{origin}\n{title}"
+        # This draw is not used, but keeps every later id and fault of a seed where it was.
+        self.rng.random()
         clip = ClipRecord(
             clip_id=self.new_id(),
             key=key,
@@ -272,8 +291,9 @@ class EmulatorState:
             lyrics=lyrics,
             mv=mv,
             created_at=_iso(time.time()),
-            duration=f"{self.rng.uniform(30.0, 240.0):.2f}",
+            duration=f"{clip_seconds(music, self.config.audio_seconds):.2f}",
             extra=dict(extra),
+            music=music,
         )
         self.clips[clip.clip_id] = clip
         return clip
@@ -321,6 +341,7 @@ class EmulatorState:
         )
         task.charged_extra = self.charge(key, price)
         window = t_done - t_ready
+        prompt = self._music_text(body)
         for i, fields in enumerate(clips):
             if i == len(clips) - 1:
                 done = t_done  # the last clip defines "done" = created + generation time
@@ -329,6 +350,10 @@ class EmulatorState:
             failed = self.chance(cfg.clip_failure_rate)
             span = done - t_ready
             fields = dict(fields)
+            # Each clip of a task is its own take on the prompt.
+            music = f"{cfg.seed}\n{prompt}\n{i}"
+            # This draw is not used, but keeps every later id and fault of a seed where it was.
+            self.rng.random()
             clip = ClipRecord(
                 clip_id=self.new_id(),
                 key=key,
@@ -339,13 +364,14 @@ class EmulatorState:
                 lyrics=fields.pop("lyrics", ""),
                 mv=fields.pop("mv", ""),
                 created_at=_iso(wall),
-                duration=f"{self.rng.uniform(60.0, 240.0):.2f}",
+                duration=f"{clip_seconds(music, cfg.audio_seconds):.2f}",
                 t_run=t_ready + span * _RUN_AT,
                 t_stream=t_ready + span * _STREAM_AT,
                 t_done=done,
                 failed=failed,
                 error_message=self.rng.choice(_FAILURE_REASONS) if failed else None,
                 extra=fields,
+                music=music,
             )
             task.clips.append(clip)
             self.clips[clip.clip_id] = clip
@@ -359,6 +385,23 @@ class EmulatorState:
         self.tasks[task.task_id] = task
         self.stats.creates += 1
         return task
+
+    def _music_text(self, body: dict[str, Any]) -> str:
+        """The prompt text a task's songs are composed from; a task on an existing clip
+        without text of its own sounds like that clip."""
+        parts = [
+            f"{name}={value}"
+            for name in _MUSIC_FIELDS
+            if isinstance(value := body.get(name), str) and value.strip()
+        ]
+        if parts:
+            return "\n".join(parts)
+        for name in _SOURCE_FIELDS:
+            ref = body.get(name)
+            source = self.clips.get(ref) if isinstance(ref, str) else None
+            if source is not None:
+                return source.music
+        return ""
 
     def _part_of(self, full: ClipRecord, t_ready: float) -> ClipRecord:
         """The new section of an auto_concat task: done when the join starts (70 % in)."""
@@ -381,6 +424,7 @@ class EmulatorState:
             failed=full.failed,
             error_message=full.error_message,
             extra=dict(full.extra),
+            music=full.music + "\npart",
         )
         self.clips[part.clip_id] = part
         return part

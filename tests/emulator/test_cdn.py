@@ -26,10 +26,10 @@ async def test_cdn_is_another_origin_with_exact_audio(api: Api) -> None:
     assert data == api.emu.audio_bytes(clip["clip_id"])
     with wave.open(io.BytesIO(data)) as w:
         assert w.getnchannels() == 1
-        assert w.getframerate() == 8000
-        assert w.getnframes() == int(8000 * api.emu.config.audio_seconds)
+        assert w.getframerate() == 22050
+        assert w.getnframes() == round(22050 * float(clip["duration"]))
     other = api.emu.tasks[next(iter(api.emu.tasks))].clips[1].clip_id
-    assert api.emu.audio_bytes(other) != data  # deterministic per clip, not one shared file
+    assert api.emu.audio_bytes(other) != data  # each clip of a task is its own song
     assert api.emu.stats.cdn_requests == 1
     assert api.emu.stats.cdn_requests_with_auth == 0
 
@@ -77,6 +77,9 @@ async def test_cdn_faults(make_api: MakeApi) -> None:
 async def test_audio_length_follows_config(make_api: MakeApi) -> None:
     api = await make_api(FAST.replace(audio_seconds=0.1))
     clip = await clip_of(api)
-    assert len(api.emu.audio_bytes(clip["clip_id"])) == 44 + 800 * 2
+    # 0.75-1.25 times the configured length, as the clip's duration says.
+    seconds = float(clip["duration"])
+    assert 0.075 <= seconds <= 0.125
+    assert len(api.emu.audio_bytes(clip["clip_id"])) == 44 + round(22050 * seconds) * 2
     with pytest.raises(KeyError):
         api.emu.audio_bytes("nope")
