@@ -1,12 +1,5 @@
-"""Base classes: strict requests (checked before anything is sent), tolerant responses.
-
-A request that fails validation raises ``pydantic.ValidationError`` whose first line names the
-model, the field and the rule (``1 validation error for CreateMusicRequest: mv: Input should be a
-valid string``), in under ``VALIDATION_SUMMARY_MAX`` characters, and never shows an input value.
-pydantic's own first line only counts the errors and names the outermost schema (for a tagged
-union, hundreds of characters of validator names), so the error is rebuilt with that summary as
-its title; ``errors()`` keeps every error's type, location and message.
-"""
+"""Base classes: strict requests (checked before anything is sent; a ValidationError's first line
+names model, field and rule, never an input value; see docs/errors.md), tolerant responses."""
 
 from __future__ import annotations
 
