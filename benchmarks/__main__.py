@@ -33,7 +33,7 @@ SIZES: dict[str, tuple[float, float]] = {
     "memory_n": (10_000, 1000),
     "polling_n": (400, 60),
     "polling_spread": (10.0, 1.5),
-    "scaling_rate": (100.0, 100.0),
+    "scaling_rate": (100.0, 200.0),
     "scaling_concurrency": (512, 512),
 }
 # Batch sizes of the scaling scenario: (full, quick).

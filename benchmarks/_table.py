@@ -171,6 +171,26 @@ def _diagnostics(d: dict[str, Any] | None) -> list[list[str]]:
                 "",
             ]
         )
+    pool = d.get("pooled")
+    if pool and pool.get("sdk", {}).get("runs"):
+        sdk, raw = pool["sdk"], pool["baseline"]
+        window = sdk.get("learned_window_ms") or {}
+        rows.append(
+            [
+                "",
+                f"all {sdk['runs']} closed-loop runs: correlation of CPU with wall time / "
+                "preemptions / learned window",
+                f"{_f(sdk['corr_cpu_wall'])} / {_f(sdk['corr_cpu_preemptions'])} / "
+                f"{_f(sdk.get('corr_cpu_window'))} (window {_f(window.get('min'), 1)}-"
+                f"{_f(window.get('max'), 1)} ms; instant generation, "
+                f"{_f(pool.get('pause_ms'), 0)} ms pause)",
+                f"raw: {_f(raw['corr_cpu_wall'])} / {_f(raw['corr_cpu_preemptions'])} / "
+                "(fixed pause)",
+                "",
+                "",
+                "",
+            ]
+        )
     return rows
 
 

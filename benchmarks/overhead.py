@@ -26,6 +26,9 @@ where that variance comes from:
   whether moving between cores (cold caches, another frequency) makes the spread.
 
 Every run, main or diagnostic, also records its context switches and garbage collections.
+``pooled`` then sets, over all closed-loop runs of each side (main and diagnostics), each run's
+CPU against its wall time, its preemptions and (SDK) the finish window the client learned in
+that run: the hand-written loop's schedule is fixed, the SDK's follows what it learned.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ T = TypeVar("T")
 # The pause before each poll on both sides: long enough to be a real timer, short enough that
 # the run is CPU-bound. Jitter aside, the SDK sleeps the same (multiplier 1, no growth).
 POLL_PAUSE = 0.002
+# The emulator's starting balance: no run may end on a 403 for want of credits.
+CREDITS = 10**9
 
 
 One = Callable[[], Awaitable[int]]
@@ -388,6 +393,35 @@ def _correlations(runs: list[dict[str, Any]], n: int) -> dict[str, Any]:
     return out
 
 
+def _corr(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    if len(xs) < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
+        return None
+    return statistics.correlation(xs, ys)
+
+
+def pooled(groups: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Over every closed-loop run of every group (the main comparison and each diagnostic), per
+    side: how the run's CPU goes with its wall time, its preemptions and (SDK) the finish window
+    it learned. The baseline's schedule is fixed (a 2 ms pause); the SDK's follows that window."""
+    out: dict[str, Any] = {"pause_ms": POLL_PAUSE * 1000}
+    for side in ("sdk", "baseline"):
+        runs = [r for g in groups if side in g for r in g[side]["runs"]]
+        cpu = [r["cpu_s"] for r in runs]
+        row: dict[str, Any] = {
+            "runs": len(runs),
+            "corr_cpu_wall": _corr(cpu, [r["wall_s"] for r in runs]),
+            "corr_cpu_preemptions": _corr(cpu, [float(r["involuntary_switches"]) for r in runs]),
+        }
+        windows = [r.get("learned_window_s") for r in runs]
+        if runs and all(windows):
+            means = [w[0] for w in windows if w]
+            row["learned_window_ms"] = {"min": min(means) * 1000, "max": max(means) * 1000}
+            row["corr_cpu_window"] = _corr(cpu, means)
+            row["corr_wall_window"] = _corr([r["wall_s"] for r in runs], means)
+        out[side] = row
+    return out
+
+
 def diagnose(emu: EmulatorProcess, n: int, concurrency: int, reps: int) -> dict[str, Any]:
     """The closed-loop comparison again under each diagnostic condition (see the module doc)."""
     drive = closed_loop(concurrency)
@@ -430,13 +464,17 @@ def run(
 ) -> dict[str, Any]:
     """Closed loop at ``concurrency`` (the target's definition), then open loop at ``rate``
     lifecycles per second; each compared SDK vs baseline; then the variance diagnostics."""
-    with EmulatorProcess(seed=seed, generation_time=[0.0, 0.0]) as emu:
+    # The diagnostics send five times the lifecycles of the comparisons: more than the
+    # emulator's default balance pays for.
+    with EmulatorProcess(seed=seed, generation_time=[0.0, 0.0], initial_credits=CREDITS) as emu:
         # Warm-up: imports, pydantic schemas, the emulator's first answers.
         _measure(sdk_lifecycles, emu, min(50, n), closed_loop(min(10, concurrency)))
         _measure(raw_lifecycles, emu, min(50, n), closed_loop(min(10, concurrency)))
         closed = _compare(emu, n, closed_loop(concurrency), reps)
         opened = _compare(emu, n, open_loop(rate), reps)
         diag = diagnose(emu, n, concurrency, reps) if diagnostics else None
+        if diag is not None:
+            diag["pooled"] = pooled([closed, *(v for v in diag.values() if "sdk" in v)])
         profiled = _profiled(emu, n, concurrency, profile) if profile else None
     return {
         "n": n,
