@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -21,7 +21,8 @@ from ._transport import RequestOptions, Transport
 from .families import Family, builtin_families
 
 if TYPE_CHECKING:
-    from .batch import Job, JobOutcome
+    from ._journal import Journal
+    from .batch import BatchRun, Job, ProgressHook
     from .models.account import Credits
     from .models.common import Clip
     from .resources.account import AccountResource
@@ -192,15 +193,22 @@ class AIMusicClient:
 
     def batch(
         self,
-        jobs: Iterable[Job],
+        jobs: Iterable[Job | Mapping[str, Any]],
         *,
         concurrency: int = C.BATCH_CONCURRENCY,
-        journal: str | Path | None = None,
-        download_dir: str | Path | None = None,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        download_dir: str | os.PathLike[str] | None = None,
         resubmit_unknown: bool = False,
-    ) -> AsyncIterator[JobOutcome]:
-        """Run many jobs; yields one outcome per job in completion order (``run_batch`` in
-        ``aimusic_async.batch`` says more)."""
+        progress: ProgressHook | None = None,
+    ) -> BatchRun:
+        """Run many jobs: ``run_batch(client, jobs, ...)`` (in ``aimusic_async.batch``, which
+        says more). Iterate the ``BatchRun`` for one outcome per job in completion order; use it
+        with ``async with`` to stop it on leaving, and read ``run.progress`` at any time.
+
+        >>> async with client.batch(jobs, journal="songs.db") as run:
+        ...     async for outcome in run:
+        ...         print(outcome.job.key, outcome.status, run.progress.done)
+        """
         from .batch import run_batch
 
         return run_batch(
@@ -210,21 +218,37 @@ class AIMusicClient:
             journal=journal,
             download_dir=download_dir,
             resubmit_unknown=resubmit_unknown,
+            progress=progress,
         )
 
-    async def download(self, clip_or_url: Clip | str, dest: str | Path, **kwargs: Any) -> Path:
+    async def download(
+        self,
+        clip_or_url: Clip | str,
+        dest: str | os.PathLike[str],
+        *,
+        retries: int = C.DOWNLOAD_RETRIES,
+        overwrite: bool = False,
+        max_bytes: int | None = C.DOWNLOAD_MAX_BYTES,
+    ) -> Path:
         """Stream a clip's audio (or any http/https URL) to ``dest`` atomically; returns the path.
 
         For a clip saved into a folder the name is ``"<title> [<clip id>].<ext>"``, sanitised; an
-        existing file is kept and the new one numbered unless ``overwrite=True``. Keyword
-        arguments: ``retries``, ``overwrite``, ``max_bytes`` (the manual's Downloads section
-        lists what a file host may not do).
+        existing file is kept and the new one numbered unless ``overwrite=True``. ``retries``:
+        attempts after a transient failure; ``max_bytes``: the largest file accepted (None: no
+        limit). The manual's Downloads section lists what a file host may not do.
 
         >>> path = await client.download(result.succeeded[0], "out/")
         """
         from ._download import download
 
-        return await download(self._runtime, clip_or_url, dest, **kwargs)
+        return await download(
+            self._runtime,
+            clip_or_url,
+            dest,
+            retries=retries,
+            overwrite=overwrite,
+            max_bytes=max_bytes,
+        )
 
 
 def runtime_of(client: AIMusicClient) -> Runtime:

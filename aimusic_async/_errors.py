@@ -28,6 +28,7 @@ AIMusicError
 │   └── DestinationError          the destination cannot take it (an OSError)
 │       ├── DestinationExistsError        the file exists (a FileExistsError)
 │       └── DestinationNotWritableError   the folder is not writable (a PermissionError)
+├── BatchStoppedError            a batch job not sent: the batch stopped on an account error
 └── JournalError                  the batch journal cannot be used
     ├── JournalInUseError         another run holds it
     ├── JournalConflictError      a job key whose request changed (a ValueError)
@@ -47,6 +48,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchStoppedError",
     "ClientClosedError",
     "ConfigurationError",
     "ContentRejectedError",
@@ -312,6 +314,19 @@ class DestinationExistsError(DestinationError, FileExistsError):
 
 class DestinationNotWritableError(DestinationError, PermissionError):
     """The destination folder does not let us create the file. Raised before downloading."""
+
+
+class BatchStoppedError(AIMusicError):
+    """A batch job that was not sent: the batch stopped starting jobs after ``stopped_by``, an
+    error about the account (``AuthenticationError``, ``InsufficientCreditsError``,
+    ``SubscriptionInactiveError``) that every further start would have met too. Nothing was
+    charged for the job; its journal state is unchanged, so a rerun starts it."""
+
+    def __init__(self, stopped_by: BaseException) -> None:
+        super().__init__(
+            f"not sent: the batch stopped after {type(stopped_by).__name__}: {stopped_by}"
+        )
+        self.stopped_by = stopped_by
 
 
 class JournalError(AIMusicError):

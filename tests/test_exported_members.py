@@ -17,6 +17,7 @@ ERRORS = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchStoppedError",
     "ClientClosedError",
     "ConfigurationError",
     "ContentRejectedError",

@@ -50,14 +50,23 @@ class _Envelope(ResponseModel):
 
 
 class UploadResult(_Envelope):
-    """``/sonic/upload``: ``clip_id`` in sync mode, ``task_id`` in async mode (``callback_url``).
+    """``/sonic/upload``: the uploaded clip's ``clip_id`` (a ``str``, set in sync mode).
 
-    ``pending`` is true in async mode: the clip id arrives later at the callback URL (or poll the
-    task with ``client.task(result.task_id)``).
+    In async mode (``callback_url``) the answer carries ``task_id`` instead: ``pending`` is
+    true and ``clip_id`` is ``""`` until the clip arrives at the callback URL (or poll the task
+    with ``client.task(result.task_id)``).
     """
 
-    clip_id: str | None = None
+    # A str, not Optional: sync mode (the usual one) always names the clip, and its users pass it
+    # on to the *_upload_music operations without a check.
+    clip_id: str = ""
     task_id: str | None = None
+
+    @classmethod
+    def _normalise(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value.get("clip_id") is None:
+            value = {k: v for k, v in value.items() if k != "clip_id"}
+        return value
 
     @model_validator(mode="after")
     def _one_id(self) -> Self:
