@@ -552,9 +552,9 @@ class WebhookManager:
             grace = _grace(grace)
         settings = self._runtime.webhooks
         if settings.secret is None:
-            # The API signs with a provider-managed secret when none is sent, which we could not
-            # verify; a fresh random one per client keeps verification possible.
-            settings.secret = secrets.token_urlsafe(32)
+            # The API signs with the account's default secret when none is sent: send that one
+            # when the client knows it, else a fresh random one, so callbacks can be verified.
+            settings.secret = settings.account_secret or secrets.token_urlsafe(32)
         settings.url = public_url
         if grace is not None:
             settings.grace = grace
@@ -606,19 +606,32 @@ class WebhookManager:
         return self._runtime.families.get(name)
 
     def _verify_and_parse(self, raw: bytes, h: dict[str, str], now: float) -> WebhookEvent:
-        secret = self._runtime.webhooks.secret
-        if not secret:
+        settings = self._runtime.webhooks
+        # The client's own secret signs the callbacks of the tasks it started; the account's
+        # default signs those of requests that sent none (async uploads).
+        keys = dict.fromkeys(s for s in (settings.secret, settings.account_secret) if s)
+        if not keys:
             raise WebhookVerificationError(
                 "no webhook secret configured: call client.webhooks.serve() or use() first, "
-                "or pass webhook_secret= to the client"
+                "or pass webhook_secret= (or account_webhook_secret=) to the client"
             )
-        verify_signature(
-            raw, h, secret, tolerance=self.tolerance, now=now,
-            legacy_signatures=self.legacy_signatures,
-        )  # fmt: skip
-        return _build_event(_decode(raw), h, self._resolve_family)
+        first: WebhookVerificationError | None = None
+        for secret in keys:
+            try:
+                verify_signature(
+                    raw, h, secret, tolerance=self.tolerance, now=now,
+                    legacy_signatures=self.legacy_signatures,
+                )  # fmt: skip
+            except WebhookVerificationError as exc:
+                first = first or exc
+                continue
+            return _build_event(_decode(raw), h, self._resolve_family)
+        assert first is not None
+        raise first
 
-    async def handle(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent | None:
+    async def handle(
+        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+    ) -> WebhookEvent | None:
         """Verify, parse and apply one callback; the entry point for any web framework.
 
         Returns the event, or None for a duplicate that was ignored: the same ``X-Webhook-Id``,
@@ -626,6 +639,8 @@ class WebhookManager:
         Raises ``WebhookVerificationError`` (answer 401) for a bad signature and
         ``ResponseValidationError`` (answer 400) for an unparseable body; otherwise answer 200,
         also for task ids this client does not know, so the sender stops retrying.
+        ``url``: the URL the callback was posted to, query included (the ready receivers pass
+        it; the SDK's own query parameters in it are read only from verified callbacks).
         """
         raw = _as_bytes(body)
         self.stats.received += 1
