@@ -36,6 +36,7 @@ from .models.common import Clip, TaskSnapshot
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from ._asgi import ASGIReceiver
     from ._runtime import Runtime
     from ._webhook_receiver import Receiver
 
@@ -432,8 +433,9 @@ class WebhookStats:
 class WebhookManager:
     """Webhook delivery for one client (``client.webhooks``).
 
-    Either ``await serve()`` an embedded receiver, or mount :meth:`aiohttp_handler` (or call
-    :meth:`handle` from any framework) in your own app and call :meth:`use` with its public URL.
+    Either ``await serve()`` an embedded receiver, or mount :meth:`aiohttp_handler` or
+    :meth:`asgi_app` (or call :meth:`handle` from any framework) in your own app and call
+    :meth:`use` with its public URL.
     From then on tasks are created with ``webhook_url`` and the client's ``webhook_secret``
     (generated at random when the client has none), and ``await task`` resolves from the
     callback, falling back to polling if none arrives within the grace period.
@@ -691,3 +693,16 @@ class WebhookManager:
         from ._webhook_receiver import respond
 
         return await respond(self, request)
+
+    def asgi_app(self) -> ASGIReceiver:
+        """A ready ASGI app for the receiver (then call :meth:`use` with its public URL), for
+        FastAPI, Starlette or any ASGI server, in one line:
+
+        ``app.mount("/hooks/aimusic", client.webhooks.asgi_app())``.
+        It answers POST on any path below where it is mounted (405 otherwise), within the same
+        bounds and with the same answers as :meth:`aiohttp_handler`; lifespan events are
+        acknowledged and nothing else. It must run on the event loop of the tasks it resolves.
+        """
+        from ._asgi import ASGIReceiver
+
+        return ASGIReceiver(self)
