@@ -435,10 +435,10 @@ class WebhookManager:
 
     Either ``await serve()`` an embedded receiver, or mount :meth:`aiohttp_handler` or
     :meth:`asgi_app` (or call :meth:`handle` from any framework) in your own app and call
-    :meth:`use` with its public URL.
-    From then on tasks are created with ``webhook_url`` and the client's ``webhook_secret``
-    (generated at random when the client has none), and ``await task`` resolves from the
-    callback, falling back to polling if none arrives within the grace period.
+    :meth:`use` with its public URL. From then on tasks are created with ``webhook_url`` and the
+    client's ``webhook_secret`` (else its ``account_webhook_secret``, else one generated at
+    random), and ``await task`` resolves from the callback, falling back to polling if none
+    arrives within the grace period. A callback verifies with either secret of the client.
 
     Settings (keywords here, or attributes of ``client.webhooks``, read on every callback):
 
