@@ -265,6 +265,38 @@ async def test_a_stalled_body_is_cut_off_at_the_read_deadline(
     assert hooks.stats.deliveries_in_flight == hooks.stats.bytes_in_flight == 0
 
 
+async def test_an_attack_of_slow_senders_stays_within_bounds_and_a_genuine_callback_gets_through(
+    client: AIMusicClient, serve_asgi: ServeASGI
+) -> None:
+    hooks = client.webhooks
+    hooks.max_deliveries = 8
+    hooks.max_bytes_in_flight = 32 * 1024
+    hooks.read_timeout = 1.0
+    url = await serve_asgi(hooks.asgi_app())
+    host, port = host_port(url)
+    client.hub.expect("genuine-1")
+    # 100 senders each declare ~100 KB, send 6 KB at once, then trickle.
+    senders = [SlowSender(host, port, declared=100_000, first=6 * 1024) for _ in range(100)]
+    attack = [asyncio.create_task(s.run(pace=0.05)) for s in senders]
+    await until(lambda: hooks.stats.shed > 0 and hooks.stats.deliveries_in_flight > 0)
+
+    body = genuine_body("genuine-1")
+    assert (await post(url, body, signed(body)))[0] == 200
+    future = client.hub.future("genuine-1")
+    assert future is not None
+    assert future.done()
+
+    await asyncio.wait_for(asyncio.gather(*attack), GUARD)
+    # Answered 503 / 408 and closed (or reset, with the answer unread, when closed mid-send).
+    assert {s.outcome for s in senders} <= {"503", "408", "closed"}
+    stats = hooks.stats
+    assert stats.timed_out + stats.shed == len(senders)  # every one cut off by the budget
+    assert sum(s.sent for s in senders) > 10 * hooks.max_bytes_in_flight
+    assert 0 < stats.peak_bytes_in_flight <= hooks.max_bytes_in_flight
+    assert (stats.received, stats.delivered) == (1, 1)
+    assert stats.bytes_in_flight == stats.deliveries_in_flight == 0
+
+
 async def test_a_sender_that_hangs_up_mid_body_frees_its_slot(
     client: AIMusicClient, serve_asgi: ServeASGI
 ) -> None:
