@@ -55,6 +55,7 @@ class AIMusicClient:
         poll: PollPolicy | None = None,
         webhook_secret: str | None = None,
         session: aiohttp.ClientSession | None = None,
+        account_webhook_secret: str | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get(C.API_KEY_ENV)
         if not key or not isinstance(key, str) or not key.strip():
@@ -74,7 +75,9 @@ class AIMusicClient:
             hub=PushHub(),
             # How long tasks of each operation take, learned as they finish (adaptive polling).
             estimates=DurationEstimates(),
-            webhooks=WebhookSettings(secret=webhook_secret),
+            webhooks=WebhookSettings(
+                secret=webhook_secret, account_secret=_secret(account_webhook_secret)
+            ),
             families=FamilyRegistry(builtin_families()),
         )
 
@@ -270,3 +273,10 @@ def _check_base_url(url: str) -> None:
         raise ConfigurationError(f"base_url must start with http:// or https://, got {url!r}")
     if not host or any(c.isspace() for c in host):
         raise ConfigurationError(f"base_url has no valid host: {url!r}")
+
+
+def _secret(value: str | None) -> str | None:
+    """A webhook secret as given (None: not given); never echoed in the error."""
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ConfigurationError("account_webhook_secret must be a non-empty string")
+    return value

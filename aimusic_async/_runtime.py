@@ -27,13 +27,22 @@ M = TypeVar("M", bound=BaseModel)
 
 class WebhookSettings:
     """Where new tasks ask for their callbacks and how waits trust them; shared by every view of
-    one client. ``url`` is None while webhooks are off; the ``secret`` never shows in a repr."""
+    one client. ``url`` is None while webhooks are off; the secrets never show in a repr.
+    ``account_secret``: the account's default webhook secret, which signs the callbacks of
+    requests that sent none (async uploads)."""
 
-    __slots__ = ("grace", "secret", "url")
+    __slots__ = ("account_secret", "grace", "secret", "url")
 
-    def __init__(self, *, secret: str | None = None, grace: float = C.WEBHOOK_GRACE) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        grace: float = C.WEBHOOK_GRACE,
+        account_secret: str | None = None,
+    ) -> None:
         self.url: str | None = None
         self.secret = secret
+        self.account_secret = account_secret
         # How long a task started with a webhook waits for it before polling as a safety net.
         self.grace = grace
 

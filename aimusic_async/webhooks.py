@@ -36,6 +36,7 @@ from .models.common import Clip, TaskSnapshot
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from ._asgi import ASGIReceiver
     from ._runtime import Runtime
     from ._webhook_receiver import Receiver
 
@@ -432,11 +433,12 @@ class WebhookStats:
 class WebhookManager:
     """Webhook delivery for one client (``client.webhooks``).
 
-    Either ``await serve()`` an embedded receiver, or mount :meth:`aiohttp_handler` (or call
-    :meth:`handle` from any framework) in your own app and call :meth:`use` with its public URL.
-    From then on tasks are created with ``webhook_url`` and the client's ``webhook_secret``
-    (generated at random when the client has none), and ``await task`` resolves from the
-    callback, falling back to polling if none arrives within the grace period.
+    Either ``await serve()`` an embedded receiver, or mount :meth:`aiohttp_handler` or
+    :meth:`asgi_app` (or call :meth:`handle` from any framework) in your own app and call
+    :meth:`use` with its public URL. From then on tasks are created with ``webhook_url`` and the
+    client's ``webhook_secret`` (else its ``account_webhook_secret``, else one generated at
+    random), and ``await task`` resolves from the callback, falling back to polling if none
+    arrives within the grace period. A callback verifies with either secret of the client.
 
     Settings (keywords here, or attributes of ``client.webhooks``, read on every callback):
 
@@ -552,9 +554,9 @@ class WebhookManager:
             grace = _grace(grace)
         settings = self._runtime.webhooks
         if settings.secret is None:
-            # The API signs with a provider-managed secret when none is sent, which we could not
-            # verify; a fresh random one per client keeps verification possible.
-            settings.secret = secrets.token_urlsafe(32)
+            # The API signs with the account's default secret when none is sent: send that one
+            # when the client knows it, else a fresh random one, so callbacks can be verified.
+            settings.secret = settings.account_secret or secrets.token_urlsafe(32)
         settings.url = public_url
         if grace is not None:
             settings.grace = grace
@@ -606,19 +608,32 @@ class WebhookManager:
         return self._runtime.families.get(name)
 
     def _verify_and_parse(self, raw: bytes, h: dict[str, str], now: float) -> WebhookEvent:
-        secret = self._runtime.webhooks.secret
-        if not secret:
+        settings = self._runtime.webhooks
+        # The client's own secret signs the callbacks of the tasks it started; the account's
+        # default signs those of requests that sent none (async uploads).
+        keys = dict.fromkeys(s for s in (settings.secret, settings.account_secret) if s)
+        if not keys:
             raise WebhookVerificationError(
                 "no webhook secret configured: call client.webhooks.serve() or use() first, "
-                "or pass webhook_secret= to the client"
+                "or pass webhook_secret= (or account_webhook_secret=) to the client"
             )
-        verify_signature(
-            raw, h, secret, tolerance=self.tolerance, now=now,
-            legacy_signatures=self.legacy_signatures,
-        )  # fmt: skip
-        return _build_event(_decode(raw), h, self._resolve_family)
+        first: WebhookVerificationError | None = None
+        for secret in keys:
+            try:
+                verify_signature(
+                    raw, h, secret, tolerance=self.tolerance, now=now,
+                    legacy_signatures=self.legacy_signatures,
+                )  # fmt: skip
+            except WebhookVerificationError as exc:
+                first = first or exc
+                continue
+            return _build_event(_decode(raw), h, self._resolve_family)
+        assert first is not None
+        raise first
 
-    async def handle(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent | None:
+    async def handle(
+        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+    ) -> WebhookEvent | None:
         """Verify, parse and apply one callback; the entry point for any web framework.
 
         Returns the event, or None for a duplicate that was ignored: the same ``X-Webhook-Id``,
@@ -626,6 +641,8 @@ class WebhookManager:
         Raises ``WebhookVerificationError`` (answer 401) for a bad signature and
         ``ResponseValidationError`` (answer 400) for an unparseable body; otherwise answer 200,
         also for task ids this client does not know, so the sender stops retrying.
+        ``url``: the URL the callback was posted to, query included (the ready receivers pass
+        it; the SDK's own query parameters in it are read only from verified callbacks).
         """
         raw = _as_bytes(body)
         self.stats.received += 1
@@ -676,3 +693,16 @@ class WebhookManager:
         from ._webhook_receiver import respond
 
         return await respond(self, request)
+
+    def asgi_app(self) -> ASGIReceiver:
+        """A ready ASGI app for the receiver (then call :meth:`use` with its public URL), for
+        FastAPI, Starlette or any ASGI server, in one line:
+
+        ``app.mount("/hooks/aimusic", client.webhooks.asgi_app())``.
+        It answers POST on any path below where it is mounted (405 otherwise), within the same
+        bounds and with the same answers as :meth:`aiohttp_handler`; lifespan events are
+        acknowledged and nothing else. It must run on the event loop of the tasks it resolves.
+        """
+        from ._asgi import ASGIReceiver
+
+        return ASGIReceiver(self)

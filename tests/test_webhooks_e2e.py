@@ -84,8 +84,8 @@ async def test_lost_webhooks_fall_back_to_polling(
     called_back: set[str] = set()
     handle = client.webhooks.handle
 
-    async def spy(body: bytes, headers: Any) -> Any:
-        event = await handle(body, headers)
+    async def spy(body: bytes, headers: Any, **kwargs: Any) -> Any:
+        event = await handle(body, headers, **kwargs)
         if event is not None:
             called_back.add(event.task_id)
         return event

@@ -376,9 +376,9 @@ async def test_aiohttp_handler_mounted_in_a_user_app(client: AIMusicClient) -> N
         await runner.cleanup()
 
 
-async def test_asgi_example_from_the_readme(client: AIMusicClient) -> None:
-    """A raw ASGI app shaped like the README's Starlette example (no ASGI framework is
-    installed here), driven by hand with a body split across two messages."""
+async def test_handle_from_a_hand_written_asgi_app(client: AIMusicClient) -> None:
+    """What any other framework does with ``handle()`` (the ready ASGI app is tested under
+    uvicorn in test_webhooks_asgi.py), driven by hand with a body split across two messages."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         from aimusic_async import ResponseValidationError, WebhookVerificationError

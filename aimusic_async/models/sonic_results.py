@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field, model_validator
-from typing_extensions import Self
 
 from ._base import ResponseModel
 
@@ -50,33 +49,10 @@ class _Envelope(ResponseModel):
 
 
 class UploadResult(_Envelope):
-    """``/sonic/upload``: the uploaded clip's ``clip_id`` (a ``str``, set in sync mode).
+    """``/sonic/upload`` in sync mode: the uploaded clip's id (``sonic.upload_async`` returns a
+    ``Task`` instead, whose result holds the clip)."""
 
-    In async mode (``callback_url``) the answer carries ``task_id`` instead: ``pending`` is
-    true and ``clip_id`` is ``""`` until the clip arrives at the callback URL (or poll the task
-    with ``client.task(result.task_id)``).
-    """
-
-    # A str, not Optional: sync mode (the usual one) always names the clip, and its users pass it
-    # on to the *_upload_music operations without a check.
-    clip_id: str = ""
-    task_id: str | None = None
-
-    @classmethod
-    def _normalise(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if value.get("clip_id") is None:
-            value = {k: v for k, v in value.items() if k != "clip_id"}
-        return value
-
-    @model_validator(mode="after")
-    def _one_id(self) -> Self:
-        if not self.clip_id and not self.task_id:
-            raise ValueError("the upload answer has neither clip_id nor task_id")
-        return self
-
-    @property
-    def pending(self) -> bool:
-        return not self.clip_id
+    clip_id: str = Field(min_length=1)
 
 
 class BpmResult(_Envelope):

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from .._errors import EndpointRetiredError
-from .._operations import OPERATIONS
+from .._errors import ConfigurationError, EndpointRetiredError
+from .._operations import OPERATIONS, WEBHOOK_FIELDS, Callbacks
 from .._tasks import Task
 from ..models._base import RequestModel
 from ..models.common import TaskSnapshot
@@ -42,7 +42,11 @@ class Resource:
         assert op.family is not None
         try:
             return await self._start(
-                op.route, body, family=op.family, operation=op.reported_name(body)
+                op.route,
+                body,
+                family=op.family,
+                operation=op.reported_name(body),
+                callbacks=op.callbacks,
             )
         except EndpointRetiredError as exc:
             if op.replacement is None:
@@ -74,25 +78,48 @@ class Resource:
 
     # -- the two ways of sending -------------------------------------------------------------------
 
-    async def _start(self, path: str, body: RequestModel, *, family: str, operation: str) -> Task:
+    async def _start(
+        self,
+        path: str,
+        body: RequestModel,
+        *,
+        family: str,
+        operation: str,
+        callbacks: Callbacks = WEBHOOK_FIELDS,
+    ) -> Task:
         """Send a request that starts server work and return the ``Task`` handle.
 
-        When the client's webhook receiver is on and the body names no ``webhook_url``, the
-        receiver's URL and secret are added, and the task will resolve from the callback.
+        When the client's webhook receiver is on and the body names no callback URL (the field
+        ``callbacks`` names), the receiver's URL and secret are added, and the task will resolve
+        from the callback.
         """
         runtime = self._runtime
         hooks = runtime.webhooks
         payload = body.to_wire()
+        url_field = callbacks.url_field
         push = hooks.enabled and self.pushes_webhooks
-        if push and not payload.get("webhook_url"):
-            payload["webhook_url"] = hooks.url
-            if hooks.secret:
-                payload["webhook_secret"] = hooks.secret
+        if push and not payload.get(url_field):
+            if callbacks.secret_field is None and not hooks.account_secret:
+                raise ConfigurationError(
+                    f"{operation} sends no webhook secret, so its callback is signed with your "
+                    "account's default webhook secret, which this client does not know: pass "
+                    f"account_webhook_secret= to the client, or {url_field}= to receive the "
+                    "callback elsewhere (the task then polls)"
+                )
+            payload[url_field] = hooks.url
+            if callbacks.secret_field is not None and hooks.secret:
+                payload[callbacks.secret_field] = hooks.secret
+        if callbacks.required and not payload.get(url_field):
+            raise ConfigurationError(
+                f"{operation} needs a {url_field}: start the client's webhook receiver "
+                f"(client.webhooks.serve() or use()), or pass {url_field}="
+            )
         task_id = await runtime.start_task(path, payload, operation=operation)
-        # Only callbacks that reach this client's receiver can end the wait; a caller's own
-        # webhook_url goes elsewhere, so that task polls as usual.
+        # Only callbacks that reach this client's receiver, signed with a secret it knows, can
+        # end the wait; a caller's own callback URL goes elsewhere, so that task polls as usual.
         task = runtime.task(task_id, family, operation=operation, fresh=True)
-        if push and payload.get("webhook_url") == hooks.url:
+        verifiable = callbacks.secret_field is not None or bool(hooks.account_secret)
+        if push and verifiable and payload.get(url_field) == hooks.url:
             runtime.hub.expect(task_id)
             # A handle nobody keeps (a service that stores only the id) would otherwise pin
             # its wake-up future, and later the callback's snapshot, for the client's life.
