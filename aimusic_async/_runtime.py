@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
-from . import _constants as C
 from ._errors import ConfigurationError
 from ._tasks import DurationEstimates, PollPolicy, Task
 from .families import Family
 
 if TYPE_CHECKING:
-    from ._hub import PushHub
     from ._transport import RequestKind, RequestOptions, Response, Transport
+    from .hubs import Hub
 
 __all__ = ["FamilyRegistry", "Runtime", "WebhookSettings"]
 
@@ -31,10 +30,11 @@ class WebhookSettings:
 
     __slots__ = ("grace", "secret", "url")
 
-    def __init__(self, *, secret: str | None = None, grace: float = C.WEBHOOK_GRACE) -> None:
+    def __init__(self, *, secret: str | None = None, grace: float | None = None) -> None:
         self.url: str | None = None
         self.secret = secret
-        # How long a task started with a webhook waits for it before polling as a safety net.
+        # How long a task started with a webhook waits for it before polling as a safety net;
+        # None: the poll policy's ``webhook_grace``.
         self.grace = grace
 
     @property
@@ -90,7 +90,7 @@ class Runtime:
     transport: Transport
     options: RequestOptions
     poll: PollPolicy
-    hub: PushHub
+    hub: Hub
     estimates: DurationEstimates
     webhooks: WebhookSettings
     families: FamilyRegistry
@@ -120,11 +120,16 @@ class Runtime:
         *,
         operation: str | None = None,
         fresh: bool = False,
+        push: bool | None = None,
     ) -> Task:
         """A ``Task`` handle on this runtime. ``fresh``: its start was just seen (it teaches the
-        duration estimates); ``operation`` groups it with tasks of the same kind."""
+        duration estimates); ``operation`` groups it with tasks of the same kind; ``push``: it
+        expects a callback through the hub (None: when this client receives callbacks or
+        shares its hub with other processes)."""
         resolved = self.family(family) if isinstance(family, str) else family
-        return Task(self, task_id, resolved, operation=operation, fresh=fresh)
+        if push is None:
+            push = self.webhooks.enabled or self.hub.shared
+        return Task(self, task_id, resolved, operation=operation, fresh=fresh, push=push)
 
     # The three below hand back the transport's own coroutine rather than awaiting it in one of
     # their own: one coroutine less on every request.

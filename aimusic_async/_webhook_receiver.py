@@ -19,7 +19,12 @@ from ._constants import (
     WEBHOOK_READ_BUFFER,
 )
 from ._delivery import Delivery
-from ._errors import DeliveryRefused, ResponseValidationError, WebhookVerificationError
+from ._errors import (
+    DeliveryRefused,
+    HubUnavailableError,
+    ResponseValidationError,
+    WebhookVerificationError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -107,12 +112,17 @@ async def respond(
             resp.force_close()
             return resp
         try:
-            event = await manager.handle(body, request.headers)
+            event = await manager.handle(body, request.headers, url=str(request.rel_url))
         except WebhookVerificationError:
             # The reason is logged by handle(); the sender learns only that it was refused.
             return _json(401, error="signature verification failed")
         except ResponseValidationError:
             return _json(400, error="unparseable webhook body")
+        except HubUnavailableError:
+            # Stored nowhere for the other processes: the sender's retry gets another chance.
+            resp = _json(503, error="result store unavailable")
+            resp.headers["Retry-After"] = "1"
+            return resp
         return _json(200, received=True, duplicate=event is None)
     finally:
         delivery.close()

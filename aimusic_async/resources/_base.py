@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from .._errors import EndpointRetiredError
+from .._errors import EndpointRetiredError, SubmissionUnknownError
 from .._operations import OPERATIONS
 from .._tasks import Task
 from ..models._base import RequestModel
 from ..models.common import TaskSnapshot
+from ..webhooks import new_reference, with_reference
 
 if TYPE_CHECKING:
     from .._runtime import Runtime
@@ -70,7 +70,7 @@ class Resource:
         """One poll of a task of operation ``name``'s family: its current snapshot."""
         family = OPERATIONS[name].family
         assert family is not None  # every poll operation names its family
-        return await self._runtime.task(task_id, family).refresh()
+        return await self._runtime.task(task_id, family, push=False).refresh()
 
     # -- the two ways of sending -------------------------------------------------------------------
 
@@ -78,26 +78,28 @@ class Resource:
         """Send a request that starts server work and return the ``Task`` handle.
 
         When the client's webhook receiver is on and the body names no ``webhook_url``, the
-        receiver's URL and secret are added, and the task will resolve from the callback.
+        receiver's URL (with a fresh correlation reference in its query) and secret are added,
+        and the task will resolve from the callback. A ``SubmissionUnknownError`` of such a
+        start carries the reference, for ``client.recover``.
         """
         runtime = self._runtime
         hooks = runtime.webhooks
         payload = body.to_wire()
-        push = hooks.enabled and self.pushes_webhooks
-        if push and not payload.get("webhook_url"):
-            payload["webhook_url"] = hooks.url
-            if hooks.secret:
-                payload["webhook_secret"] = hooks.secret
-        task_id = await runtime.start_task(path, payload, operation=operation)
         # Only callbacks that reach this client's receiver can end the wait; a caller's own
         # webhook_url goes elsewhere, so that task polls as usual.
-        task = runtime.task(task_id, family, operation=operation, fresh=True)
-        if push and payload.get("webhook_url") == hooks.url:
-            runtime.hub.expect(task_id)
-            # A handle nobody keeps (a service that stores only the id) would otherwise pin
-            # its wake-up future, and later the callback's snapshot, for the client's life.
-            weakref.finalize(task, runtime.hub.release, task_id)
-        return task
+        ours = hooks.enabled and self.pushes_webhooks and not payload.get("webhook_url")
+        reference = None
+        if ours and hooks.url is not None:
+            reference = new_reference()
+            payload["webhook_url"] = with_reference(hooks.url, reference)
+            if hooks.secret:
+                payload["webhook_secret"] = hooks.secret
+        try:
+            task_id = await runtime.start_task(path, payload, operation=operation)
+        except SubmissionUnknownError as exc:
+            exc.reference = reference
+            raise
+        return runtime.task(task_id, family, operation=operation, fresh=True, push=ours)
 
     async def _call(
         self,
