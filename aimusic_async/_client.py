@@ -205,16 +205,16 @@ class AIMusicClient:
         """
         if not isinstance(error, SubmissionUnknownError):
             raise ConfigurationError("recover() takes the SubmissionUnknownError of a start")
+        if timeout is None:
+            timeout = C.RECOVER_TIMEOUT
+        elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise ConfigurationError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         reference = error.reference
         if reference is None:
             raise ConfigurationError(
                 "this start asked for no webhook, so it carries no reference to recover by; "
                 "start tasks after client.webhooks.serve() or use()"
             )
-        if timeout is None:
-            timeout = C.RECOVER_TIMEOUT
-        elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
-            raise ConfigurationError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         task_id = await self._runtime.hub.resolve(reference, float(timeout))
         if task_id is None:
             return None
