@@ -409,9 +409,7 @@ def reference_of(url: str | None) -> str | None:
     if not url:
         return None
     try:
-        values = [
-            v for k, v in parse_qsl(urlsplit(str(url)).query) if k == C.REFERENCE_PARAM
-        ]
+        values = [v for k, v in parse_qsl(urlsplit(str(url)).query) if k == C.REFERENCE_PARAM]
     except ValueError:
         return None
     if len(values) != 1 or not _REFERENCE.fullmatch(values[0]):
