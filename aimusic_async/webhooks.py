@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
@@ -395,12 +395,16 @@ def new_reference() -> str:
 
 
 def with_reference(url: str, reference: str) -> str:
-    """``url`` with ``aimusic_ref=<reference>`` added to its query (any other query kept)."""
+    """``url`` with ``aimusic_ref=<reference>`` added to its query; the rest of the query is kept
+    byte for byte (it may be signed or encoded in a way a round trip would change)."""
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    query = [(k, v) for k, v in query if k != C.REFERENCE_PARAM]
-    query.append((C.REFERENCE_PARAM, reference))
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    kept = [
+        part
+        for part in parts.query.split("&")
+        if part and part.partition("=")[0] != C.REFERENCE_PARAM
+    ]
+    kept.append(f"{C.REFERENCE_PARAM}={reference}")
+    return urlunsplit(parts._replace(query="&".join(kept)))
 
 
 def reference_of(url: str | None) -> str | None:

@@ -160,7 +160,7 @@ async def test_only_a_verified_callback_links_its_reference(client_factory: Clie
 
 def test_the_reference_goes_into_the_query_beside_what_is_there() -> None:
     url = with_reference("https://svc.example/hooks?tenant=7&x=a%20b", "B" * 22)
-    assert url == "https://svc.example/hooks?tenant=7&x=a+b&aimusic_ref=" + "B" * 22
+    assert url == "https://svc.example/hooks?tenant=7&x=a%20b&aimusic_ref=" + "B" * 22
     assert reference_of(url) == "B" * 22
     assert reference_of(with_reference(url, "C" * 22)) == "C" * 22  # replaced, not doubled
     assert reference_of("https://svc.example/hooks") is None
