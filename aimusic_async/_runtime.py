@@ -128,7 +128,9 @@ class Runtime:
         shares its hub with other processes)."""
         resolved = self.family(family) if isinstance(family, str) else family
         if push is None:
-            push = self.webhooks.enabled or self.hub.shared
+            # A family may say it never calls back (``pushes_webhooks = False``).
+            calls_back = getattr(resolved, "pushes_webhooks", True)
+            push = bool(calls_back) and (self.webhooks.enabled or self.hub.shared)
         return Task(self, task_id, resolved, operation=operation, fresh=fresh, push=push)
 
     # The three below hand back the transport's own coroutine rather than awaiting it in one of
