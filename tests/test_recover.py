@@ -57,6 +57,8 @@ async def test_every_start_whose_answer_was_lost_is_recovered(
     assert all(err.reference is not None for err in unknown)
 
     recovered = await asyncio.gather(*(client.recover(err, timeout=10) for err in unknown))
+    left = sum(1 for t in recovered if t is None)
+    print(f"\nunknown starts: {len(unknown)} of 40 before recovery, {left} after")
     assert None not in recovered
     for err, task in zip(unknown, recovered, strict=True):
         assert task is not None
@@ -69,6 +71,7 @@ async def test_every_start_whose_answer_was_lost_is_recovered(
     assert len(results) == 40
     assert emu.stats.polls == 0  # every result came by callback
     assert client.webhooks.stats.linked == 40
+    print(f"creates {emu.stats.creates}, tasks held {len(held)}, polls {emu.stats.polls}")
 
 
 async def test_a_start_that_never_happened_recovers_to_none(
