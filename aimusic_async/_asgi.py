@@ -62,7 +62,13 @@ class ASGIReceiver:
             return  # the sender hung up mid-body: nobody to answer
         # After a refusal (408, 413, 503) the connection goes: the server closes it once the
         # answer is out, whatever the sender still has to send.
-        await _answer(send, answer.status, answer.fields, close=answer.refused is not None)
+        await _answer(
+            send,
+            answer.status,
+            answer.fields,
+            close=answer.refused is not None,
+            retry_after=answer.retry_after,
+        )
 
 
 class _Body:
@@ -127,7 +133,13 @@ def _url(scope: Scope, headers: CIMultiDict[str]) -> str:
 
 
 async def _answer(
-    send: Send, status: int, fields: object, *, close: bool, allow: bool = False
+    send: Send,
+    status: int,
+    fields: object,
+    *,
+    close: bool,
+    allow: bool = False,
+    retry_after: int | None = None,
 ) -> None:
     body = json.dumps(fields, separators=(",", ":")).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
@@ -135,6 +147,8 @@ async def _answer(
         headers.append((b"allow", b"POST"))
     if close:
         headers.append((b"connection", b"close"))
+    if retry_after is not None:
+        headers.append((b"retry-after", b"%d" % retry_after))
     try:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

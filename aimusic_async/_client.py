@@ -13,12 +13,12 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from . import _constants as C
-from ._errors import ConfigurationError
-from ._hub import PushHub
+from ._errors import ConfigurationError, SubmissionUnknownError
 from ._runtime import FamilyRegistry, Runtime, WebhookSettings
 from ._tasks import DurationEstimates, PollPolicy, Task
 from ._transport import RequestOptions, Transport
 from .families import Family, builtin_families
+from .hubs import Hub, MemoryHub
 
 if TYPE_CHECKING:
     from ._journal import Journal
@@ -56,6 +56,7 @@ class AIMusicClient:
         webhook_secret: str | None = None,
         session: aiohttp.ClientSession | None = None,
         account_webhook_secret: str | None = None,
+        hub: Hub | str | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get(C.API_KEY_ENV)
         if not key or not isinstance(key, str) or not key.strip():
@@ -72,7 +73,7 @@ class AIMusicClient:
             transport=Transport(api_key=key, base_url=url.rstrip("/"), session=session),
             options=options,
             poll=poll or PollPolicy(),
-            hub=PushHub(),
+            hub=_hub_from(hub),
             # How long tasks of each operation take, learned as they finish (adaptive polling).
             estimates=DurationEstimates(),
             webhooks=WebhookSettings(
@@ -94,8 +95,9 @@ class AIMusicClient:
         return self._runtime.poll
 
     @property
-    def hub(self) -> PushHub:
-        """Where webhook results meet the tasks waiting for them (in-process)."""
+    def hub(self) -> Hub:
+        """Where webhook results meet the tasks waiting for them: ``hub=`` (a ``RedisHub`` to
+        share results between processes), else a ``MemoryHub`` of this client's own."""
         return self._runtime.hub
 
     @property
@@ -122,8 +124,12 @@ class AIMusicClient:
             if "webhooks" in self.__dict__:
                 await self.webhooks.aclose()
         finally:
-            # The pool is closed even when stopping the receiver failed or was cancelled.
-            await self._runtime.transport.aclose()
+            # The pool and the hub are closed even when stopping the receiver failed or was
+            # cancelled (the hub given to this client is its own: it closes with it).
+            try:
+                await self._runtime.transport.aclose()
+            finally:
+                await self._runtime.hub.aclose()
 
     # -- namespaces --------------------------------------------------------------------------
     @cached_property
@@ -187,6 +193,39 @@ class AIMusicClient:
         if not isinstance(task_id, str) or not task_id.strip():
             raise ConfigurationError("task_id must be a non-empty string")
         return self._runtime.task(task_id.strip(), family)
+
+    async def recover(
+        self, error: SubmissionUnknownError, *, timeout: float | None = None
+    ) -> Task | None:
+        """The task a start whose answer was lost created, once its callback arrived.
+
+        ``error`` is the ``SubmissionUnknownError`` of a start that asked for a webhook (its
+        ``reference`` is set). Waits up to ``timeout`` seconds (default ``RECOVER_TIMEOUT``,
+        ten minutes: callbacks come when tasks finish) for a callback carrying that reference
+        to reach any receiver sharing this client's hub, and returns a handle on the task, or
+        None when none came (the start most likely never happened). Never re-sends the start.
+        Raises ``HubUnavailableError`` when the hub could not be asked, and
+        ``ConfigurationError`` for an error without a reference.
+        """
+        if not isinstance(error, SubmissionUnknownError):
+            raise ConfigurationError("recover() takes the SubmissionUnknownError of a start")
+        if timeout is None:
+            timeout = C.RECOVER_TIMEOUT
+        elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise ConfigurationError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        reference = error.reference
+        if reference is None:
+            raise ConfigurationError(
+                "this start asked for no webhook, so it carries no reference to recover by; "
+                "start tasks after client.webhooks.serve() or use()"
+            )
+        task_id = await self._runtime.hub.resolve(reference, float(timeout))
+        if task_id is None:
+            return None
+        family, _, _ = error.operation.partition(".")
+        if family not in self._runtime.families:
+            family = "sonic"
+        return self._runtime.task(task_id, family, operation=error.operation, push=True)
 
     # -- account, batch, downloads -------------------------------------------------------------
     async def credits(self) -> Credits:
@@ -258,6 +297,22 @@ def runtime_of(client: AIMusicClient) -> Runtime:
     """The client's ``Runtime``: a seam for tests and extensions that need the transport, the
     duration estimates or the webhook settings without reaching into the client."""
     return client._runtime
+
+
+def _hub_from(hub: Hub | str | None) -> Hub:
+    """The hub a client was given: a hub object, a ``redis://`` URL, or None for its own
+    in-process hub."""
+    if hub is None:
+        return MemoryHub()
+    if isinstance(hub, str):
+        from .hubs import RedisHub
+
+        return RedisHub(hub)
+    if not isinstance(hub, Hub):
+        raise ConfigurationError(
+            f"hub must be a Hub (MemoryHub, RedisHub) or a redis:// URL, got {type(hub).__name__}"
+        )
+    return hub
 
 
 def _check_base_url(url: str) -> None:

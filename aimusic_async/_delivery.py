@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _constants as C
-from ._errors import DeliveryRefused, ResponseValidationError, WebhookVerificationError
+from ._errors import (
+    DeliveryRefused,
+    HubUnavailableError,
+    ResponseValidationError,
+    WebhookVerificationError,
+)
 
 if TYPE_CHECKING:
     from .webhooks import WebhookManager, WebhookStats
@@ -192,6 +197,8 @@ class Answer:
     status: int
     fields: Mapping[str, object] = field(default_factory=dict)
     refused: DeliveryRefused | None = None
+    # Seconds for a Retry-After header (a 503 the sender should retry soon).
+    retry_after: int | None = None
 
 
 def _refusal(refused: DeliveryRefused) -> Answer:
@@ -235,7 +242,8 @@ async def receive_callback(
     slot is taken (``before_read`` runs once it is, e.g. to send ``100 Continue``), the body read
     with :func:`read_body`, and ``handle``'s outcome mapped: 401 for a bad signature (the reason
     is logged by ``handle``, the sender learns only that it was refused), 400 for a body that
-    does not parse, 200 otherwise (duplicates and unknown tasks too). ``url`` is the URL the
+    does not parse, 503 (``Retry-After: 1``) when a shared hub cannot store the result, 200
+    otherwise (duplicates and unknown tasks too). ``url`` is the URL the
     callback was posted to, query included.
     """
     limit = manager.max_body
@@ -263,6 +271,10 @@ async def receive_callback(
             return Answer(401, {"error": "signature verification failed"})
         except ResponseValidationError:
             return Answer(400, {"error": "unparseable webhook body"})
+        except HubUnavailableError:
+            # Stored nowhere for the other processes (local waiters already have it): the
+            # sender's retry gets another chance to store it.
+            return Answer(503, {"error": "result store unavailable"}, retry_after=1)
         return Answer(200, {"received": True, "duplicate": event is None})
     finally:
         delivery.close()

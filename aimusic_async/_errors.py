@@ -24,6 +24,7 @@ AIMusicError
 ├── DeliveryRefused               a callback turned away by the receiver's bounds (408/413/503)
 ├── ConfigurationError            a setting or argument the SDK cannot use (a ValueError)
 ├── ClientClosedError             the client was closed before or during a call (a RuntimeError)
+├── HubUnavailableError           the shared hub (Redis) cannot be reached (a ConnectionError)
 ├── DownloadError                 a file could not be downloaded
 │   └── DestinationError          the destination cannot take it (an OSError)
 │       ├── DestinationExistsError        the file exists (a FileExistsError)
@@ -58,6 +59,7 @@ __all__ = [
     "DestinationNotWritableError",
     "DownloadError",
     "EndpointRetiredError",
+    "HubUnavailableError",
     "InsufficientCreditsError",
     "JournalConflictError",
     "JournalError",
@@ -223,6 +225,9 @@ class SubmissionUnknownError(AIMusicError):
 
     The SDK does not re-send it (that could pay twice). ``operation`` and ``payload`` say what
     was sent (secrets removed) so the caller can check and decide; ``reason`` says what happened.
+    ``reference`` is the correlation reference a start that asked for a webhook carried in its
+    ``webhook_url`` (None otherwise): ``await client.recover(error)`` finds the task by it once
+    the task's callback arrived.
     """
 
     def __init__(
@@ -232,6 +237,7 @@ class SubmissionUnknownError(AIMusicError):
         operation: str,
         path: str,
         payload: dict[str, Any] | None = None,
+        reference: str | None = None,
     ) -> None:
         super().__init__(
             f"the {operation} request may or may not have started a task ({reason}); "
@@ -241,6 +247,7 @@ class SubmissionUnknownError(AIMusicError):
         self.operation = operation
         self.path = path
         self.payload = payload or {}
+        self.reference = reference
 
 
 class TaskFailedError(AIMusicError):
@@ -283,6 +290,14 @@ class ConfigurationError(AIMusicError, ValueError):
 
 class ClientClosedError(AIMusicError, RuntimeError):
     """The client was closed before the call, or while the call was waiting."""
+
+
+class HubUnavailableError(AIMusicError, ConnectionError):
+    """The shared hub (Redis) could not be reached or did not answer in time.
+
+    Waits never raise it (they poll instead). The webhook receiver raises it when a verified
+    callback could not be stored for other processes (answer 503 so the sender retries), and
+    ``client.recover`` when it cannot tell whether a callback arrived."""
 
 
 class DownloadError(AIMusicError):

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
-from . import _constants as C
 from ._errors import ConfigurationError
 from ._tasks import DurationEstimates, PollPolicy, Task
 from .families import Family
 
 if TYPE_CHECKING:
-    from ._hub import PushHub
     from ._transport import RequestKind, RequestOptions, Response, Transport
+    from .hubs import Hub
 
 __all__ = ["FamilyRegistry", "Runtime", "WebhookSettings"]
 
@@ -37,13 +36,14 @@ class WebhookSettings:
         self,
         *,
         secret: str | None = None,
-        grace: float = C.WEBHOOK_GRACE,
+        grace: float | None = None,
         account_secret: str | None = None,
     ) -> None:
         self.url: str | None = None
         self.secret = secret
         self.account_secret = account_secret
-        # How long a task started with a webhook waits for it before polling as a safety net.
+        # How long a task started with a webhook waits for it before polling as a safety net;
+        # None: the poll policy's ``webhook_grace``.
         self.grace = grace
 
     @property
@@ -99,7 +99,7 @@ class Runtime:
     transport: Transport
     options: RequestOptions
     poll: PollPolicy
-    hub: PushHub
+    hub: Hub
     estimates: DurationEstimates
     webhooks: WebhookSettings
     families: FamilyRegistry
@@ -129,11 +129,18 @@ class Runtime:
         *,
         operation: str | None = None,
         fresh: bool = False,
+        push: bool | None = None,
     ) -> Task:
         """A ``Task`` handle on this runtime. ``fresh``: its start was just seen (it teaches the
-        duration estimates); ``operation`` groups it with tasks of the same kind."""
+        duration estimates); ``operation`` groups it with tasks of the same kind; ``push``: it
+        expects a callback through the hub (None: when this client receives callbacks or
+        shares its hub with other processes)."""
         resolved = self.family(family) if isinstance(family, str) else family
-        return Task(self, task_id, resolved, operation=operation, fresh=fresh)
+        if push is None:
+            # A family may say it never calls back (``pushes_webhooks = False``).
+            calls_back = getattr(resolved, "pushes_webhooks", True)
+            push = bool(calls_back) and (self.webhooks.enabled or self.hub.shared)
+        return Task(self, task_id, resolved, operation=operation, fresh=fresh, push=push)
 
     # The three below hand back the transport's own coroutine rather than awaiting it in one of
     # their own: one coroutine less on every request.

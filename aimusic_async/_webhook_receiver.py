@@ -89,7 +89,10 @@ async def respond(
         return resp
     if answer.refused is not None:
         return await _refuse(request, answer.refused)
-    return web.json_response(dict(answer.fields), status=answer.status)
+    resp = web.json_response(dict(answer.fields), status=answer.status)
+    if answer.retry_after is not None:
+        resp.headers["Retry-After"] = str(answer.retry_after)
+    return resp
 
 
 class _GuardedServer(web.Server):

@@ -27,6 +27,7 @@ ERRORS = [
     "DestinationNotWritableError",
     "DownloadError",
     "EndpointRetiredError",
+    "HubUnavailableError",
     "InsufficientCreditsError",
     "JournalConflictError",
     "JournalError",
@@ -80,8 +81,10 @@ PUBLIC = {
         "WebhookStats",
         "dedupe_keys",
         "parse_event",
+        "reference_of",
         "verify_signature",
     ],
+    "aimusic_async.hubs": ["Hub", "MemoryHub", "RedisHub"],
     "aimusic_async.batch": [
         "DEFAULT_CONCURRENCY",
         "BatchProgress",

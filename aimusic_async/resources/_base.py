@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from .._errors import ConfigurationError, EndpointRetiredError
+from .._errors import ConfigurationError, EndpointRetiredError, SubmissionUnknownError
 from .._operations import OPERATIONS, WEBHOOK_FIELDS, Callbacks
 from .._tasks import Task
 from ..models._base import RequestModel
 from ..models.common import TaskSnapshot
+from ..webhooks import new_reference, with_reference
 
 if TYPE_CHECKING:
     from .._runtime import Runtime
@@ -74,7 +74,7 @@ class Resource:
         """One poll of a task of operation ``name``'s family: its current snapshot."""
         family = OPERATIONS[name].family
         assert family is not None  # every poll operation names its family
-        return await self._runtime.task(task_id, family).refresh()
+        return await self._runtime.task(task_id, family, push=False).refresh()
 
     # -- the two ways of sending -------------------------------------------------------------------
 
@@ -90,15 +90,17 @@ class Resource:
         """Send a request that starts server work and return the ``Task`` handle.
 
         When the client's webhook receiver is on and the body names no callback URL (the field
-        ``callbacks`` names), the receiver's URL and secret are added, and the task will resolve
-        from the callback.
+        ``callbacks`` names), the receiver's URL (with a fresh correlation reference in its query)
+        and secret are added, and the task will resolve from the callback. A
+        ``SubmissionUnknownError`` of such a start carries the reference, for ``client.recover``.
         """
         runtime = self._runtime
         hooks = runtime.webhooks
         payload = body.to_wire()
         url_field = callbacks.url_field
-        push = hooks.enabled and self.pushes_webhooks
-        if push and not payload.get(url_field):
+        ours = hooks.enabled and self.pushes_webhooks and not payload.get(url_field)
+        reference = None
+        if ours and hooks.url is not None:
             if callbacks.secret_field is None and not hooks.account_secret:
                 raise ConfigurationError(
                     f"{operation} sends no webhook secret, so its callback is signed with your "
@@ -106,7 +108,8 @@ class Resource:
                     f"account_webhook_secret= to the client, or {url_field}= to receive the "
                     "callback elsewhere (the task then polls)"
                 )
-            payload[url_field] = hooks.url
+            reference = new_reference()
+            payload[url_field] = with_reference(hooks.url, reference)
             if callbacks.secret_field is not None and hooks.secret:
                 payload[callbacks.secret_field] = hooks.secret
         if callbacks.required and not payload.get(url_field):
@@ -114,17 +117,17 @@ class Resource:
                 f"{operation} needs a {url_field}: start the client's webhook receiver "
                 f"(client.webhooks.serve() or use()), or pass {url_field}="
             )
-        task_id = await runtime.start_task(path, payload, operation=operation)
+        try:
+            task_id = await runtime.start_task(path, payload, operation=operation)
+        except SubmissionUnknownError as exc:
+            exc.reference = reference
+            raise
         # Only callbacks that reach this client's receiver, signed with a secret it knows, can
         # end the wait; a caller's own callback URL goes elsewhere, so that task polls as usual.
-        task = runtime.task(task_id, family, operation=operation, fresh=True)
         verifiable = callbacks.secret_field is not None or bool(hooks.account_secret)
-        if push and verifiable and payload.get(url_field) == hooks.url:
-            runtime.hub.expect(task_id)
-            # A handle nobody keeps (a service that stores only the id) would otherwise pin
-            # its wake-up future, and later the callback's snapshot, for the client's life.
-            weakref.finalize(task, runtime.hub.release, task_id)
-        return task
+        return runtime.task(
+            task_id, family, operation=operation, fresh=True, push=ours and verifiable
+        )
 
     async def _call(
         self,
