@@ -22,6 +22,7 @@ from aimusic_async import (
 from aimusic_async._client import runtime_of
 from aimusic_async.models.common import Clip
 from aimusic_async.testing import Emulator
+from aimusic_async.webhooks import reference_of
 from tests.reliability.test_receiver_exhaustion import genuine_body
 from tests.test_webhooks_receiver import signed
 
@@ -50,8 +51,13 @@ async def test_an_async_upload_resolves_from_its_callback_with_no_poll(
     url = await client.webhooks.serve()
     task = await client.sonic.upload_async(AUDIO)
     assert isinstance(task, Task)
-    # The documented fields only: the route takes no webhook_secret.
-    assert emu.tasks[task.id].body == {"url": AUDIO, "callback_url": url}
+    # The documented fields only: the route takes no webhook_secret. The callback URL is the
+    # receiver's, with a correlation reference in its query (for client.recover).
+    body = emu.tasks[task.id].body
+    assert set(body) == {"url", "callback_url"}
+    assert body["url"] == AUDIO
+    assert body["callback_url"].startswith(url + "?")
+    assert reference_of(body["callback_url"]) is not None
     result = await asyncio.wait_for(task, GUARD)
 
     (clip,) = result.clips
