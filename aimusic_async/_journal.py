@@ -37,7 +37,10 @@ JournalState = Literal["planned", "starting", "started", "finished", "failed", "
 
 # Version 2 added the "lost" state. An older SDK would read a lost job as never started and
 # send it again, so the version goes up and older SDKs refuse the file instead.
-_SCHEMA_VERSION = 2
+# Version 3 added each start's correlation reference and send time (columns "reference",
+# "sent_at"): a rerun matches a start whose answer never came to the task its callback named.
+# Opening a version 1 or 2 file adds the two columns.
+_SCHEMA_VERSION = 3
 # Journals written before the header mark below existed: the same table, version 1.
 _LEGACY_VERSION = 1
 # "AIMJ" in SQLite's header field for the owning application: a file without it is not ours.
@@ -83,14 +86,21 @@ class JournalEntry:
     files: list[str] = field(default_factory=list)
     attempts: int = 0
     updated_at: float = 0.0
+    # The correlation reference the last start request carried in its webhook URL (None when
+    # it asked for no webhook), and when it was sent (wall clock): what a rerun recovers by.
+    reference: str | None = None
+    sent_at: float | None = None
 
 
 _COLUMNS = (
     "key, operation, fingerprint, state, family, task_id, result, error, files, attempts, "
-    "updated_at"
+    "updated_at, reference, sent_at"
 )
 # Every column of the table: a "jobs" table with other columns is someone else's.
 _TABLE_COLUMNS = frozenset(_COLUMNS.replace(" ", "").split(",")) | {"params"}
+# Added by version 3; a file of an earlier version gets them when opened.
+_V3_COLUMNS = (("reference", "TEXT"), ("sent_at", "REAL"))
+_EARLIER_COLUMNS = _TABLE_COLUMNS - {name for name, _ in _V3_COLUMNS}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -105,7 +115,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     error       TEXT,
     files       TEXT,
     attempts    INTEGER NOT NULL DEFAULT 0,
-    updated_at  REAL NOT NULL
+    updated_at  REAL NOT NULL,
+    reference   TEXT,
+    sent_at     REAL
 )
 """
 
@@ -115,7 +127,8 @@ def _params_json(params: Mapping[str, Any]) -> str:
 
 
 def _entry(row: tuple[Any, ...]) -> JournalEntry:
-    key, operation, fp, state, family, task_id, result, error, files, attempts, updated = row
+    key, operation, fp, state, family, task_id, result, error, files, attempts, updated = row[:11]
+    reference, sent_at = row[11:]
     return JournalEntry(
         key=key,
         operation=operation,
@@ -128,6 +141,8 @@ def _entry(row: tuple[Any, ...]) -> JournalEntry:
         files=json.loads(files) if files else [],
         attempts=attempts,
         updated_at=updated,
+        reference=reference,
+        sent_at=sent_at,
     )
 
 
@@ -254,6 +269,7 @@ class _Worker(threading.Thread):
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(_SCHEMA)
+            _add_columns(conn)
             conn.execute(f"PRAGMA application_id={_APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
             conn.execute("COMMIT")
@@ -321,8 +337,17 @@ def _check_format(conn: sqlite3.Connection) -> None:
         )
     if "jobs" in names:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(jobs)").fetchall()}
-        if columns != _TABLE_COLUMNS:
+        earlier = version < _SCHEMA_VERSION and columns == _EARLIER_COLUMNS
+        if columns != _TABLE_COLUMNS and not earlier:
             raise _Unusable("not an aimusic journal (its jobs table has other columns)")
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Bring a journal of an earlier version up to this one (inside the open's transaction)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(jobs)").fetchall()}
+    for name, kind in _V3_COLUMNS:
+        if name not in columns:
+            conn.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -519,7 +544,8 @@ class Journal:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "UPDATE jobs SET operation = ?, fingerprint = ?, params = ?, state = 'planned', "
-                "task_id = NULL, family = NULL, result = NULL, error = NULL, updated_at = ? "
+                "task_id = NULL, family = NULL, result = NULL, error = NULL, reference = NULL, "
+                "sent_at = NULL, updated_at = ? "
                 "WHERE key = ? AND state IN ('planned', 'failed')",
                 (operation, fingerprint, _params_json(params), _clock.time(), key),
             )
@@ -538,16 +564,17 @@ class Journal:
 
         return write
 
-    async def mark_starting(self, key: str) -> None:
+    async def mark_starting(self, key: str, reference: str | None = None) -> None:
         """Committed before the start request is sent (the line between "never sent" and
-        "maybe sent"). A task id from an earlier attempt (a lost task) is dropped: the new
-        request's answer names the task from now on."""
+        "maybe sent"), with the correlation reference the request carries (None when it asks
+        for no webhook) and the time. A task id from an earlier attempt (a lost task) is
+        dropped: the new request's answer names the task from now on."""
         await self._submit(
             self._update(
                 key,
                 "state = 'starting', error = NULL, task_id = NULL, family = NULL, "
-                "attempts = attempts + 1",
-                (),
+                "attempts = attempts + 1, reference = ?, sent_at = ?",
+                (reference, _clock.time()),
             )
         )
 

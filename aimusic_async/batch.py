@@ -28,6 +28,7 @@ from pydantic import Field, JsonValue, ValidationError
 from . import _clock
 from ._constants import BATCH_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._constants import BATCH_START_WINDOW as START_WINDOW
+from ._constants import WEBHOOK_GRACE_SHARE
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -35,6 +36,7 @@ from ._errors import (
     BatchStoppedError,
     ClientClosedError,
     ConfigurationError,
+    HubUnavailableError,
     InsufficientCreditsError,
     JournalConflictError,
     SubmissionUnknownError,
@@ -47,6 +49,7 @@ from ._operations import OPERATIONS, Operation
 from ._transport import before_start, redact
 from .models._base import RequestModel
 from .models.common import TaskResult
+from .webhooks import reference_sink
 
 if TYPE_CHECKING:
     from ._client import AIMusicClient
@@ -70,8 +73,10 @@ logger = logging.getLogger("aimusic_async.batch")
 # not_sent: the batch stopped on an account error before this job's start request went out.
 OutcomeStatus = Literal["finished", "failed", "unknown", "not_sent"]
 # run: started in this run. reattached: started by an earlier run, awaited now by id.
+# recovered: a start whose answer never came (in this run or an earlier one), matched to the task
+# it created by the correlation reference its callback carried, and awaited by that task's id.
 # journal: finished in an earlier run; the stored result is re-emitted without a request.
-OutcomeOrigin = Literal["run", "reattached", "journal"]
+OutcomeOrigin = Literal["run", "reattached", "recovered", "journal"]
 
 
 class Job(RequestModel):
@@ -159,7 +164,9 @@ class BatchProgress:
     wait for their result (or download it); ``finished`` / ``failed`` / ``unknown`` /
     ``not_sent`` are done (``resumed`` of the finished came straight from the journal;
     ``not_sent`` were never sent because the batch stopped on an account error). ``started``
-    counts start requests the server accepted in this run.
+    counts start requests the server accepted in this run; ``recovered`` the starts whose answer
+    was lost (in this run or before a crash) that were matched to their task by its callback
+    (a job waiting for that callback counts as ``running``).
     """
 
     def __init__(self, total: int = 0) -> None:
@@ -173,6 +180,7 @@ class BatchProgress:
         self.unknown = 0
         self.not_sent = 0
         self.resumed = 0
+        self.recovered = 0
         self.began = _clock.monotonic()
 
     @property
@@ -213,6 +221,7 @@ class BatchProgress:
             "unknown": self.unknown,
             "not_sent": self.not_sent,
             "resumed": self.resumed,
+            "recovered": self.recovered,
             "done": self.done,
             "rate": round(self.rate, 3),
             "eta": None if eta is None else round(eta, 1),
@@ -338,6 +347,9 @@ class BatchRun(AsyncIterator[JobOutcome]):
         # wrong key or an empty balance, one refusal is all the batch sends.
         self._first_start = asyncio.Lock()
         self._first_answered = False
+        # The longest any task of an operation took from its start to its result in this run
+        # (seconds): how long a start whose answer was lost waits for its callback.
+        self._longest: dict[str, float] = {}
 
     @property
     def stop_reason(self) -> BaseException | None:
@@ -567,16 +579,17 @@ class BatchRun(AsyncIterator[JobOutcome]):
             still_lost = isinstance(outcome.error, TaskNotFoundError)
             if not (entry.state == "lost" and still_lost and self._resubmit_unknown):
                 return outcome
-        elif entry is not None and entry.state in _IN_DOUBT and not self._resubmit_unknown:
+        elif entry is not None and entry.state in _IN_DOUBT:
             reason = entry.error or "the process stopped while its start request was in flight"
-            error = SubmissionUnknownError(
-                # redact: the job's own webhook_secret must not ride along in the error.
-                reason,
-                operation=job.operation,
-                path="",
-                payload=redact(job.params),
-            )
-            return JobOutcome(job, "unknown", error=error)
+            error = self._unknown(job, reason, entry.reference)
+            if entry.reference is not None:
+                # The start asked for a webhook: its callback, received by whichever process
+                # shares the hub, names the task it created. Never a blind re-send.
+                found = await self._recover(work, error, entry.sent_at, in_run=False)
+                if found is not None:
+                    return found
+            if not self._resubmit_unknown:
+                return JobOutcome(job, "unknown", error=error)
 
         # A new start; a job that failed validation in _plan sends nothing.
         if work.invalid is not None:
@@ -593,11 +606,15 @@ class BatchRun(AsyncIterator[JobOutcome]):
         self._changed()
 
         sent = False
+        sent_at: float | None = None
+        # Receives the correlation reference the start makes (if it asks for a webhook), so
+        # the journal holds it before the request leaves.
+        references: list[str] = []
 
         async def mark_starting() -> None:
             # Committed after the rate limiter's wait and before a byte is sent (see
             # _transport.before_start): only a request that may have gone out is "starting".
-            nonlocal sent
+            nonlocal sent, sent_at
             if self._client.is_closed:
                 # Checked here, right before the send: a batch iterated on a closed client
                 # fails its jobs as never sent, instead of leaving them in doubt.
@@ -606,8 +623,8 @@ class BatchRun(AsyncIterator[JobOutcome]):
                 # The batch stopped while this job waited for its turn: send nothing.
                 raise BatchStoppedError(self._stop)
             if journal is not None:
-                await journal.mark_starting(job.key)
-            sent = True
+                await journal.mark_starting(job.key, references[-1] if references else None)
+            sent, sent_at = True, _clock.time()
 
         try:
             op = _operation_of(job.operation)
@@ -617,9 +634,11 @@ class BatchRun(AsyncIterator[JobOutcome]):
             assert self._start_window is not None  # set by the runner before any job
             async with self._start_window:
                 hook = before_start.set(mark_starting)
+                sink = reference_sink.set(references)
                 try:
                     task: Task = await self._send_start(method, job.params)
                 finally:
+                    reference_sink.reset(sink)
                     before_start.reset(hook)
         except BatchStoppedError as exc:
             # Raised by mark_starting before anything was sent or journaled: still queued.
@@ -635,20 +654,97 @@ class BatchRun(AsyncIterator[JobOutcome]):
                     _describe(exc), operation=job.operation, path="", payload=redact(job.params)
                 )
                 unknown.__cause__ = exc
-            if unknown is not None:
+            if unknown is None:
+                # Refused, or never sent: nothing was paid for, a rerun may send it.
                 if journal is not None:
-                    await journal.mark_unknown(job.key, unknown.reason)
-                return JobOutcome(job, "unknown", error=unknown)
-            # Refused, or never sent: nothing was paid for, a rerun may send it.
+                    await journal.mark_failed(job.key, _describe(exc))
+                return JobOutcome(job, "failed", error=exc)
+            if unknown.reference is None and references:
+                unknown.reference = references[-1]
             if journal is not None:
-                await journal.mark_failed(job.key, _describe(exc))
-            return JobOutcome(job, "failed", error=exc)
+                # Kept with the reference committed at "starting": a crash during the wait
+                # below leaves the rerun the same way to the task.
+                await journal.mark_unknown(job.key, unknown.reason)
+        else:
+            unknown = None
         finally:
             p.starting -= 1
+        if unknown is not None:
+            if unknown.reference is not None:
+                found = await self._recover(work, unknown, sent_at, in_run=True)
+                if found is not None:
+                    return found
+            return JobOutcome(job, "unknown", error=unknown)
         p.started += 1
         if journal is not None:
             await journal.mark_started(job.key, task.id, task.family)
-        return await self._await(work, task, origin="run")
+        return await self._await(work, task, origin="run", sent_at=sent_at)
+
+    @staticmethod
+    def _unknown(job: Job, reason: str, reference: str | None) -> SubmissionUnknownError:
+        # redact: the job's own webhook_secret must not ride along in the error.
+        return SubmissionUnknownError(
+            reason,
+            operation=job.operation,
+            path="",
+            payload=redact(job.params),
+            reference=reference,
+        )
+
+    async def _recover(
+        self, work: _Work, error: SubmissionUnknownError, sent_at: float | None, *, in_run: bool
+    ) -> JobOutcome | None:
+        """Wait a bounded time for the callback of a start whose answer was lost; with it, the
+        job continues as started (journal ``started``, outcome origin ``recovered``). None when
+        no callback came, or the hub could not be asked: the job stays unknown.
+
+        A start that created a task is matched when that task calls back, which it does when it
+        finishes. So the wait ends where a started task would stop trusting its callback and
+        poll (``_callback_due``), counted from when the start was sent: a rerun long after a
+        crash only looks. With neither a shared hub nor a receiver of this client's own, no
+        callback can arrive: it only looks."""
+        client, job, p = self._client, work.job, self.progress
+        sent = _clock.time() if sent_at is None else sent_at
+        can_arrive = client.hub.shared or client.webhooks.enabled
+        p.running += 1
+        self._changed()
+        try:
+            while True:
+                left = self._callback_due(job.operation, sent) - _clock.time()
+                try:
+                    task = await client.recover(error, timeout=max(0.0, left) if can_arrive else 0)
+                except HubUnavailableError as exc:
+                    logger.warning(
+                        "batch job %r: could not look up its lost start (%s); reported unknown",
+                        job.key,
+                        exc,
+                    )
+                    return None
+                # Tasks of this batch that finished meanwhile may have moved the end further.
+                if task is not None or not can_arrive:
+                    break
+                if self._callback_due(job.operation, sent) <= _clock.time():
+                    break
+        finally:
+            p.running -= 1
+        if task is None:
+            return None
+        p.recovered += 1
+        if in_run:
+            p.started += 1  # a start of this run that the server accepted, as the others
+        if self._journal is not None:
+            await self._journal.mark_started(job.key, task.id, task.family)
+        return await self._await(work, task, origin="recovered", sent_at=sent)
+
+    def _callback_due(self, operation: str, sent_at: float) -> float:
+        """When a lost start's callback is no longer worth waiting for (wall clock): the longest
+        a task of this operation (or of any, before one finished) took from its start to its
+        result in this run, plus the webhook grace cut to its share of the wait, as a started
+        task waits before it polls; never more than the wait (``PollPolicy.timeout``)."""
+        policy, longest = self._client.poll, self._longest
+        grace = min(self._client.webhooks.grace, WEBHOOK_GRACE_SHARE * policy.timeout)
+        usual = longest.get(operation, max(longest.values(), default=0.0))
+        return sent_at + min(policy.timeout, usual + grace)
 
     async def _send_start(self, method: Callable[..., Awaitable[Task]], params: Any) -> Task:
         if not self._first_answered:
@@ -674,7 +770,16 @@ class BatchRun(AsyncIterator[JobOutcome]):
             self._stop = exc
             logger.info("batch stops starting jobs after %s", _describe(exc))
 
-    async def _await(self, work: _Work, task: Task, *, origin: OutcomeOrigin) -> JobOutcome:
+    async def _await(
+        self,
+        work: _Work,
+        task: Task,
+        *,
+        origin: OutcomeOrigin,
+        sent_at: float | None = None,
+    ) -> JobOutcome:
+        """Wait for the task's result and record it; ``sent_at`` (wall clock) is when this run
+        sent its start, so that its duration bounds the wait for lost starts' callbacks."""
         job, journal, p = work.job, self._journal, self.progress
         p.running += 1
         self._changed()
@@ -703,6 +808,10 @@ class BatchRun(AsyncIterator[JobOutcome]):
                 return JobOutcome(
                     job, "failed", origin=origin, task_id=task.id, family=task.family, error=exc
                 )
+            if sent_at is not None:
+                took = _clock.time() - sent_at
+                if took > self._longest.get(job.operation, 0.0):
+                    self._longest[job.operation] = took
             if journal is not None:
                 await journal.mark_finished(job.key, result.model_dump(mode="json"))
             outcome = JobOutcome(

@@ -13,6 +13,7 @@ import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -390,9 +391,19 @@ def _positive_int(name: str, value: int) -> int:
 _REFERENCE = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
+# A batch learns the reference of the start it is about to send through this: while it holds a
+# list (set per asyncio task), every reference made in that context is appended to it, and the
+# batch's journal commits it before the request goes out.
+reference_sink: ContextVar[list[str] | None] = ContextVar("aimusic_reference_sink", default=None)
+
+
 def new_reference() -> str:
     """A fresh correlation reference for a start's ``webhook_url``."""
-    return secrets.token_urlsafe(C.REFERENCE_BYTES)
+    reference = secrets.token_urlsafe(C.REFERENCE_BYTES)
+    sink = reference_sink.get()
+    if sink is not None:
+        sink.append(reference)
+    return reference
 
 
 def with_reference(url: str, reference: str) -> str:
