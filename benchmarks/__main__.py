@@ -17,10 +17,10 @@ from typing import Any
 
 from aimusic_async import __version__
 
-from . import batch, memory, overhead, polling, scaling
+from . import batch, memory, multiprocess, overhead, polling, scaling
 from ._table import render
 
-SCENARIOS = ("overhead", "batch", "memory", "polling", "scaling")
+SCENARIOS = ("overhead", "batch", "memory", "polling", "scaling", "multiprocess")
 
 # name: (full size, quick size)
 SIZES: dict[str, tuple[float, float]] = {
@@ -35,6 +35,10 @@ SIZES: dict[str, tuple[float, float]] = {
     "polling_spread": (10.0, 1.5),
     "scaling_rate": (100.0, 200.0),
     "scaling_concurrency": (512, 512),
+    "multi_n": (400, 40),
+    "multi_processes": (4, 4),
+    "multi_spread": (4.0, 1.0),
+    "multi_memory_n": (10_000, 1000),
 }
 # Batch sizes of the scaling scenario: (full, quick).
 SCALING_SIZES = ([1000, 5000, 20000], [100, 300])
@@ -217,6 +221,16 @@ def main(argv: list[str] | None = None) -> int:
                 scale=args.scale,
                 seed=args.seed,
                 chosen=_poll_variants(args),
+            )
+        elif name == "multiprocess":
+            res = multiprocess.run(
+                n=_size(args, "multi_n"),
+                processes=_size(args, "multi_processes"),
+                spread=_size(args, "multi_spread"),
+                gen=gen,
+                scale=args.scale,
+                seed=args.seed,
+                memory_n=_size(args, "multi_memory_n"),
             )
         else:
             res = scaling.run(

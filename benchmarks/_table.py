@@ -462,6 +462,72 @@ def _scaling(r: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+_HUB_LABELS = {
+    "one_memory": "1 process, in-process hub",
+    "one_redis": "1 process, Redis hub",
+    "multi_redis": "{p} processes, one Redis hub, one port",
+}
+
+
+def _multiprocess(r: dict[str, Any]) -> list[list[str]]:
+    target = r.get("lag_p95_target_ms", 50.0)
+    title = (
+        f"6. webhook mode across processes: {r['n']} tasks over {r['spread_s']} s, generation "
+        f"{r['generation_time'][0]}-{r['generation_time'][1]} s"
+    )
+    base = r.get("one_memory", {})
+    base_p95 = base.get("lag_ms", {}).get("p95") if "lag_ms" in base else None
+    rows: list[list[str]] = []
+    for name in r["variants"]:
+        v = r.get(name, {})
+        label = _HUB_LABELS.get(name, name).format(p=r["processes"])
+        if "skipped" in v:
+            rows.append([title, label, v["skipped"], "", "", "", "skipped"])
+            title = ""
+            continue
+        lag = v["lag_ms"]
+        crossed = (
+            f"; {v['crossed']} of {v['tasks']} callbacks crossed processes"
+            if v["processes"] > 1
+            else ""
+        )
+        ok = v["polls_per_task"] == 0 and lag["p95"] < target
+        rows.append(
+            [
+                title,
+                f"{label}: polls / task; lag p50 / p95 (ms, unscaled)",
+                f"{v['polls_per_task']:.2f}; {lag['p50']:.1f} / {lag['p95']:.1f}{crossed}",
+                ""
+                if name == "one_memory" or base_p95 is None
+                else f"1 process: p95 {base_p95:.1f}",
+                "" if name == "one_memory" or not base_p95 else f"{lag['p95'] / base_p95:.2f}x",
+                f"0 polls, p95 < {target:g} ms",
+                _verdict(ok, ""),
+            ]
+        )
+        title = ""
+    mem = r.get("memory") or {}
+    bare = (mem.get("bare_asyncio_task") or {}).get("bytes_per_task")
+    for key, label in (("memory_hub", "in-process hub"), ("redis_hub", "Redis hub")):
+        m = mem.get(key)
+        if not m or not bare:
+            continue
+        ratio = m["bytes_per_task"] / bare
+        limit = mem.get("ratio_target", 2.0)
+        rows.append(
+            [
+                "",
+                f"memory: {mem['n']} tasks waiting for a callback, {label} (RSS KB / task)",
+                _f(m["bytes_per_task"] / 1024, 1),
+                f"bare asyncio task: {_f(bare / 1024, 1)}",
+                f"{_f(ratio)}x",
+                f"<= {limit:g}x bare",
+                _verdict(ratio <= limit, ""),
+            ]
+        )
+    return rows
+
+
 def render(results: dict[str, Any]) -> str:
     """A markdown table of every scenario that ran, with the run's date and core count."""
     meta = results["meta"]
@@ -473,6 +539,7 @@ def render(results: dict[str, Any]) -> str:
         ("memory", _memory),
         ("polling", _polling),
         ("scaling", _scaling),
+        ("multiprocess", _multiprocess),
     ):
         if name in results:
             rows.extend(fn(results[name]))

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from aimusic_async import AIMusicClient, PollPolicy
+from aimusic_async.hubs import RedisHub
 
 from ._common import CREATE_PARAMS, rss_bytes
 from ._emulator import EmulatorProcess
@@ -54,6 +55,8 @@ TOP = 10
 # of n (within these bounds) gives the same per-task figures.
 TRACE_MIN, TRACE_MAX = 100, 2000
 _SDK_DIR = os.sep + "aimusic_async" + os.sep
+# Where _child tells a child which hub its tasks wait on (see _sdk).
+HUB_ENV = "AIMUSIC_BENCH_HUB"
 
 
 def _short(filename: str) -> str:
@@ -116,11 +119,20 @@ def _breakdown(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, n: int
     }
 
 
-async def _sdk(base_url: str, api_key: str, n: int, trace: bool = False) -> dict[str, Any]:
+async def _sdk(
+    base_url: str, api_key: str, n: int, trace: bool = False, hub: str | None = None
+) -> dict[str, Any]:
+    """``hub``: None, tasks that poll; ``"memory"``, tasks that wait for a callback on the
+    in-process hub; a ``redis://`` URL, the same on a RedisHub (the multi-process scenario)."""
     if trace:
         tracemalloc.start(TRACE_FRAMES)
     policy = PollPolicy(initial_interval=HOUR, max_interval=HOUR, multiplier=1.0, timeout=2 * HOUR)
-    async with AIMusicClient(api_key, base_url, poll=policy) as client:
+    shared = None if hub in (None, "memory") else RedisHub(hub, namespace=f"bench{os.getpid()}")
+    async with AIMusicClient(api_key, base_url, poll=policy, hub=shared) as client:
+        if hub is not None:
+            # Tasks then wait for their callbacks (which come in an hour, after the reading),
+            # registered with the hub. Nothing listens on the URL; nothing is sent to it.
+            client.webhooks.use("http://127.0.0.1:9/hooks", grace=HOUR)
         waiters: list[asyncio.Task[Any]] = []
 
         async def start(count: int) -> None:
@@ -184,9 +196,14 @@ async def _bare(n: int, trace: bool = False) -> dict[str, Any]:
     return out
 
 
-def _child(mode: str, n: int, base_url: str, api_key: str) -> dict[str, Any]:
+def _child(
+    mode: str, n: int, base_url: str, api_key: str, hub: str | None = None
+) -> dict[str, Any]:
+    """Run one measurement in a fresh process; ``hub`` as for ``_sdk``."""
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ)
+    if hub is not None:
+        env[HUB_ENV] = hub
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     env["AIMUSIC_API_KEY"] = api_key  # not on the command line, where ps would show it
     proc = subprocess.run(
@@ -230,13 +247,14 @@ def run(*, n: int, seed: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory")
     parser.add_argument("mode", choices=("sdk", "sdk-trace", "bare", "bare-trace"))
+    # The hub of the SDK modes (see _sdk) comes through the environment, set by _child.
     parser.add_argument("n", type=int)
     parser.add_argument("base_url")
     args = parser.parse_args()
     trace = args.mode.endswith("-trace")
     if args.mode.startswith("sdk"):
         key = os.environ["AIMUSIC_API_KEY"]
-        result = asyncio.run(_sdk(args.base_url, key, args.n, trace))
+        result = asyncio.run(_sdk(args.base_url, key, args.n, trace, os.environ.get(HUB_ENV)))
     else:
         result = asyncio.run(_bare(args.n, trace))
     print(json.dumps(result))

