@@ -1,4 +1,5 @@
-"""AIMusicClient: configuration, lifecycle and the resource namespaces."""
+"""AIMusicClient: configuration, lifecycle and the resource namespaces; its views
+(``with_options``) and its raw-response flavour (``with_raw_response``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,23 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from typing_extensions import Self
 
 from . import _constants as C
 from ._errors import ConfigurationError
+from ._hooks import EventHooks, Hooks
 from ._hub import PushHub
+from ._namespaces import (
+    AccountMethods,
+    AsyncRaw,
+    LyricsMethods,
+    Namespace,
+    NuroMethods,
+    ProducerMethods,
+    RiffusionMethods,
+    SonicMethods,
+    method,
+)
 from ._runtime import FamilyRegistry, Runtime, WebhookSettings
 from ._tasks import DurationEstimates, PollPolicy, Task
 from ._transport import RequestOptions, Transport
@@ -32,7 +46,7 @@ if TYPE_CHECKING:
     from .resources.sonic import SonicResource
     from .webhooks import WebhookManager
 
-__all__ = ["AIMusicClient", "runtime_of"]
+__all__ = ["AIMusicClient", "AsyncRawClient", "runtime_of"]
 
 
 class AIMusicClient:
@@ -54,7 +68,11 @@ class AIMusicClient:
         poll: PollPolicy | None = None,
         webhook_secret: str | None = None,
         session: aiohttp.ClientSession | None = None,
+        event_hooks: EventHooks | None = None,
     ) -> None:
+        """``event_hooks``: callables (plain or async) per event, ``{"request": [...],
+        "response": [...], "retry": [...], "poll": [...]}``; each gets a frozen event (the
+        manual's Hooks section says what each holds and what a hook that raises does)."""
         key = api_key if api_key is not None else os.environ.get(C.API_KEY_ENV)
         if not key or not isinstance(key, str) or not key.strip():
             raise ConfigurationError(
@@ -66,8 +84,13 @@ class AIMusicClient:
         options = RequestOptions(timeout=timeout, max_retries=max_retries)
         if poll is not None and not isinstance(poll, PollPolicy):
             raise ConfigurationError(f"poll must be a PollPolicy, got {type(poll).__name__}")
+        hooks = Hooks.build(event_hooks)
+        # The client this one is a view of (with_options); None for a client made here.
+        self._parent: AIMusicClient | None = None
         self._runtime = Runtime(
-            transport=Transport(api_key=key, base_url=url.rstrip("/"), session=session),
+            transport=Transport(
+                api_key=key, base_url=url.rstrip("/"), session=session, hooks=hooks
+            ),
             options=options,
             poll=poll or PollPolicy(),
             hub=PushHub(),
@@ -78,7 +101,8 @@ class AIMusicClient:
         )
 
     def __repr__(self) -> str:
-        return f"AIMusicClient(base_url={self.base_url!r})"
+        view = ", view" if self._parent is not None else ""
+        return f"AIMusicClient(base_url={self.base_url!r}{view})"
 
     @property
     def base_url(self) -> str:
@@ -113,7 +137,10 @@ class AIMusicClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close everything the client owns (a session passed in by the caller stays open)."""
+        """Close everything the client owns (a session passed in by the caller stays open).
+        A view (``with_options``) owns nothing: closing it leaves its client open."""
+        if self._parent is not None:
+            return
         try:
             if "webhooks" in self.__dict__:
                 await self.webhooks.aclose()
@@ -160,9 +187,52 @@ class AIMusicClient:
 
     @cached_property
     def webhooks(self) -> WebhookManager:
+        if self._parent is not None:
+            return self._parent.webhooks  # one receiver per client, shared by its views
         from .webhooks import WebhookManager
 
         return WebhookManager(self._runtime)
+
+    # -- views and flavours ------------------------------------------------------------------
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        poll: PollPolicy | None = None,
+    ) -> Self:
+        """A view of this client sending with other request options or polling with another
+        policy; None keeps this client's. It shares the connection pool, the hub, the duration
+        estimates, the webhook receiver and the hooks; closing it closes nothing (close the
+        client). A method's own ``timeout=`` wins over the view's, the view's over the client's.
+
+        >>> patient = client.with_options(timeout=120, max_retries=5)
+        >>> up = await patient.sonic.upload("https://example.com/long-song.mp3")
+        """
+        options = self._runtime.options
+        if timeout is not None or max_retries is not None:
+            options = RequestOptions(
+                timeout=options.timeout if timeout is None else timeout,
+                max_retries=options.max_retries if max_retries is None else max_retries,
+            )
+        if poll is not None and not isinstance(poll, PollPolicy):
+            raise ConfigurationError(f"poll must be a PollPolicy, got {type(poll).__name__}")
+        view = object.__new__(type(self))
+        view._parent = self._parent or self
+        view._runtime = self._runtime.derive(options=options, poll=poll)
+        return view
+
+    @cached_property
+    def with_raw_response(self) -> AsyncRawClient:
+        """The same namespaces, each call returning a ``RawResponse`` (status, headers, raw
+        bytes, request id; ``parse()`` gives what the normal call returns).
+
+        >>> raw = await client.with_raw_response.sonic.create(mv="sonic-v5", custom_mode=False,
+        ...                                                   gpt_description_prompt="rain")
+        >>> print(raw.status_code, raw.request_id)
+        >>> task = raw.parse()
+        """
+        return AsyncRawClient(AsyncRaw(), self)
 
     # -- tasks -------------------------------------------------------------------------------
     def register_family(self, family: Family) -> None:
@@ -185,10 +255,10 @@ class AIMusicClient:
         return self._runtime.task(task_id.strip(), family)
 
     # -- account, batch, downloads -------------------------------------------------------------
-    async def credits(self) -> Credits:
+    async def credits(self, *, timeout: float | None = None) -> Credits:
         """The remaining balance: ``credits`` (plan) and ``extra_credits`` (bought); the same as
         ``client.account.credits()``."""
-        return await self.account.credits()
+        return await self.account.credits(timeout=timeout)
 
     def batch(
         self,
@@ -225,6 +295,37 @@ class AIMusicClient:
         from ._download import download
 
         return await download(self._runtime, clip_or_url, dest, **kwargs)
+
+
+class AsyncRawClient(Namespace[AsyncRaw]):
+    """``client.with_raw_response``: every namespace of the client and ``credits()``, each call
+    returning a ``RawResponse`` whose ``parse()`` is what the normal call returns."""
+
+    credits = method(AIMusicClient.credits)
+
+    @cached_property
+    def sonic(self) -> SonicMethods[AsyncRaw]:
+        return SonicMethods(self._mode, self._target.sonic)
+
+    @cached_property
+    def producer(self) -> ProducerMethods[AsyncRaw]:
+        return ProducerMethods(self._mode, self._target.producer)
+
+    @cached_property
+    def nuro(self) -> NuroMethods[AsyncRaw]:
+        return NuroMethods(self._mode, self._target.nuro)
+
+    @cached_property
+    def riffusion(self) -> RiffusionMethods[AsyncRaw]:
+        return RiffusionMethods(self._mode, self._target.riffusion)
+
+    @cached_property
+    def lyrics(self) -> LyricsMethods[AsyncRaw]:
+        return LyricsMethods(self._mode, self._target.lyrics)
+
+    @cached_property
+    def account(self) -> AccountMethods[AsyncRaw]:
+        return AccountMethods(self._mode, self._target.account)
 
 
 def runtime_of(client: AIMusicClient) -> Runtime:

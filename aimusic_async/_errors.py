@@ -88,7 +88,8 @@ class APIError(AIMusicError):
 
     ``status`` is the HTTP status, ``message`` the server's text (verbatim), ``body`` the decoded
     JSON answer (or the raw text when it was not JSON), ``error_type`` a machine ``type`` field
-    when the server sent one, ``path`` the request path.
+    when the server sent one, ``path`` the request path, ``request_id`` the answer's request id
+    (``x-request-id``, or a proxy's such as ``cf-ray``) to quote to support, None when it had none.
     """
 
     def __init__(
@@ -99,6 +100,7 @@ class APIError(AIMusicError):
         body: Any = None,
         path: str | None = None,
         error_type: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -106,6 +108,7 @@ class APIError(AIMusicError):
         self.body = body
         self.path = path
         self.error_type = error_type
+        self.request_id = request_id
 
     def __str__(self) -> str:
         where = f" ({self.path})" if self.path else ""
@@ -221,6 +224,8 @@ class SubmissionUnknownError(AIMusicError):
 
     The SDK does not re-send it (that could pay twice). ``operation`` and ``payload`` say what
     was sent (secrets removed) so the caller can check and decide; ``reason`` says what happened.
+    ``request_id`` is the answer's request id when an answer came (support can tell from it
+    whether a task was created); ``task_id`` the task the answer named, when it named one.
     """
 
     def __init__(
@@ -230,6 +235,8 @@ class SubmissionUnknownError(AIMusicError):
         operation: str,
         path: str,
         payload: dict[str, Any] | None = None,
+        request_id: str | None = None,
+        task_id: str | None = None,
     ) -> None:
         super().__init__(
             f"the {operation} request may or may not have started a task ({reason}); "
@@ -239,6 +246,8 @@ class SubmissionUnknownError(AIMusicError):
         self.operation = operation
         self.path = path
         self.payload = payload or {}
+        self.request_id = request_id
+        self.task_id = task_id
 
 
 class TaskFailedError(AIMusicError):

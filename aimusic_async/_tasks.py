@@ -27,6 +27,8 @@ from ._errors import (
     TaskNotFoundError,
     TaskTimeoutError,
 )
+from ._hooks import PollEvent, emit
+from ._raw import request_id_of
 from ._transport import Response, is_task_timeout, off_loop, parse_retry_after
 from .families import Family, failure_reason
 from .models.common import TaskResult, TaskSnapshot
@@ -157,7 +159,8 @@ class Task:
 
     ``id`` and ``family`` identify it (rebuild it later with ``client.task(id, family)``);
     ``last`` is the latest snapshot seen, ``result`` the result once finished, ``polls`` how many
-    polls this handle made (a poll the transport retried counts once).
+    polls this handle made (a poll the transport retried counts once), ``request_id`` the request
+    id of the answer that started it (to quote to support; None for a handle rebuilt from an id).
     """
 
     __slots__ = (
@@ -177,6 +180,7 @@ class Task:
         "id",
         "last",
         "polls",
+        "request_id",
         "result",
     )
 
@@ -200,6 +204,7 @@ class Task:
         self.last: TaskSnapshot | None = None
         self.result: TaskResult | None = None
         self.polls = 0
+        self.request_id: str | None = None
         self._failure: TaskFailedError | None = None
         self._next_at: float | None = None
         self._prev_poll: float | None = None
@@ -452,6 +457,18 @@ class Task:
             )
         else:
             snapshot = self._family.parse_task(self.id, response.status, response.data)
+        hooks = self._runtime.transport.hooks
+        if hooks is not None and hooks.poll:
+            await emit(
+                hooks.poll,
+                PollEvent(
+                    task_id=self.id,
+                    family=self._family.name,
+                    status=snapshot.status,
+                    polls=self.polls,
+                    request_id=request_id_of(response.headers),
+                ),
+            )
         hint = parse_retry_after(response.headers.get("Retry-After"))
         return snapshot, hint
 
