@@ -362,10 +362,15 @@ class Transport:
         if old is not None:
             old_loop = self._session_loop
             if old_loop is not None and not old_loop.is_closed() and not old.closed:
+                state = (
+                    "is still running (another thread?)"
+                    if old_loop.is_running()
+                    else "was stopped but not closed (asyncio.run() closes its loop)"
+                )
                 raise ConfigurationError(
-                    "this client's connection pool belongs to another event loop that is still "
-                    "running (another thread?): an AIMusicClient serves one event loop at a "
-                    "time. Use one client per loop, or SyncAIMusicClient from threads."
+                    f"this client's connection pool belongs to another event loop, which "
+                    f"{state}: an AIMusicClient serves one event loop at a time. Use one client "
+                    "per loop, or SyncAIMusicClient from threads."
                 )
             # The old loop has ended (its pool was closed as it shut down): start afresh.
             self._session = None

@@ -431,7 +431,7 @@ def test_a_client_busy_on_another_running_loop_says_why(threaded_emulator: Emula
     thread.start()
     try:
         asyncio.run_coroutine_threadsafe(client.credits(), other).result(10)
-        with pytest.raises(ConfigurationError, match="another event loop that is still running"):
+        with pytest.raises(ConfigurationError, match="another event loop, which is still running"):
             asyncio.run(client.credits())
     finally:
         asyncio.run_coroutine_threadsafe(client.aclose(), other).result(10)
