@@ -7,6 +7,8 @@ from here.
 ...     result = await task
 """
 
+import logging as _logging
+
 from ._client import AIMusicClient
 from ._errors import *  # noqa: F403
 from ._errors import __all__ as _errors_all
@@ -57,3 +59,7 @@ __all__ = [
     "verify_signature",
     *_errors_all,
 ]
+
+# A library adds no handler but a NullHandler (the logging HOWTO's advice): without it, Python's
+# last-resort handler prints our warnings to stderr of programs that chose no logging at all.
+_logging.getLogger("aimusic_async").addHandler(_logging.NullHandler())

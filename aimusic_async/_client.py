@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -15,9 +15,8 @@ import aiohttp
 from typing_extensions import Self
 
 from . import _constants as C
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, SubmissionUnknownError
 from ._hooks import EventHooks, Hooks
-from ._hub import PushHub
 from ._namespaces import (
     AccountMethods,
     AsyncRaw,
@@ -33,9 +32,11 @@ from ._runtime import FamilyRegistry, Runtime, WebhookSettings
 from ._tasks import DurationEstimates, PollPolicy, Task
 from ._transport import RequestOptions, Transport
 from .families import Family, builtin_families
+from .hubs import Hub, MemoryHub
 
 if TYPE_CHECKING:
-    from .batch import Job, JobOutcome
+    from ._journal import Journal
+    from .batch import BatchRun, Job, ProgressHook
     from .models.account import Credits
     from .models.common import Clip
     from .resources.account import AccountResource
@@ -68,6 +69,8 @@ class AIMusicClient:
         poll: PollPolicy | None = None,
         webhook_secret: str | None = None,
         session: aiohttp.ClientSession | None = None,
+        account_webhook_secret: str | None = None,
+        hub: Hub | str | None = None,
         event_hooks: EventHooks | None = None,
     ) -> None:
         """``event_hooks``: callables (plain or async) per event, ``{"request": [...],
@@ -93,10 +96,12 @@ class AIMusicClient:
             ),
             options=options,
             poll=poll or PollPolicy(),
-            hub=PushHub(),
+            hub=_hub_from(hub),
             # How long tasks of each operation take, learned as they finish (adaptive polling).
             estimates=DurationEstimates(),
-            webhooks=WebhookSettings(secret=webhook_secret),
+            webhooks=WebhookSettings(
+                secret=webhook_secret, account_secret=_secret(account_webhook_secret)
+            ),
             families=FamilyRegistry(builtin_families()),
         )
 
@@ -114,8 +119,9 @@ class AIMusicClient:
         return self._runtime.poll
 
     @property
-    def hub(self) -> PushHub:
-        """Where webhook results meet the tasks waiting for them (in-process)."""
+    def hub(self) -> Hub:
+        """Where webhook results meet the tasks waiting for them: ``hub=`` (a ``RedisHub`` to
+        share results between processes), else a ``MemoryHub`` of this client's own."""
         return self._runtime.hub
 
     @property
@@ -145,8 +151,12 @@ class AIMusicClient:
             if "webhooks" in self.__dict__:
                 await self.webhooks.aclose()
         finally:
-            # The pool is closed even when stopping the receiver failed or was cancelled.
-            await self._runtime.transport.aclose()
+            # The pool and the hub are closed even when stopping the receiver failed or was
+            # cancelled (the hub given to this client is its own: it closes with it).
+            try:
+                await self._runtime.transport.aclose()
+            finally:
+                await self._runtime.hub.aclose()
 
     # -- namespaces --------------------------------------------------------------------------
     @cached_property
@@ -254,6 +264,51 @@ class AIMusicClient:
             raise ConfigurationError("task_id must be a non-empty string")
         return self._runtime.task(task_id.strip(), family)
 
+    async def recover(
+        self, error: SubmissionUnknownError, *, timeout: float | None = None
+    ) -> Task | None:
+        """The task a start whose answer was lost created, once its callback arrived.
+
+        ``error`` is the ``SubmissionUnknownError`` of a start that asked for a webhook (its
+        ``reference`` is set). Waits up to ``timeout`` seconds (default ``RECOVER_TIMEOUT``,
+        ten minutes: callbacks come when tasks finish) for a callback carrying that reference
+        to reach any receiver sharing this client's hub, and returns a handle on the task, or
+        None when none came (the start most likely never happened). ``timeout`` bounds that
+        wait, not a request (``with_options`` does not change it). When an answer came and
+        named its task (a response hook raised after it), the handle is returned at once.
+        Never re-sends the start. Raises ``HubUnavailableError`` when the hub could not be
+        asked, and ``ConfigurationError`` for an error with neither a task id nor a reference.
+        """
+        if not isinstance(error, SubmissionUnknownError):
+            raise ConfigurationError("recover() takes the SubmissionUnknownError of a start")
+        if timeout is None:
+            timeout = C.RECOVER_TIMEOUT
+        elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise ConfigurationError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        reference = error.reference
+        family, _, _ = error.operation.partition(".")
+        if family not in self._runtime.families:
+            family = "sonic"
+        if error.task_id is not None:
+            # The answer came and named the task: nothing to wait for. A start that sent this
+            # client's callback URL (it has a reference) resolves from its callback.
+            return self._runtime.task(
+                error.task_id,
+                family,
+                operation=error.operation,
+                push=True if reference is not None else None,
+                request_id=error.request_id,
+            )
+        if reference is None:
+            raise ConfigurationError(
+                "this start asked for no webhook, so it carries no reference to recover by; "
+                "start tasks after client.webhooks.serve() or use()"
+            )
+        task_id = await self._runtime.hub.resolve(reference, float(timeout))
+        if task_id is None:
+            return None
+        return self._runtime.task(task_id, family, operation=error.operation, push=True)
+
     # -- account, batch, downloads -------------------------------------------------------------
     async def credits(self, *, timeout: float | None = None) -> Credits:
         """The remaining balance: ``credits`` (plan) and ``extra_credits`` (bought); the same as
@@ -262,15 +317,22 @@ class AIMusicClient:
 
     def batch(
         self,
-        jobs: Iterable[Job],
+        jobs: Iterable[Job | Mapping[str, Any]],
         *,
         concurrency: int = C.BATCH_CONCURRENCY,
-        journal: str | Path | None = None,
-        download_dir: str | Path | None = None,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        download_dir: str | os.PathLike[str] | None = None,
         resubmit_unknown: bool = False,
-    ) -> AsyncIterator[JobOutcome]:
-        """Run many jobs; yields one outcome per job in completion order (``run_batch`` in
-        ``aimusic_async.batch`` says more)."""
+        progress: ProgressHook | None = None,
+    ) -> BatchRun:
+        """Run many jobs: ``run_batch(client, jobs, ...)`` (in ``aimusic_async.batch``, which
+        says more). Iterate the ``BatchRun`` for one outcome per job in completion order; use it
+        with ``async with`` to stop it on leaving, and read ``run.progress`` at any time.
+
+        >>> async with client.batch(jobs, journal="songs.db") as run:
+        ...     async for outcome in run:
+        ...         print(outcome.job.key, outcome.status, run.progress.done)
+        """
         from .batch import run_batch
 
         return run_batch(
@@ -280,21 +342,37 @@ class AIMusicClient:
             journal=journal,
             download_dir=download_dir,
             resubmit_unknown=resubmit_unknown,
+            progress=progress,
         )
 
-    async def download(self, clip_or_url: Clip | str, dest: str | Path, **kwargs: Any) -> Path:
+    async def download(
+        self,
+        clip_or_url: Clip | str,
+        dest: str | os.PathLike[str],
+        *,
+        retries: int = C.DOWNLOAD_RETRIES,
+        overwrite: bool = False,
+        max_bytes: int | None = C.DOWNLOAD_MAX_BYTES,
+    ) -> Path:
         """Stream a clip's audio (or any http/https URL) to ``dest`` atomically; returns the path.
 
         For a clip saved into a folder the name is ``"<title> [<clip id>].<ext>"``, sanitised; an
-        existing file is kept and the new one numbered unless ``overwrite=True``. Keyword
-        arguments: ``retries``, ``overwrite``, ``max_bytes`` (the manual's Downloads section
-        lists what a file host may not do).
+        existing file is kept and the new one numbered unless ``overwrite=True``. ``retries``:
+        attempts after a transient failure; ``max_bytes``: the largest file accepted (None: no
+        limit). The manual's Downloads section lists what a file host may not do.
 
         >>> path = await client.download(result.succeeded[0], "out/")
         """
         from ._download import download
 
-        return await download(self._runtime, clip_or_url, dest, **kwargs)
+        return await download(
+            self._runtime,
+            clip_or_url,
+            dest,
+            retries=retries,
+            overwrite=overwrite,
+            max_bytes=max_bytes,
+        )
 
 
 class AsyncRawClient(Namespace[AsyncRaw]):
@@ -334,6 +412,22 @@ def runtime_of(client: AIMusicClient) -> Runtime:
     return client._runtime
 
 
+def _hub_from(hub: Hub | str | None) -> Hub:
+    """The hub a client was given: a hub object, a ``redis://`` URL, or None for its own
+    in-process hub."""
+    if hub is None:
+        return MemoryHub()
+    if isinstance(hub, str):
+        from .hubs import RedisHub
+
+        return RedisHub(hub)
+    if not isinstance(hub, Hub):
+        raise ConfigurationError(
+            f"hub must be a Hub (MemoryHub, RedisHub) or a redis:// URL, got {type(hub).__name__}"
+        )
+    return hub
+
+
 def _check_base_url(url: str) -> None:
     """An absolute http(s) URL with a host: anything else fails every request later, with a
     far less helpful error (the key is never part of the message: only the URL is)."""
@@ -347,3 +441,10 @@ def _check_base_url(url: str) -> None:
         raise ConfigurationError(f"base_url must start with http:// or https://, got {url!r}")
     if not host or any(c.isspace() for c in host):
         raise ConfigurationError(f"base_url has no valid host: {url!r}")
+
+
+def _secret(value: str | None) -> str | None:
+    """A webhook secret as given (None: not given); never echoed in the error."""
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ConfigurationError("account_webhook_secret must be a non-empty string")
+    return value

@@ -199,6 +199,12 @@ DOWNLOAD_MAX_REDIRECTS = 5
 # process, and the next download into its folder removes it. A live download rewrites its part
 # file at least every MiB, so an hour only misjudges a transfer slower than ~300 bytes/s.
 DOWNLOAD_STALE_PART_AGE = 3600.0
+# A folder is swept at most this often per process: a part file takes an hour to become stale,
+# so a sweep minutes after the last one finds nothing new, while sweeping before every download
+# would scan a folder of N files N times over a batch (quadratic: 7 ms a scan at 10,000 files).
+DOWNLOAD_SWEEP_INTERVAL = 300.0
+# Folders remembered as recently swept; a batch writes into one or a few.
+DOWNLOAD_SWEPT_FOLDERS = 1024
 # Titles become file names; most file systems allow 255 bytes, leave room for suffixes.
 FILENAME_MAX = 120
 
@@ -235,3 +241,47 @@ SYNC_THREAD_NAME = "aimusic-sync-client"
 # How long close() of a blocking client waits for its event-loop thread to finish closing the
 # pool: closing takes milliseconds; a hook blocking the loop must not hang the caller forever.
 SYNC_CLOSE_TIMEOUT = 30.0
+# -- hubs, the wait that never times out blind, recoverable starts (h11-hubs) ---------------------
+# The in-process hub keeps the final snapshots of the callbacks it saw (one that beat its start's
+# answer home, a result a rebuilt handle or peek() asks for later) up to this many, each a few KB:
+# bounded memory, and far more than the tasks whose callbacks arrive within one wait.
+HUB_MEMORY_LIMIT = 4096
+# How long a hub keeps a final snapshot, a reference -> task id link and a delivery's dedupe keys.
+# A day covers a status page asked the next morning and a batch rerun after a crash; a task's
+# results are useful far longer, but by then polling (or the user's own store) is the answer.
+HUB_TTL = 86_400.0
+# Every Redis call (a command, a connect, the pubsub subscription's confirmation) is abandoned
+# after this long and the hub counted as down: Redis answers in well under a millisecond on a
+# LAN, so a second is a stalled server, and a wait or a receiver must not hang on it.
+HUB_REDIS_TIMEOUT = 1.0
+# The pubsub connection is silent while nothing finishes; after this long without a message it
+# is pinged, so a server that vanished without closing the socket (a paused process, a network
+# partition) is noticed within this plus HUB_REDIS_TIMEOUT.
+HUB_HEALTH_INTERVAL = 5.0
+# Reconnecting to a Redis that is down: 0.1 s, doubling, capped at 5 s (jittered): back within a
+# few seconds of the server, without hammering it while it restarts.
+HUB_RECONNECT_INITIAL = 0.1
+HUB_RECONNECT_MAX = 5.0
+# Pending ids are re-read from Redis (after a reconnect, or as a batch of new waiters) this many
+# keys per MGET: one round trip for a few KB per key, never one giant answer.
+HUB_READ_CHUNK = 500
+# Commands share a small pool beside the one pubsub connection: the receiver's writes and the
+# batched reads never need more, and 10,000 waiting tasks cost no connection of their own.
+HUB_REDIS_MAX_CONNECTIONS = 8
+# A wait whose task expects a callback trusts it for at most this share of the wait (from the
+# task's start to the deadline) before polling as a safety net: the grace of 150 s fits the
+# default 600 s wait, and a 30 s wait gets 7.5 s, leaving room for fallback polls before its end.
+WEBHOOK_GRACE_SHARE = 0.25
+# The last look: a wait that has not seen the task finish polls once this long before its
+# deadline (the same 1 s margin as POLL_DEADLINE_MARGIN), and raises TaskTimeoutError only after
+# that poll said "not finished". For short waits the margin shrinks to this share of the wait.
+LAST_LOOK_MARGIN = 1.0
+LAST_LOOK_SHARE = 0.1
+# The correlation reference a start that asks for a webhook adds to its webhook_url's query: 128
+# random bits, URL-safe (22 characters), so it cannot be guessed and fits the API's URL limit.
+REFERENCE_PARAM = "aimusic_ref"
+REFERENCE_BYTES = 16
+# client.recover(error) waits this long for the callback of a start whose answer was lost: the
+# task calls back when it finishes, and tasks finish within the default wait (POLL_TIMEOUT) or
+# are waited on no longer either; no callback by then means the start most likely never happened.
+RECOVER_TIMEOUT = 600.0

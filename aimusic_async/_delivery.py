@@ -1,20 +1,27 @@
-"""The webhook receiver's bounds on unauthenticated senders (``DeliveryBudget``), free of any
-web framework: how many callbacks at once, their bytes in flight, a whole-body read deadline."""
+"""The webhook receiver's bounds on unauthenticated senders (``DeliveryBudget``) and the receive
+path every receiver shares (``receive_callback``: admit, bounded read, ``handle``, the answer),
+free of any web framework: the aiohttp and ASGI receivers only adapt a request and a response."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _constants as C
-from ._errors import DeliveryRefused
+from ._errors import (
+    DeliveryRefused,
+    HubUnavailableError,
+    ResponseValidationError,
+    WebhookVerificationError,
+)
 
 if TYPE_CHECKING:
-    from .webhooks import WebhookStats
+    from .webhooks import WebhookManager, WebhookStats
 
-__all__ = ["Delivery", "DeliveryBudget"]
+__all__ = ["Answer", "Delivery", "DeliveryBudget", "read_body", "receive_callback"]
 
 T = TypeVar("T")
 
@@ -179,3 +186,95 @@ class DeliveryBudget:
             delivery.bytes = 0
             self.stats.bytes_in_flight = self._bytes
             self.stats.deliveries_in_flight = len(self._active)
+
+
+# -- the receive path every receiver shares --------------------------------------------------------
+@dataclass(frozen=True)
+class Answer:
+    """What a receiver answers one callback: the status and JSON fields, and for a refusal by
+    the bounds (408, 413, 503) the refusal itself: the connection is closed after answering."""
+
+    status: int
+    fields: Mapping[str, object] = field(default_factory=dict)
+    refused: DeliveryRefused | None = None
+    # Seconds for a Retry-After header (a 503 the sender should retry soon).
+    retry_after: int | None = None
+
+
+def _refusal(refused: DeliveryRefused) -> Answer:
+    return Answer(refused.status, {"error": refused.reason}, refused)
+
+
+async def read_body(
+    delivery: Delivery, limit: int, read_chunk: Callable[[], Awaitable[bytes]]
+) -> bytes:
+    """The request body, read within ``delivery``'s bounds; ``read_chunk`` gives the next piece
+    (``b""`` at the end) and raises ``ConnectionError`` when the sender hung up. Raises
+    ``DeliveryRefused``: 413 as soon as it exceeds ``limit`` bytes (never read in full), 408 at
+    the read deadline, 503 when the receiver needs the room."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await delivery.read(read_chunk())
+        if not chunk:
+            delivery.body_read()
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise DeliveryRefused(413, f"body larger than {limit} bytes")
+        delivery.take(len(chunk))
+        chunks.append(chunk)
+
+
+async def receive_callback(
+    manager: WebhookManager,
+    headers: Mapping[str, str],
+    read_chunk: Callable[[], Awaitable[bytes]],
+    *,
+    content_length: int | None,
+    url: str | None,
+    before_read: Callable[[], Awaitable[None]] | None = None,
+) -> Answer | None:
+    """One callback through ``manager``'s bounds and ``manager.handle``: the answer to send, or
+    None when the sender hung up mid-body (nobody to answer).
+
+    A declared ``content_length`` above ``max_body`` is refused before anything is read; then a
+    slot is taken (``before_read`` runs once it is, e.g. to send ``100 Continue``), the body read
+    with :func:`read_body`, and ``handle``'s outcome mapped: 401 for a bad signature (the reason
+    is logged by ``handle``, the sender learns only that it was refused), 400 for a body that
+    does not parse, 503 (``Retry-After: 1``) when a shared hub cannot store the result, 200
+    otherwise (duplicates and unknown tasks too). ``url`` is the URL the
+    callback was posted to, query included.
+    """
+    limit = manager.max_body
+    if content_length is not None and content_length > limit:
+        manager.stats.too_large += 1
+        return _refusal(DeliveryRefused(413, f"body larger than {limit} bytes"))
+    try:
+        delivery = manager.budget.admit()
+    except DeliveryRefused as refused:
+        return _refusal(refused)
+    try:
+        if before_read is not None:
+            await before_read()
+        try:
+            body = await read_body(delivery, limit, read_chunk)
+        except DeliveryRefused as refused:
+            if refused.status == 413:
+                manager.stats.too_large += 1
+            return _refusal(refused)
+        except ConnectionError:
+            return None
+        try:
+            event = await manager.handle(body, headers, url=url)
+        except WebhookVerificationError:
+            return Answer(401, {"error": "signature verification failed"})
+        except ResponseValidationError:
+            return Answer(400, {"error": "unparseable webhook body"})
+        except HubUnavailableError:
+            # Stored nowhere for the other processes (local waiters already have it): the
+            # sender's retry gets another chance to store it.
+            return Answer(503, {"error": "result store unavailable"}, retry_after=1)
+        return Answer(200, {"received": True, "duplicate": event is None})
+    finally:
+        delivery.close()

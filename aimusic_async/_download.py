@@ -61,6 +61,8 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _EMPTY = frozenset({204, 205})  # "no content" by definition
 # Serialises "pick a free name, rename into it" between concurrent downloads in this process.
 _PLACE_LOCK = threading.Lock()
+# Folder -> monotonic time of its last sweep in this process (insertion-ordered, bounded).
+_SWEPT: dict[Path, float] = {}
 # O_EXCL: a fresh file of our own, never one planted at the name. O_BINARY: Windows only.
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 # Random 48-bit names: a second try is already unlikely.
@@ -119,11 +121,21 @@ def _destination_error(exc: OSError, folder: Path, url: str) -> DestinationError
 
 
 def _sweep_stale_parts(folder: Path) -> int:
-    """Remove our part files in ``folder`` untouched for ``C.DOWNLOAD_STALE_PART_AGE``.
+    """Remove our part files in ``folder`` untouched for ``C.DOWNLOAD_STALE_PART_AGE`` (at most
+    once per ``C.DOWNLOAD_SWEEP_INTERVAL`` per folder).
 
     Only regular files with our exact name pattern (and, on POSIX, our owner) qualify: never a
     symlink, a folder, or anyone else's file. Races with another sweeper are harmless.
     """
+    now = _clock.monotonic()
+    with _PLACE_LOCK:
+        last = _SWEPT.get(folder)
+        if last is not None and now - last < C.DOWNLOAD_SWEEP_INTERVAL:
+            return 0
+        _SWEPT.pop(folder, None)
+        _SWEPT[folder] = now
+        while len(_SWEPT) > C.DOWNLOAD_SWEPT_FOLDERS:
+            del _SWEPT[next(iter(_SWEPT))]
     # Wall clock, not _clock: file times are the file system's wall clock.
     cutoff = time.time() - C.DOWNLOAD_STALE_PART_AGE
     uid = os.geteuid() if hasattr(os, "geteuid") else None

@@ -24,10 +24,12 @@ AIMusicError
 ├── DeliveryRefused               a callback turned away by the receiver's bounds (408/413/503)
 ├── ConfigurationError            a setting or argument the SDK cannot use (a ValueError)
 ├── ClientClosedError             the client was closed before or during a call (a RuntimeError)
+├── HubUnavailableError           the shared hub (Redis) cannot be reached (a ConnectionError)
 ├── DownloadError                 a file could not be downloaded
 │   └── DestinationError          the destination cannot take it (an OSError)
 │       ├── DestinationExistsError        the file exists (a FileExistsError)
 │       └── DestinationNotWritableError   the folder is not writable (a PermissionError)
+├── BatchStoppedError            a batch job not sent: the batch stopped on an account error
 └── JournalError                  the batch journal cannot be used
     ├── JournalInUseError         another run holds it
     ├── JournalConflictError      a job key whose request changed (a ValueError)
@@ -47,6 +49,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchStoppedError",
     "ClientClosedError",
     "ConfigurationError",
     "ContentRejectedError",
@@ -56,6 +59,7 @@ __all__ = [
     "DestinationNotWritableError",
     "DownloadError",
     "EndpointRetiredError",
+    "HubUnavailableError",
     "InsufficientCreditsError",
     "JournalConflictError",
     "JournalError",
@@ -226,6 +230,9 @@ class SubmissionUnknownError(AIMusicError):
     was sent (secrets removed) so the caller can check and decide; ``reason`` says what happened.
     ``request_id`` is the answer's request id when an answer came (support can tell from it
     whether a task was created); ``task_id`` the task the answer named, when it named one.
+    ``reference`` is the correlation reference a start that asked for a webhook carried in its
+    ``webhook_url`` (None otherwise): ``await client.recover(error)`` finds the task by it once
+    the task's callback arrived.
     """
 
     def __init__(
@@ -237,6 +244,7 @@ class SubmissionUnknownError(AIMusicError):
         payload: dict[str, Any] | None = None,
         request_id: str | None = None,
         task_id: str | None = None,
+        reference: str | None = None,
     ) -> None:
         super().__init__(
             f"the {operation} request may or may not have started a task ({reason}); "
@@ -248,6 +256,7 @@ class SubmissionUnknownError(AIMusicError):
         self.payload = payload or {}
         self.request_id = request_id
         self.task_id = task_id
+        self.reference = reference
 
 
 class TaskFailedError(AIMusicError):
@@ -292,6 +301,14 @@ class ClientClosedError(AIMusicError, RuntimeError):
     """The client was closed before the call, or while the call was waiting."""
 
 
+class HubUnavailableError(AIMusicError, ConnectionError):
+    """The shared hub (Redis) could not be reached or did not answer in time.
+
+    Waits never raise it (they poll instead). The webhook receiver raises it when a verified
+    callback could not be stored for other processes (answer 503 so the sender retries), and
+    ``client.recover`` when it cannot tell whether a callback arrived."""
+
+
 class DownloadError(AIMusicError):
     """A file could not be downloaded. ``url`` has its query string and any credentials
     removed (CDN URLs are often signed); ``status`` is the HTTP status when the server answered,
@@ -321,6 +338,19 @@ class DestinationExistsError(DestinationError, FileExistsError):
 
 class DestinationNotWritableError(DestinationError, PermissionError):
     """The destination folder does not let us create the file. Raised before downloading."""
+
+
+class BatchStoppedError(AIMusicError):
+    """A batch job that was not sent: the batch stopped starting jobs after ``stopped_by``, an
+    error about the account (``AuthenticationError``, ``InsufficientCreditsError``,
+    ``SubscriptionInactiveError``) that every further start would have met too. Nothing was
+    charged for the job; its journal state is unchanged, so a rerun starts it."""
+
+    def __init__(self, stopped_by: BaseException) -> None:
+        super().__init__(
+            f"not sent: the batch stopped after {type(stopped_by).__name__}: {stopped_by}"
+        )
+        self.stopped_by = stopped_by
 
 
 class JournalError(AIMusicError):

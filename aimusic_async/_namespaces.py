@@ -154,6 +154,7 @@ class SonicMethods(Namespace[M]):
     stems_full = method(SonicResource.stems_full)
     create_voice = method(SonicResource.create_voice)
     upload = method(SonicResource.upload)
+    upload_async = method(SonicResource.upload_async)
     create_persona = method(SonicResource.create_persona)
     bpm = method(SonicResource.bpm)
     vox = method(SonicResource.vox)

@@ -36,6 +36,7 @@ from .models.sonic_requests import (
     AddInstrumentalRequest,
     AddVocalsRequest,
     AlignedLyricsRequest,
+    AsyncUploadRequest,
     BpmRequest,
     ConcatMusicRequest,
     CoverMusicRequest,
@@ -74,6 +75,7 @@ from .models.sonic_results import (
 __all__ = [
     "CALL_OPTIONS",
     "OPERATIONS",
+    "Callbacks",
     "Kind",
     "Operation",
     "Parameter",
@@ -100,6 +102,24 @@ class Parameter:
     required: bool
     default: Any
     annotation: Any
+
+
+@dataclass(frozen=True)
+class Callbacks:
+    """How a task-starting operation asks for its callback: the request field naming the URL,
+    the one carrying the secret (None: the route takes none, so the account's default webhook
+    secret signs its callbacks), and whether the route needs a URL at all."""
+
+    url_field: str = "webhook_url"
+    secret_field: str | None = "webhook_secret"
+    required: bool = False
+
+
+# What every generation route takes (an optional webhook_url and webhook_secret).
+WEBHOOK_FIELDS = Callbacks()
+# The async mode of /sonic/upload: callback_url is what makes it a task, and the route takes no
+# secret of its own.
+UPLOAD_CALLBACK = Callbacks("callback_url", None, required=True)
 
 
 @dataclass(frozen=True)
@@ -130,6 +150,8 @@ class Operation:
     # Parameters the model's own checks require although the field is typed optional (it is
     # shared with task types that do not need it), like the lyrics add_vocals sings.
     requires: tuple[str, ...] = ()
+    # How a "task" operation asks for its callback.
+    callbacks: Callbacks = WEBHOOK_FIELDS
 
     @property
     def namespace(self) -> str:
@@ -346,6 +368,13 @@ _ROWS: tuple[Operation, ...] = (
     _task("sonic.create_voice", f"{_S}/create-voice", CreateVoiceRequest, positional="audio_url"),
     Operation(
         "sonic.upload", "paid", f"{_S}/upload", UploadRequest, result=UploadResult, positional="url"
+    ),
+    _task(
+        "sonic.upload_async",
+        f"{_S}/upload",
+        AsyncUploadRequest,
+        positional="url",
+        callbacks=UPLOAD_CALLBACK,
     ),
     Operation(
         "sonic.create_persona",

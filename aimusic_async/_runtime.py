@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
-from . import _constants as C
 from ._errors import ConfigurationError
 from ._tasks import DurationEstimates, PollPolicy, Task
 from .families import Family
 
 if TYPE_CHECKING:
-    from ._hub import PushHub
     from ._transport import RequestKind, RequestOptions, Response, Transport
+    from .hubs import Hub
 
 __all__ = ["FamilyRegistry", "Runtime", "WebhookSettings"]
 
@@ -27,14 +26,24 @@ M = TypeVar("M", bound=BaseModel)
 
 class WebhookSettings:
     """Where new tasks ask for their callbacks and how waits trust them; shared by every view of
-    one client. ``url`` is None while webhooks are off; the ``secret`` never shows in a repr."""
+    one client. ``url`` is None while webhooks are off; the secrets never show in a repr.
+    ``account_secret``: the account's default webhook secret, which signs the callbacks of
+    requests that sent none (async uploads)."""
 
-    __slots__ = ("grace", "secret", "url")
+    __slots__ = ("account_secret", "grace", "secret", "url")
 
-    def __init__(self, *, secret: str | None = None, grace: float = C.WEBHOOK_GRACE) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        grace: float | None = None,
+        account_secret: str | None = None,
+    ) -> None:
         self.url: str | None = None
         self.secret = secret
-        # How long a task started with a webhook waits for it before polling as a safety net.
+        self.account_secret = account_secret
+        # How long a task started with a webhook waits for it before polling as a safety net;
+        # None: the poll policy's ``webhook_grace``.
         self.grace = grace
 
     @property
@@ -90,7 +99,7 @@ class Runtime:
     transport: Transport
     options: RequestOptions
     poll: PollPolicy
-    hub: PushHub
+    hub: Hub
     estimates: DurationEstimates
     webhooks: WebhookSettings
     families: FamilyRegistry
@@ -128,13 +137,19 @@ class Runtime:
         *,
         operation: str | None = None,
         fresh: bool = False,
+        push: bool | None = None,
         request_id: str | None = None,
     ) -> Task:
         """A ``Task`` handle on this runtime. ``fresh``: its start was just seen (it teaches the
-        duration estimates); ``operation`` groups it with tasks of the same kind;
-        ``request_id`` is the start answer's."""
+        duration estimates); ``operation`` groups it with tasks of the same kind; ``push``: it
+        expects a callback through the hub (None: when this client receives callbacks or
+        shares its hub with other processes); ``request_id`` is the start answer's."""
         resolved = self.family(family) if isinstance(family, str) else family
-        task = Task(self, task_id, resolved, operation=operation, fresh=fresh)
+        if push is None:
+            # A family may say it never calls back (``pushes_webhooks = False``).
+            calls_back = getattr(resolved, "pushes_webhooks", True)
+            push = bool(calls_back) and (self.webhooks.enabled or self.hub.shared)
+        task = Task(self, task_id, resolved, operation=operation, fresh=fresh, push=push)
         if request_id is not None:
             task.request_id = request_id
         return task

@@ -20,7 +20,7 @@ from typing_extensions import ParamSpec, Self
 
 from . import _constants as C
 from ._client import AIMusicClient
-from ._errors import ClientClosedError
+from ._errors import ClientClosedError, SubmissionUnknownError
 from ._hooks import EventHooks
 from ._namespaces import (
     AccountMethods,
@@ -37,9 +37,9 @@ from ._namespaces import (
 from ._raw import RawResponse, raw_call
 from ._tasks import PollPolicy, Task
 from .families import Family
+from .hubs import Hub
 
 if TYPE_CHECKING:
-    from ._hub import PushHub
     from .batch import BatchProgress, BatchRun, JobOutcome
     from .models.common import TaskResult, TaskSnapshot
 
@@ -239,6 +239,10 @@ class SyncTask:
         """Poll once now; the snapshot (also stored as ``last``)."""
         return self._loop.run(self.aio.refresh)
 
+    def peek(self) -> TaskSnapshot | None:
+        """The latest state known without polling (see ``Task.peek``): never sends a request."""
+        return self._loop.run(self.aio.peek)
+
     def watch(self, timeout: float | None = None) -> Iterator[TaskSnapshot]:
         """Yield a snapshot each time the task's state changes, the final one last (raises
         like ``wait``)."""
@@ -371,6 +375,8 @@ class SyncAIMusicClient(Namespace[Blocking]):
         max_retries: int = C.DEFAULT_MAX_RETRIES,
         poll: PollPolicy | None = None,
         webhook_secret: str | None = None,
+        account_webhook_secret: str | None = None,
+        hub: Hub | str | None = None,
         event_hooks: EventHooks | None = None,
     ) -> None:
         # Built here, on the caller's thread: a bad setting raises before any thread starts.
@@ -381,6 +387,8 @@ class SyncAIMusicClient(Namespace[Blocking]):
             max_retries=max_retries,
             poll=poll,
             webhook_secret=webhook_secret,
+            account_webhook_secret=account_webhook_secret,
+            hub=hub,
             event_hooks=event_hooks,
         )
         super().__init__(Blocking(_Loop(client)), client)
@@ -409,8 +417,9 @@ class SyncAIMusicClient(Namespace[Blocking]):
         return self._client.poll
 
     @property
-    def hub(self) -> PushHub:
-        """Where webhook results meet the tasks waiting for them."""
+    def hub(self) -> Hub:
+        """Where webhook results meet the tasks waiting for them (see ``AIMusicClient.hub``);
+        it lives on this client's event loop."""
         return self._client.hub
 
     @property
@@ -491,6 +500,14 @@ class SyncAIMusicClient(Namespace[Blocking]):
     def task(self, task_id: str, family: str = "sonic") -> SyncTask:
         """Rebuild a blocking handle for a task started earlier."""
         return SyncTask(self._client.task(task_id, family), self._loop)
+
+    def recover(
+        self, error: SubmissionUnknownError, *, timeout: float | None = None
+    ) -> SyncTask | None:
+        """The task a start whose answer was lost created, once its callback arrived (see
+        ``AIMusicClient.recover``); None when none came within ``timeout``."""
+        task = self._loop.run(self._client.recover, error, timeout=timeout)
+        return None if task is None else SyncTask(task, self._loop)
 
     def register_family(self, family: Family) -> None:
         """See ``AIMusicClient.register_family``."""

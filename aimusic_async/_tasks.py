@@ -7,7 +7,8 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import AsyncIterator, Generator
+import weakref
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -62,12 +63,18 @@ logger = logging.getLogger("aimusic_async")
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """How a ``Task`` polls: first interval, cap, growth factor, overall deadline (seconds)."""
+    """How a ``Task`` polls: first interval, cap, growth factor, overall deadline (seconds).
+
+    ``webhook_grace``: how long a task that expects a callback trusts it, past the usual finish
+    of its kind, before polling as a safety net (at most a quarter of the wait, so a short wait
+    still polls well before its deadline). ``client.webhooks.use(..., grace=)`` overrides it.
+    """
 
     initial_interval: float = C.POLL_INITIAL_INTERVAL
     max_interval: float = C.POLL_MAX_INTERVAL
     multiplier: float = C.POLL_MULTIPLIER
     timeout: float = C.POLL_TIMEOUT
+    webhook_grace: float = C.WEBHOOK_GRACE
 
     def __post_init__(self) -> None:
         for name in ("initial_interval", "max_interval", "multiplier", "timeout"):
@@ -81,6 +88,16 @@ class PollPolicy:
                 raise ConfigurationError(
                     f"PollPolicy.{name} must be a finite number > 0, got {value!r}"
                 )
+        grace = self.webhook_grace
+        if (
+            not isinstance(grace, (int, float))
+            or isinstance(grace, bool)
+            or not math.isfinite(grace)
+            or grace < 0
+        ):
+            raise ConfigurationError(
+                f"PollPolicy.webhook_grace must be a finite number >= 0, got {grace!r}"
+            )
         if self.multiplier < 1:
             raise ConfigurationError(f"PollPolicy.multiplier must be >= 1, got {self.multiplier!r}")
         if self.max_interval < self.initial_interval:
@@ -154,6 +171,11 @@ def _deadline_of(timeout: float | None, default: float) -> float:
     return _clock.monotonic() + timeout
 
 
+def _last_look_margin(span: float) -> float:
+    """How long before its deadline a wait polls for a last look (shorter for short waits)."""
+    return min(C.LAST_LOOK_MARGIN, C.LAST_LOOK_SHARE * max(0.0, span))
+
+
 class Task:
     """A handle on server work: ``await task`` gives the ``TaskResult``.
 
@@ -161,6 +183,12 @@ class Task:
     ``last`` is the latest snapshot seen, ``result`` the result once finished, ``polls`` how many
     polls this handle made (a poll the transport retried counts once), ``request_id`` the request
     id of the answer that started it (to quote to support; None for a handle rebuilt from an id).
+
+    A handle that expects a callback (started while the client's webhooks were on, or rebuilt
+    with ``client.task(id)`` on a client that receives callbacks or shares a hub) registers
+    with the client's hub: a verified callback shows at once in ``done``, ``last`` and
+    ``result`` without anyone awaiting, ``await task.peek()`` reads the hub without polling,
+    and a wait sleeps on the hub until the callback or its fallback poll (see ``wait``).
     """
 
     __slots__ = (
@@ -170,18 +198,22 @@ class Task:
         "_family",
         "_fresh",
         "_key",
+        "_last",
+        "_looked",
         "_next_at",
         "_prev_poll",
+        "_push",
+        "_push_wanted",
+        "_result",
         "_running",
         "_runtime",
         "_signal",
         "_started",
         "_step",
+        "_unregister",
         "id",
-        "last",
         "polls",
         "request_id",
-        "result",
     )
 
     def __init__(
@@ -192,6 +224,7 @@ class Task:
         *,
         operation: str | None = None,
         fresh: bool = False,
+        push: bool = False,
     ) -> None:
         self._runtime = runtime
         self.id = task_id
@@ -201,17 +234,23 @@ class Task:
         # Only a task whose start we saw teaches the estimate how long tasks take.
         self._fresh = fresh
         self._started = _clock.monotonic()
-        self.last: TaskSnapshot | None = None
-        self.result: TaskResult | None = None
+        self._last: TaskSnapshot | None = None
+        self._result: TaskResult | None = None
         self.polls = 0
         self.request_id: str | None = None
         self._failure: TaskFailedError | None = None
         self._next_at: float | None = None
         self._prev_poll: float | None = None
+        self._looked: float | None = None
         self._step = 0
         self._errors = 0
         self._running = False
         self._signal: asyncio.Future[None] | None = None
+        self._push: asyncio.Future[TaskSnapshot] | None = None
+        self._push_wanted = push
+        self._unregister: weakref.finalize[Any, Any] | None = None
+        if push and _loop_running():
+            self._hub_future()
 
     @property
     def family(self) -> str:
@@ -219,17 +258,35 @@ class Task:
         return self._family.name
 
     @property
+    def last(self) -> TaskSnapshot | None:
+        """The latest snapshot seen (a poll, or a callback the hub delivered), or None."""
+        self._absorb()
+        return self._last
+
+    @last.setter
+    def last(self, snapshot: TaskSnapshot | None) -> None:
+        self._last = snapshot
+
+    @property
+    def result(self) -> TaskResult | None:
+        """The result once the task succeeded (None before, and after a failure)."""
+        self._absorb()
+        return self._result
+
+    @property
     def done(self) -> bool:
         """True once the task finished (succeeded or failed) and this handle knows it."""
-        return self.result is not None or self._failure is not None
+        self._absorb()
+        return self._result is not None or self._failure is not None
 
     def __repr__(self) -> str:
-        if self.result is not None:
+        self._absorb()
+        if self._result is not None:
             state = "succeeded"
         elif self._failure is not None:
             state = "failed"
         else:
-            state = self.last.status if self.last is not None else "pending"
+            state = self._last.status if self._last is not None else "pending"
         return f"Task(id={self.id!r}, family={self.family!r}, state={state!r})"
 
     def __await__(self) -> Generator[Any, None, TaskResult]:
@@ -242,78 +299,151 @@ class Task:
         ``timeout`` defaults to the client's ``PollPolicy.timeout``. Raises ``TaskFailedError``
         when every clip failed and ``TaskTimeoutError`` past the deadline (the task may still
         finish: await it again or rebuild it with ``client.task(id)``).
+
+        A task that expects a callback sleeps on the client's hub: the callback ends the wait at
+        once. It polls as a safety net once the grace (``PollPolicy.webhook_grace``, at most a
+        quarter of the wait) has passed after the usual finish of its kind, and on the polling
+        schedule while the hub is unhealthy. Every wait, with a hub or without, polls once
+        shortly before its deadline (1 s, or a tenth of a short wait) unless it polled since,
+        and raises ``TaskTimeoutError`` only after that poll said "not finished".
         """
         begun = _clock.monotonic()
         deadline = _deadline_of(timeout, self._runtime.poll.timeout)
+        last_call = deadline - _last_look_margin(deadline - begun)
         while True:
-            if self.result is not None:
-                return self.result
+            self._absorb()
+            if self._result is not None:
+                return self._result
             if self._failure is not None:
                 raise self._failure
             if _clock.monotonic() >= deadline:
+                if not self._looked_since(last_call):
+                    await self._look(deadline)
+                    continue
                 raise TaskTimeoutError(self.id, _clock.monotonic() - begun)
-            await self._advance(deadline)
+            await self._advance(deadline, last_call)
 
     async def refresh(self) -> TaskSnapshot:
         """Poll once now and return the snapshot (also stored as ``last``); a task already
         known to be finished answers with its final snapshot, without a request."""
-        if self.done and self.last is not None:
-            return self.last
+        if self.done and self._last is not None:
+            return self._last
         snapshot, _ = await self._poll()
         if not snapshot.finished:
             self._prev_poll = _clock.monotonic()  # a "not yet": the next poll is planned from it
         self._record(snapshot)
         return snapshot
 
+    async def peek(self) -> TaskSnapshot | None:
+        """The latest state known without polling: a final snapshot from the client's hub (a
+        callback received by this process or, with a shared hub, by any other), else the last
+        snapshot this handle saw (None when it saw none). Never sends a request to the API;
+        a hub that is down answers "nothing" at once."""
+        push = self._hub_future()
+        if self.done:
+            return self._last
+        snapshot = await self._runtime.hub.lookup(self.id)
+        if snapshot is not None and snapshot.finished and not self.done:
+            self._record(snapshot, learn=False)
+        elif push is not None:
+            self._absorb()
+        return self._last
+
     async def watch(self, timeout: float | None = None) -> AsyncIterator[TaskSnapshot]:
         """Yield a snapshot each time the task's state changes, the final one last.
 
         Ends after the final snapshot; raises like ``wait`` (``TaskFailedError`` after yielding
-        the failed snapshot, ``TaskTimeoutError`` past the deadline).
+        the failed snapshot, ``TaskTimeoutError`` past the deadline, after a last look).
         """
         begun = _clock.monotonic()
         deadline = _deadline_of(timeout, self._runtime.poll.timeout)
+        last_call = deadline - _last_look_margin(deadline - begun)
         seen: tuple[Any, ...] | None = None
         while True:
-            snapshot = self.last
+            self._absorb()
+            snapshot = self._last
             if snapshot is not None:
                 marker = _fingerprint(snapshot)
                 if marker != seen:
                     seen = marker
                     yield snapshot
-            if self.result is not None:
+            if self._result is not None:
                 return
             if self._failure is not None:
                 raise self._failure
             if _clock.monotonic() >= deadline:
+                if not self._looked_since(last_call):
+                    await self._look(deadline)
+                    continue
                 raise TaskTimeoutError(self.id, _clock.monotonic() - begun)
-            await self._advance(deadline)
+            await self._advance(deadline, last_call)
+
+    # -- the hub -------------------------------------------------------------------------------
+    def _hub_future(self) -> asyncio.Future[TaskSnapshot] | None:
+        """The hub future this handle sleeps on, registered on first need (it needs a running
+        loop); None for a handle that expects no callback or has finished."""
+        if self._push is None and self._push_wanted:
+            hub = self._runtime.hub
+            self._push = hub.wait(self.id)
+            # A handle nobody keeps (a service that stores only the id) would otherwise pin
+            # its wake-up future, and later the callback's snapshot, for the client's life.
+            self._unregister = weakref.finalize(
+                self, _release_on, self._push.get_loop(), hub.release, self.id
+            )
+        push = self._push
+        if push is not None and push.cancelled():
+            return None  # the hub was closed
+        return push
+
+    def _absorb(self) -> None:
+        """Take a callback the hub delivered while nobody was awaiting."""
+        push = self._push
+        if (
+            push is not None
+            and push.done()
+            and not push.cancelled()
+            and self._result is None
+            and self._failure is None
+        ):
+            self._record(push.result(), learn=False)
+
+    def _looked_since(self, moment: float) -> bool:
+        return self._looked is not None and self._looked >= moment - _EARLY_WAKE
 
     # -- the wait machinery --------------------------------------------------------------------
-    async def _advance(self, deadline: float) -> None:
+    async def _advance(self, deadline: float, last_call: float) -> None:
         """Make progress: drive one poll step, or sleep until the current driver reports."""
         if self._running:
             signal = self._signal
             if signal is None:
                 signal = self._signal = asyncio.get_running_loop().create_future()
-            await _clock.sleep(max(0.0, deadline - _clock.monotonic()), wake=signal)
+            # The driver plans for its own deadline; this waiter takes its last look itself.
+            wake_at = deadline if self._looked_since(last_call) else last_call
+            await _clock.sleep(max(0.0, wake_at - _clock.monotonic()), wake=signal)
+            if (
+                self._running
+                and not self.done
+                and not self._looked_since(last_call)
+                and _clock.monotonic() >= last_call - _EARLY_WAKE
+            ):
+                await self._look(deadline)
             return
         self._running = True
         try:
-            await self._drive(deadline)
+            await self._drive(deadline, last_call)
         finally:
             self._running = False
             signal, self._signal = self._signal, None
             if signal is not None and not signal.done():
                 signal.set_result(None)
 
-    def _first_poll_at(self, hub: asyncio.Future[TaskSnapshot] | None) -> float:
+    def _first_poll_at(self, pushing: bool, deadline: float) -> float:
         policy = self._runtime.poll
         now = _clock.monotonic()
-        if hub is not None:
+        if pushing:
             # Counted from the task's start, like the polls below: a handle awaited late whose
             # callback was lost meanwhile polls now, not a whole grace from now.
-            return self._webhook_due()
+            return self._webhook_due(deadline)
         # Planned from the task's start (or a refresh() since): a handle first awaited after
         # that moment (the caller was awaiting other tasks) polls at once, spread a little so
         # that a batch awaited late does not poll in one burst.
@@ -333,12 +463,17 @@ class Task:
         soon = now + policy.initial_interval * _jitter_rng.uniform(0.0, C.POLL_JITTER)
         return max(first, soon)
 
-    def _webhook_due(self) -> float:
+    def _webhook_due(self, deadline: float) -> float:
         """When a task waiting for its callback polls as a fallback: the grace after the late
-        edge of the usual finish window (0 while nothing is known)."""
+        edge of the usual finish window (0 while nothing is known), the grace cut to a share of
+        the time from the task's start to the wait's deadline."""
         window = self._window()
         late_edge = 0.0 if window is None else window[0] + WINDOW_AFTER * window[1]
-        return self._started + late_edge + self._runtime.webhooks.grace
+        grace = self._runtime.webhooks.grace
+        if grace is None:
+            grace = self._runtime.poll.webhook_grace
+        grace = min(grace, C.WEBHOOK_GRACE_SHARE * max(0.0, deadline - self._started))
+        return self._started + late_edge + grace
 
     def _window(self) -> tuple[float, float] | None:
         return self._runtime.estimates.window(self._key) if self._fresh else None
@@ -347,34 +482,55 @@ class Task:
         policy = self._runtime.poll
         return min(policy.max_interval, max(policy.initial_interval, dev * CADENCE_SHARE))
 
-    async def _drive(self, deadline: float) -> None:
-        """One step: sleep until the planned poll (or a webhook), then poll once."""
+    async def _drive(self, deadline: float, last_call: float) -> None:
+        """One step: sleep until the planned poll (or a callback, or the last look before the
+        deadline), then poll once."""
         transport = self._runtime.transport
         transport.check_open()
-        hub = self._runtime.hub.future(self.id)
-        if hub is not None and hub.cancelled():
-            hub = None
+        hub = self._runtime.hub
+        push = self._hub_future()
+        if push is not None and push.done():
+            self._record(push.result())
+            return
+        # An unhealthy hub counts as absent: the task polls on the usual schedule meanwhile.
+        pushing = push is not None and hub.healthy
         if self._next_at is None:
-            self._next_at = self._first_poll_at(hub)
-        delay = min(self._next_at, deadline) - _clock.monotonic()
+            self._next_at = self._first_poll_at(pushing, deadline)
+        looked = self._looked_since(last_call)
+        due = self._next_at if looked else min(self._next_at, last_call)
+        delay = min(due, deadline) - _clock.monotonic()
         if delay > 0:
             closing = transport.closing_signal()
-            if hub is None:
+            if push is None:
                 await _clock.sleep(delay, wake=closing)
             else:
-                await _sleep_until_either(delay, hub, closing)
+                await _sleep_until_any(delay, (push, closing, hub.health_changed()))
             transport.check_open()
-        if hub is not None and hub.done() and not hub.cancelled():
-            self._record(hub.result())
+        if push is not None and push.done() and not push.cancelled():
+            self._record(push.result())
+            return
+        if push is not None and hub.healthy != pushing:
+            self._next_at = None  # the hub went down or came back: plan again
             return
         now = _clock.monotonic()
-        if now < self._next_at - _EARLY_WAKE:
-            return  # the deadline came first; the caller raises TaskTimeoutError
-        if hub is not None and now < self._webhook_due() - _EARLY_WAKE:
-            # Tasks of the same batch finished meanwhile and taught us this one is not late
-            # yet: keep waiting for its callback instead of polling.
-            self._next_at = self._webhook_due()
-            return
+        if looked or now < last_call - _EARLY_WAKE:
+            if now < self._next_at - _EARLY_WAKE:
+                return  # the deadline came first; the caller raises TaskTimeoutError
+            if pushing and now < self._webhook_due(deadline) - _EARLY_WAKE:
+                # Tasks of the same batch finished meanwhile and taught us this one is not late
+                # yet: keep waiting for its callback instead of polling.
+                self._next_at = self._webhook_due(deadline)
+                return
+        await self._poll_step(deadline, pushing)
+
+    async def _look(self, deadline: float) -> None:
+        """The last look before (or at) the deadline: one poll, whatever the schedule says."""
+        self._runtime.transport.check_open()
+        push = self._hub_future()
+        await self._poll_step(deadline, push is not None and self._runtime.hub.healthy)
+
+    async def _poll_step(self, deadline: float, pushing: bool) -> None:
+        """Poll once, record the answer and plan the next poll."""
         policy = self._runtime.poll
         try:
             snapshot, hint = await self._poll(deadline)
@@ -397,7 +553,7 @@ class Task:
         if self.done:
             return
         self._prev_poll = _clock.monotonic()
-        if hub is not None:
+        if pushing:
             interval = policy.max_interval
         else:
             interval = policy.interval(self._step)
@@ -450,6 +606,8 @@ class Task:
             raise
         finally:
             self.polls += 1
+            # When it ended: a poll that hung until the deadline was the wait's last look.
+            self._looked = _clock.monotonic()
         if response.size > C.API_THREAD_THRESHOLD:
             # Validating a big answer (hundreds of clips, long lyrics) would hold the loop.
             snapshot = await off_loop(
@@ -480,18 +638,19 @@ class Task:
         )
         return snapshot
 
-    def _record(self, snapshot: TaskSnapshot) -> None:
-        """Store a snapshot; a final one becomes the result (or the failure)."""
-        self.last = snapshot
-        if self.done or not snapshot.finished:
+    def _record(self, snapshot: TaskSnapshot, *, learn: bool = True) -> None:
+        """Store a snapshot; a final one becomes the result (or the failure). ``learn``: a
+        final answer the wait saw as it came teaches the duration estimates."""
+        self._last = snapshot
+        if self._result is not None or self._failure is not None or not snapshot.finished:
             return
-        hub = self._runtime.hub.future(self.id)
+        push = self._push
         # A webhook task whose answer came from a fallback poll finished at some unknown moment
         # before it: learning "now" would teach the fallback delay itself, lengthen the next
         # task's wait, and feed back until lost callbacks wait past the deadline.
-        pushed = hub is not None and hub.done() and not hub.cancelled()
-        polled_instead_of_pushed = hub is not None and not pushed
-        if self._fresh and not polled_instead_of_pushed:
+        pushed = push is not None and push.done() and not push.cancelled()
+        polled_instead_of_pushed = push is not None and not pushed
+        if learn and self._fresh and not polled_instead_of_pushed:
             now = _clock.monotonic()
             if pushed:
                 finished_at = now  # a callback comes as the task finishes
@@ -506,7 +665,7 @@ class Task:
         if snapshot.status == "failed":
             self._fail(failure_reason(snapshot), snapshot)
         else:
-            self.result = TaskResult.from_snapshot(snapshot)
+            self._result = TaskResult.from_snapshot(snapshot)
             self._release()
 
     def _fail(self, reason: str, snapshot: TaskSnapshot | None) -> None:
@@ -514,15 +673,43 @@ class Task:
         self._release()
 
     def _release(self) -> None:
+        """Forget the schedule and the hub registration: the result is in hand."""
         self._next_at = None
-        self._runtime.hub.release(self.id)
+        self._push_wanted = False
+        unregister, self._unregister = self._unregister, None
+        if unregister is not None:
+            unregister()
 
 
-async def _sleep_until_either(
-    delay: float, first: asyncio.Future[Any], second: asyncio.Future[Any]
+def _release_on(
+    loop: asyncio.AbstractEventLoop, release: Callable[[str], None], task_id: str
 ) -> None:
-    """``_clock.sleep`` that ends when either future is done (a webhook, the client closing)."""
-    if first.done() or second.done():
+    """Undo a hub registration on the loop its future belongs to: a handle may be collected in
+    another thread (the blocking client's caller), where touching the hub's futures is unsafe."""
+    if loop.is_closed() or _running_loop() is loop:
+        release(task_id)
+        return
+    try:
+        loop.call_soon_threadsafe(release, task_id)
+    except RuntimeError:  # the loop closed meanwhile: nothing else touches the hub now
+        release(task_id)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _loop_running() -> bool:
+    return _running_loop() is not None
+
+
+async def _sleep_until_any(delay: float, futures: tuple[asyncio.Future[Any], ...]) -> None:
+    """``_clock.sleep`` that ends when any of ``futures`` is done (a callback, the client
+    closing, the hub's health changing)."""
+    if any(f.done() for f in futures):
         return
     either: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -530,13 +717,13 @@ async def _sleep_until_either(
         if not either.done():
             either.set_result(None)
 
-    first.add_done_callback(fire)
-    second.add_done_callback(fire)
+    for f in futures:
+        f.add_done_callback(fire)
     try:
         await _clock.sleep(delay, wake=either)
     finally:
-        first.remove_done_callback(fire)
-        second.remove_done_callback(fire)
+        for f in futures:
+            f.remove_done_callback(fire)
 
 
 def _fingerprint(snapshot: TaskSnapshot) -> tuple[Any, ...]:

@@ -1,5 +1,5 @@
-"""The aiohttp side of webhooks: the body read within the manager's bounds, the status mapping,
-the embedded server (verification, parsing and the bounds themselves stay framework-free)."""
+"""The aiohttp side of webhooks: a request through the shared receive path (``_delivery``), the
+answer in aiohttp's terms, and the embedded server with its bounds on connections."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from ._constants import (
     WEBHOOK_MAX_HEADERS,
     WEBHOOK_READ_BUFFER,
 )
-from ._delivery import Delivery
-from ._errors import DeliveryRefused, ResponseValidationError, WebhookVerificationError
+from ._delivery import receive_callback
+from ._errors import DeliveryRefused
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -28,29 +28,11 @@ if TYPE_CHECKING:
 
     _Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
-__all__ = ["Receiver", "read_body", "respond"]
+__all__ = ["Receiver", "respond"]
 
 logger = logging.getLogger("aimusic_async")
 
 _READ_CHUNK = 64 * 1024
-
-
-async def read_body(request: web.BaseRequest, delivery: Delivery, limit: int) -> bytes:
-    """The request body, read within ``delivery``'s bounds. Raises ``DeliveryRefused``: 413 as
-    soon as it exceeds ``limit`` bytes (never read in full), 408 at the read deadline, 503 when
-    the receiver needs the room."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await delivery.read(request.content.read(_READ_CHUNK))
-        if not chunk:
-            delivery.body_read()
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
-            raise DeliveryRefused(413, f"body larger than {limit} bytes")
-        delivery.take(len(chunk))
-        chunks.append(chunk)
 
 
 def _json(status: int, **fields: object) -> web.Response:
@@ -79,43 +61,38 @@ async def _refuse(request: web.BaseRequest, refused: DeliveryRefused) -> web.Str
 async def respond(
     manager: WebhookManager, request: web.BaseRequest, *, expect_continue: bool = False
 ) -> web.StreamResponse:
-    """Run one callback through ``manager.handle`` and map the outcome to an HTTP answer.
+    """Run one callback through the shared receive path and turn its answer into aiohttp's.
 
     ``expect_continue``: answer ``Expect: 100-continue`` here, once the body is wanted (the
     embedded server; a mounted handler's router already did).
     """
-    limit = manager.max_body
-    if request.content_length is not None and request.content_length > limit:
-        manager.stats.too_large += 1
-        return await _refuse(request, DeliveryRefused(413, f"body larger than {limit} bytes"))
-    try:
-        delivery = manager.budget.admit()
-    except DeliveryRefused as refused:
-        return await _refuse(request, refused)
-    try:
-        if expect_continue and request.headers.get("Expect", "").lower() == "100-continue":
+
+    async def read_chunk() -> bytes:
+        return await request.content.read(_READ_CHUNK)
+
+    async def send_continue() -> None:
+        if request.headers.get("Expect", "").lower() == "100-continue":
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        try:
-            body = await read_body(request, delivery, limit)
-        except DeliveryRefused as refused:
-            if refused.status == 413:
-                manager.stats.too_large += 1
-            return await _refuse(request, refused)
-        except ConnectionError:
-            # The sender hung up mid-body; there is no one to answer.
-            resp = _json(400, error="incomplete body")
-            resp.force_close()
-            return resp
-        try:
-            event = await manager.handle(body, request.headers)
-        except WebhookVerificationError:
-            # The reason is logged by handle(); the sender learns only that it was refused.
-            return _json(401, error="signature verification failed")
-        except ResponseValidationError:
-            return _json(400, error="unparseable webhook body")
-        return _json(200, received=True, duplicate=event is None)
-    finally:
-        delivery.close()
+
+    answer = await receive_callback(
+        manager,
+        request.headers,
+        read_chunk,
+        content_length=request.content_length,
+        url=str(request.url),
+        before_read=send_continue if expect_continue else None,
+    )
+    if answer is None:
+        # The sender hung up mid-body; there is no one to answer.
+        resp = _json(400, error="incomplete body")
+        resp.force_close()
+        return resp
+    if answer.refused is not None:
+        return await _refuse(request, answer.refused)
+    resp = web.json_response(dict(answer.fields), status=answer.status)
+    if answer.retry_after is not None:
+        resp.headers["Retry-After"] = str(answer.retry_after)
+    return resp
 
 
 class _GuardedServer(web.Server):

@@ -8,7 +8,14 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -16,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.to_thread
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import Field, JsonValue, ValidationError
 
 from . import _clock
 from ._constants import BATCH_CONCURRENCY as DEFAULT_CONCURRENCY
@@ -24,16 +31,21 @@ from ._constants import BATCH_START_WINDOW as START_WINDOW
 from ._errors import (
     APIConnectionError,
     APIError,
+    AuthenticationError,
+    BatchStoppedError,
     ClientClosedError,
     ConfigurationError,
+    InsufficientCreditsError,
     JournalConflictError,
     SubmissionUnknownError,
+    SubscriptionInactiveError,
     TaskFailedError,
     TaskNotFoundError,
 )
 from ._journal import Journal, JournalEntry, fingerprint
 from ._operations import OPERATIONS, Operation
 from ._transport import before_start, redact
+from .models._base import RequestModel
 from .models.common import TaskResult
 
 if TYPE_CHECKING:
@@ -55,21 +67,22 @@ __all__ = [
 
 logger = logging.getLogger("aimusic_async.batch")
 
-OutcomeStatus = Literal["finished", "failed", "unknown"]
+# not_sent: the batch stopped on an account error before this job's start request went out.
+OutcomeStatus = Literal["finished", "failed", "unknown", "not_sent"]
 # run: started in this run. reattached: started by an earlier run, awaited now by id.
 # journal: finished in an earlier run; the stored result is re-emitted without a request.
 OutcomeOrigin = Literal["run", "reattached", "journal"]
 
 
-class Job(BaseModel):
+class Job(RequestModel):
     """One unit of batch work: ``operation`` (``"<family>.<method>"``) called with ``params``.
 
     >>> Job(key="song-1", operation="sonic.create",
     ...     params={"mv": "sonic-v5", "custom_mode": False, "gpt_description_prompt": "lo-fi"})
     """
 
-    # hide_input_in_errors: a bad job's error would otherwise quote its params, secret included.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, hide_input_in_errors=True)
+    # A request model's config and errors: unknown fields refused, strict types, and a
+    # ValidationError whose first line names the field without quoting params (secrets).
 
     key: str = Field(min_length=1, max_length=500)
     operation: str = Field(pattern=r"^[a-z_]+\.[a-z_][a-z0-9_]*$")
@@ -90,7 +103,9 @@ class JobOutcome:
     ``unknown``: paid work whose fate is not known, not re-sent. Either the start request may
     or may not have created a task (``task_id`` is None, ``error`` a ``SubmissionUnknownError``)
     or the server no longer finds the task it named (``task_id`` set, ``error`` a
-    ``TaskNotFoundError``; a rerun looks it up again).
+    ``TaskNotFoundError``; a rerun looks it up again). ``not_sent``: the batch stopped starting
+    jobs after an account error before this one went out (``error`` a ``BatchStoppedError``
+    naming it); nothing was charged and a rerun starts it.
     """
 
     job: Job
@@ -141,9 +156,10 @@ class BatchProgress:
     """Live counters of a batch, for progress displays (read them at any time).
 
     ``queued`` jobs wait for a slot; ``starting`` have a start request in flight; ``running``
-    wait for their result (or download it); ``finished`` / ``failed`` / ``unknown`` are done
-    (``resumed`` of the finished came straight from the journal). ``started`` counts start
-    requests the server accepted in this run.
+    wait for their result (or download it); ``finished`` / ``failed`` / ``unknown`` /
+    ``not_sent`` are done (``resumed`` of the finished came straight from the journal;
+    ``not_sent`` were never sent because the batch stopped on an account error). ``started``
+    counts start requests the server accepted in this run.
     """
 
     def __init__(self, total: int = 0) -> None:
@@ -155,12 +171,13 @@ class BatchProgress:
         self.finished = 0
         self.failed = 0
         self.unknown = 0
+        self.not_sent = 0
         self.resumed = 0
         self.began = _clock.monotonic()
 
     @property
     def done(self) -> int:
-        return self.finished + self.failed + self.unknown
+        return self.finished + self.failed + self.unknown + self.not_sent
 
     @property
     def elapsed(self) -> float:
@@ -168,8 +185,9 @@ class BatchProgress:
 
     @property
     def rate(self) -> float:
-        """Jobs completed per second by this run (journal re-emits do not count)."""
-        worked = self.done - self.resumed
+        """Jobs completed per second by this run (journal re-emits and jobs not sent do not
+        count)."""
+        worked = self.done - self.resumed - self.not_sent
         elapsed = self.elapsed
         return worked / elapsed if elapsed > 0 and worked > 0 else 0.0
 
@@ -193,6 +211,7 @@ class BatchProgress:
             "finished": self.finished,
             "failed": self.failed,
             "unknown": self.unknown,
+            "not_sent": self.not_sent,
             "resumed": self.resumed,
             "done": self.done,
             "rate": round(self.rate, 3),
@@ -254,6 +273,10 @@ def _describe(exc: BaseException) -> str:
 _IN_DOUBT = ("starting", "unknown", "lost")
 
 
+# Refusals about the account, not the job: every further start would meet them too.
+_ACCOUNT_ERRORS = (AuthenticationError, InsufficientCreditsError, SubscriptionInactiveError)
+
+
 def _refused(exc: BaseException) -> bool:
     """Did this error from a start request prove the server took nothing? A 4xx refusal (429
     included) or a connection never made. (The transport already turns every ambiguous
@@ -269,6 +292,12 @@ class BatchRun(AsyncIterator[JobOutcome]):
     Breaking out of an ``async for`` over it, or cancelling the task that iterates it, stops the
     batch; ``await run.aclose()`` (or ``async with run_batch(...) as run``) does so at once and
     waits until everything stopped.
+
+    The first start request of a run goes out alone. A start refused for the account
+    (``AuthenticationError``, ``InsufficientCreditsError``, ``SubscriptionInactiveError``) stops
+    the batch from sending more: ``stop_reason`` is that error, the jobs not yet sent come out
+    as ``not_sent`` (their journal state untouched, so a rerun starts them), and the jobs
+    already started are still awaited to their result.
     """
 
     def __init__(
@@ -304,6 +333,17 @@ class BatchRun(AsyncIterator[JobOutcome]):
         self._runner: asyncio.Task[None] | None = None
         self._journal: Journal | None = None
         self._closed = False
+        self._stop: BaseException | None = None
+        # Until the first start request has been answered, starts go one at a time: with a
+        # wrong key or an empty balance, one refusal is all the batch sends.
+        self._first_start = asyncio.Lock()
+        self._first_answered = False
+
+    @property
+    def stop_reason(self) -> BaseException | None:
+        """The account error after which this run stopped starting jobs; None while it has not
+        stopped (a batch whose jobs fail one by one is not stopped)."""
+        return self._stop
 
     # -- iterator protocol -------------------------------------------------------------------
     def __aiter__(self) -> AsyncGenerator[JobOutcome, None]:
@@ -402,6 +442,8 @@ class BatchRun(AsyncIterator[JobOutcome]):
                 p.resumed += 1
         elif outcome.status == "failed":
             p.failed += 1
+        elif outcome.status == "not_sent":
+            p.not_sent += 1
         else:
             p.unknown += 1
         self._queue.put_nowait(outcome)
@@ -544,6 +586,8 @@ class BatchRun(AsyncIterator[JobOutcome]):
                 await journal.mark_failed(job.key, _describe(work.invalid))
             return JobOutcome(job, "failed", error=work.invalid)
 
+        if self._stop is not None:
+            return JobOutcome(job, "not_sent", error=BatchStoppedError(self._stop))
         p = self.progress
         p.starting += 1
         self._changed()
@@ -558,6 +602,9 @@ class BatchRun(AsyncIterator[JobOutcome]):
                 # Checked here, right before the send: a batch iterated on a closed client
                 # fails its jobs as never sent, instead of leaving them in doubt.
                 raise ClientClosedError("the client is closed; the start request was not sent")
+            if self._stop is not None:
+                # The batch stopped while this job waited for its turn: send nothing.
+                raise BatchStoppedError(self._stop)
             if journal is not None:
                 await journal.mark_starting(job.key)
             sent = True
@@ -571,9 +618,12 @@ class BatchRun(AsyncIterator[JobOutcome]):
             async with self._start_window:
                 hook = before_start.set(mark_starting)
                 try:
-                    task: Task = await method(**job.params)
+                    task: Task = await self._send_start(method, job.params)
                 finally:
                     before_start.reset(hook)
+        except BatchStoppedError as exc:
+            # Raised by mark_starting before anything was sent or journaled: still queued.
+            return JobOutcome(job, "not_sent", error=exc)
         except Exception as exc:
             unknown: SubmissionUnknownError | None = None
             if isinstance(exc, SubmissionUnknownError):
@@ -599,6 +649,30 @@ class BatchRun(AsyncIterator[JobOutcome]):
         if journal is not None:
             await journal.mark_started(job.key, task.id, task.family)
         return await self._await(work, task, origin="run")
+
+    async def _send_start(self, method: Callable[..., Awaitable[Task]], params: Any) -> Task:
+        if not self._first_answered:
+            async with self._first_start:
+                if not self._first_answered:
+                    try:
+                        return await self._send(method, params)
+                    finally:
+                        # Whatever came back: a refusal has already stopped the batch.
+                        self._first_answered = True
+        return await self._send(method, params)
+
+    async def _send(self, method: Callable[..., Awaitable[Task]], params: Any) -> Task:
+        try:
+            return await method(**params)
+        except _ACCOUNT_ERRORS as exc:
+            # Set before anything else runs: no start waiting for its turn goes out after it.
+            self._stop_starting(exc)
+            raise
+
+    def _stop_starting(self, exc: BaseException) -> None:
+        if self._stop is None:
+            self._stop = exc
+            logger.info("batch stops starting jobs after %s", _describe(exc))
 
     async def _await(self, work: _Work, task: Task, *, origin: OutcomeOrigin) -> JobOutcome:
         job, journal, p = work.job, self._journal, self.progress

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
@@ -25,6 +26,7 @@ from ._errors import (
     AIMusicError,
     ConfigurationError,
     DeliveryRefused,
+    HubUnavailableError,
     ResponseValidationError,
     WebhookVerificationError,
 )
@@ -36,6 +38,7 @@ from .models.common import Clip, TaskSnapshot
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from ._asgi import ASGIReceiver
     from ._runtime import Runtime
     from ._webhook_receiver import Receiver
 
@@ -48,6 +51,7 @@ __all__ = [
     "WebhookStats",
     "dedupe_keys",
     "parse_event",
+    "reference_of",
     "verify_signature",
 ]
 
@@ -381,6 +385,43 @@ def _positive_int(name: str, value: int) -> int:
     return value
 
 
+# -- correlation references ----------------------------------------------------------------------
+# What new_reference makes: 128 random bits, URL-safe base64 without padding.
+_REFERENCE = re.compile(r"[A-Za-z0-9_-]{22}")
+
+
+def new_reference() -> str:
+    """A fresh correlation reference for a start's ``webhook_url``."""
+    return secrets.token_urlsafe(C.REFERENCE_BYTES)
+
+
+def with_reference(url: str, reference: str) -> str:
+    """``url`` with ``aimusic_ref=<reference>`` added to its query; the rest of the query is kept
+    byte for byte (it may be signed or encoded in a way a round trip would change)."""
+    parts = urlsplit(url)
+    kept = [
+        part
+        for part in parts.query.split("&")
+        if part and part.partition("=")[0] != C.REFERENCE_PARAM
+    ]
+    kept.append(f"{C.REFERENCE_PARAM}={reference}")
+    return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+def reference_of(url: str | None) -> str | None:
+    """The correlation reference in a callback's URL (path and query, or a full URL), if it
+    has one of the SDK's format; anything else in that unsigned query is ignored."""
+    if not url:
+        return None
+    try:
+        values = [v for k, v in parse_qsl(urlsplit(str(url)).query) if k == C.REFERENCE_PARAM]
+    except ValueError:
+        return None
+    if len(values) != 1 or not _REFERENCE.fullmatch(values[0]):
+        return None
+    return values[0]
+
+
 # -- deduplication -------------------------------------------------------------------------------
 def dedupe_keys(event: WebhookEvent, body: bytes) -> tuple[str, ...]:
     """The keys under which a verified callback counts as seen; one seen before makes it a
@@ -408,6 +449,10 @@ def dedupe_keys(event: WebhookEvent, body: bytes) -> tuple[str, ...]:
 class WebhookStats:
     """Counters of what the receiver saw. ``delivered`` counts callbacks that ended a wait.
 
+    ``unstored``: verified callbacks the shared hub could not store (answered 503, so the
+    sender retries; waiters of this process were resolved). ``linked``: callbacks whose
+    correlation reference was recorded for ``client.recover``.
+
     Requests cut off before ``handle`` saw them: ``too_large`` (413), ``timed_out`` (408, body
     not in within the read deadline), ``shed`` (503: turned away while full, or cut off to
     admit a newer callback or make room for its bytes). Gauges of the
@@ -421,6 +466,8 @@ class WebhookStats:
     duplicates: int = 0
     accepted: int = 0
     delivered: int = 0
+    unstored: int = 0
+    linked: int = 0
     too_large: int = 0
     timed_out: int = 0
     shed: int = 0
@@ -432,11 +479,12 @@ class WebhookStats:
 class WebhookManager:
     """Webhook delivery for one client (``client.webhooks``).
 
-    Either ``await serve()`` an embedded receiver, or mount :meth:`aiohttp_handler` (or call
-    :meth:`handle` from any framework) in your own app and call :meth:`use` with its public URL.
-    From then on tasks are created with ``webhook_url`` and the client's ``webhook_secret``
-    (generated at random when the client has none), and ``await task`` resolves from the
-    callback, falling back to polling if none arrives within the grace period.
+    Either ``await serve()`` an embedded receiver, or mount :meth:`aiohttp_handler` or
+    :meth:`asgi_app` (or call :meth:`handle` from any framework) in your own app and call
+    :meth:`use` with its public URL. From then on tasks are created with ``webhook_url`` and the
+    client's ``webhook_secret`` (else its ``account_webhook_secret``, else one generated at
+    random), and ``await task`` resolves from the callback, falling back to polling if none
+    arrives within the grace period. A callback verifies with either secret of the client.
 
     Settings (keywords here, or attributes of ``client.webhooks``, read on every callback):
 
@@ -521,8 +569,9 @@ class WebhookManager:
     @property
     def grace(self) -> float:
         """Seconds a task started with a webhook trusts it (past the usual finish of its kind)
-        before it polls as a safety net."""
-        return self._runtime.webhooks.grace
+        before it polls as a safety net: ``use(grace=)``, else ``PollPolicy.webhook_grace``."""
+        grace = self._runtime.webhooks.grace
+        return self._runtime.poll.webhook_grace if grace is None else grace
 
     @grace.setter
     def grace(self, value: float) -> None:
@@ -546,15 +595,18 @@ class WebhookManager:
         """
         if not isinstance(public_url, str) or not public_url.startswith(("http://", "https://")):
             raise ValueError("public_url must be an absolute http:// or https:// URL")
-        if len(public_url) > C.WEBHOOK_URL_MAX:
-            raise ValueError(f"public_url is longer than the API's {C.WEBHOOK_URL_MAX} characters")
+        if len(with_reference(public_url, "x" * 22)) > C.WEBHOOK_URL_MAX:
+            raise ValueError(
+                f"public_url is too long: with the correlation reference the SDK adds to its "
+                f"query it must fit the API's {C.WEBHOOK_URL_MAX} characters"
+            )
         if grace is not None:
             grace = _grace(grace)
         settings = self._runtime.webhooks
         if settings.secret is None:
-            # The API signs with a provider-managed secret when none is sent, which we could not
-            # verify; a fresh random one per client keeps verification possible.
-            settings.secret = secrets.token_urlsafe(32)
+            # The API signs with the account's default secret when none is sent: send that one
+            # when the client knows it, else a fresh random one, so callbacks can be verified.
+            settings.secret = settings.account_secret or secrets.token_urlsafe(32)
         settings.url = public_url
         if grace is not None:
             settings.grace = grace
@@ -606,26 +658,46 @@ class WebhookManager:
         return self._runtime.families.get(name)
 
     def _verify_and_parse(self, raw: bytes, h: dict[str, str], now: float) -> WebhookEvent:
-        secret = self._runtime.webhooks.secret
-        if not secret:
+        settings = self._runtime.webhooks
+        # The client's own secret signs the callbacks of the tasks it started; the account's
+        # default signs those of requests that sent none (async uploads).
+        keys = dict.fromkeys(s for s in (settings.secret, settings.account_secret) if s)
+        if not keys:
             raise WebhookVerificationError(
                 "no webhook secret configured: call client.webhooks.serve() or use() first, "
-                "or pass webhook_secret= to the client"
+                "or pass webhook_secret= (or account_webhook_secret=) to the client"
             )
-        verify_signature(
-            raw, h, secret, tolerance=self.tolerance, now=now,
-            legacy_signatures=self.legacy_signatures,
-        )  # fmt: skip
-        return _build_event(_decode(raw), h, self._resolve_family)
+        first: WebhookVerificationError | None = None
+        for secret in keys:
+            try:
+                verify_signature(
+                    raw, h, secret, tolerance=self.tolerance, now=now,
+                    legacy_signatures=self.legacy_signatures,
+                )  # fmt: skip
+            except WebhookVerificationError as exc:
+                first = first or exc
+                continue
+            return _build_event(_decode(raw), h, self._resolve_family)
+        assert first is not None
+        raise first
 
-    async def handle(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent | None:
+    async def handle(
+        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+    ) -> WebhookEvent | None:
         """Verify, parse and apply one callback; the entry point for any web framework.
 
+        ``url``: the request's URL (full, or path and query), where the SDK's starts put their
+        correlation reference; pass it so that ``client.recover`` can match a start whose
+        answer was lost (it is recorded only for a verified callback).
+
         Returns the event, or None for a duplicate that was ignored: the same ``X-Webhook-Id``,
-        the same signed body, or the same final state of the same task (see :func:`dedupe_keys`).
-        Raises ``WebhookVerificationError`` (answer 401) for a bad signature and
-        ``ResponseValidationError`` (answer 400) for an unparseable body; otherwise answer 200,
-        also for task ids this client does not know, so the sender stops retrying.
+        the same signed body, or the same final state of the same task (see :func:`dedupe_keys`),
+        here or, with a shared hub, in any process. Raises ``WebhookVerificationError`` (answer
+        401) for a bad signature, ``ResponseValidationError`` (answer 400) for an unparseable
+        body, and ``HubUnavailableError`` (answer 503) when a shared hub could not store the
+        result for other processes (this process's waiters were resolved; the sender's retry
+        is processed again); otherwise answer 200, also for task ids this client does not
+        know, so the sender stops retrying.
         """
         raw = _as_bytes(body)
         self.stats.received += 1
@@ -643,7 +715,8 @@ class WebhookManager:
         except ResponseValidationError:
             self.stats.invalid += 1
             raise
-        # No await from here on: the duplicate check and the delivery are one atomic step.
+        # No await before the keys are recorded here: a duplicate arriving meanwhile in this
+        # process sees them.
         keys = dedupe_keys(event, raw)
         seen = [key for key in keys if key in self._seen]
         if seen:
@@ -658,9 +731,33 @@ class WebhookManager:
             self._seen[key] = None
         while len(self._seen) > C.WEBHOOK_DEDUPE_LIMIT:
             self._seen.popitem(last=False)
+        hub = self._runtime.hub
+        if not await hub.claim(keys):
+            self.stats.duplicates += 1
+            logger.debug("webhook for task %s was taken by another process", event.task_id)
+            return None
+        failure: HubUnavailableError | None = None
+        if event.final:
+            try:
+                if await hub.publish(event.snapshot):
+                    self.stats.delivered += 1
+            except HubUnavailableError as exc:
+                failure = exc
+        reference = reference_of(url)
+        if reference is not None:
+            try:
+                await hub.link(reference, event.task_id)
+                self.stats.linked += 1
+            except HubUnavailableError as exc:
+                failure = failure or exc
+        if failure is not None:
+            # Not counted as seen, here or anywhere: the sender's retry stores it.
+            self.stats.unstored += 1
+            for key in keys:
+                self._seen.pop(key, None)
+            await hub.unclaim(keys)
+            raise failure
         self.stats.accepted += 1
-        if event.final and self._runtime.hub.deliver(event.snapshot):
-            self.stats.delivered += 1
         logger.debug("webhook %s for task %s (%s)", event.event, event.task_id, event.kind)
         return event
 
@@ -670,9 +767,22 @@ class WebhookManager:
         ``app.router.add_post("/hook", client.webhooks.aiohttp_handler)``.
         Reads the body within this manager's bounds (413 beyond ``max_body``, 408 past
         ``read_timeout``, 503 when the receiver is full; the connection is closed after those),
-        then answers 401 for a bad signature, 400 for an unparseable body, 200 otherwise
-        (duplicates and unknown tasks too).
+        then answers 401 for a bad signature, 400 for an unparseable body, 503 when a shared
+        hub could not store the result, 200 otherwise (duplicates and unknown tasks too).
         """
         from ._webhook_receiver import respond
 
         return await respond(self, request)
+
+    def asgi_app(self) -> ASGIReceiver:
+        """A ready ASGI app for the receiver (then call :meth:`use` with its public URL), for
+        FastAPI, Starlette or any ASGI server, in one line:
+
+        ``app.mount("/hooks/aimusic", client.webhooks.asgi_app())``.
+        It answers POST on any path below where it is mounted (405 otherwise), within the same
+        bounds and with the same answers as :meth:`aiohttp_handler`; lifespan events are
+        acknowledged and nothing else. It must run on the event loop of the tasks it resolves.
+        """
+        from ._asgi import ASGIReceiver
+
+        return ASGIReceiver(self)

@@ -17,10 +17,10 @@ from typing import Any
 
 from aimusic_async import __version__
 
-from . import batch, memory, overhead, polling
+from . import batch, memory, overhead, polling, scaling
 from ._table import render
 
-SCENARIOS = ("overhead", "batch", "memory", "polling")
+SCENARIOS = ("overhead", "batch", "memory", "polling", "scaling")
 
 # name: (full size, quick size)
 SIZES: dict[str, tuple[float, float]] = {
@@ -33,7 +33,11 @@ SIZES: dict[str, tuple[float, float]] = {
     "memory_n": (10_000, 1000),
     "polling_n": (400, 60),
     "polling_spread": (10.0, 1.5),
+    "scaling_rate": (100.0, 200.0),
+    "scaling_concurrency": (512, 512),
 }
+# Batch sizes of the scaling scenario: (full, quick).
+SCALING_SIZES = ([1000, 5000, 20000], [100, 300])
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,6 +66,64 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write a CPU-time profile (cProfile) of one more SDK overhead run to FILE",
     )
+    p.add_argument(
+        "--no-overhead-diagnostics",
+        dest="overhead_diagnostics",
+        action="store_false",
+        help="skip scenario 1's variance diagnostics (instrumented loop, GC frozen, seeded "
+        "jitter, pinned CPUs)",
+    )
+    p.add_argument(
+        "--poll-fixed",
+        type=float,
+        nargs="+",
+        metavar="S",
+        help="fixed polling intervals to compare, real seconds (default: 5 15 20)",
+    )
+    p.add_argument(
+        "--poll-knob",
+        metavar="FIELD",
+        help=f"the PollPolicy field of the lag-target knob (default: {polling.KNOB_FIELD}; its "
+        "variants are skipped with a note while PollPolicy lacks it)",
+    )
+    p.add_argument(
+        "--poll-knob-values",
+        type=float,
+        nargs="*",
+        metavar="S",
+        help="the knob's settings, real seconds (default: "
+        + " ".join(f"{v:g}" for v in polling.KNOB_SETTINGS)
+        + "; none to leave the knob out)",
+    )
+    p.add_argument(
+        "--poll-policy",
+        action="append",
+        default=[],
+        metavar="LABEL:FIELD=V[,FIELD=V]",
+        help="one more SDK point on the polling curve: PollPolicy fields over the defaults, "
+        "real seconds (durations are scaled); repeatable",
+    )
+    p.add_argument(
+        "--scaling-sizes",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="batch sizes of the scaling scenario (default 1000 5000 20000; quick 100 300)",
+    )
+    p.add_argument(
+        "--scaling-no-downloads",
+        dest="scaling_downloads",
+        action="store_false",
+        help="scaling scenario without download_dir (journal only)",
+    )
+    p.add_argument(
+        "--scaling-budget",
+        type=float,
+        default=scaling.BUDGET_FACTOR,
+        metavar="X",
+        help="stop a size after X times its rate bound (n / rate) plus slack, and report the "
+        "jobs done by then (default %(default)s)",
+    )
     for name in SIZES:
         p.add_argument("--" + name.replace("_", "-"), type=float, dest=name, metavar="N")
     return p
@@ -72,6 +134,22 @@ def _size(args: argparse.Namespace, name: str) -> Any:
     full, quick = SIZES[name]
     value = given if given is not None else (quick if args.quick else full)
     return value if isinstance(full, float) else int(value)
+
+
+def _poll_variants(args: argparse.Namespace) -> list[polling.PollVariant]:
+    try:
+        custom = [polling.parse_policy_spec(spec) for spec in args.poll_policy]
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    # The smoke run keeps one knob setting and two fixed intervals: every code path, less time.
+    knob = polling.KNOB_SETTINGS[1:2] if args.quick else polling.KNOB_SETTINGS
+    fixed = (polling.FIXED_INTERVAL, polling.FIXED_INTERVALS[-1]) if args.quick else None
+    return polling.variants(
+        knob_field=args.poll_knob or polling.KNOB_FIELD,
+        knob_settings=knob if args.poll_knob_values is None else args.poll_knob_values,
+        fixed_intervals=args.poll_fixed or fixed or polling.FIXED_INTERVALS,
+        custom=custom,
+    )
 
 
 README = Path(__file__).with_name("README.md")
@@ -117,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 rate=_size(args, "overhead_rate"),
                 seed=args.seed,
                 profile=args.profile,
+                diagnostics=args.overhead_diagnostics,
             )
         elif name == "batch":
             res = batch.run(
@@ -130,13 +209,26 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif name == "memory":
             res = memory.run(n=_size(args, "memory_n"), seed=args.seed)
-        else:
+        elif name == "polling":
             res = polling.run(
                 n=_size(args, "polling_n"),
                 spread=_size(args, "polling_spread"),
                 gen=gen,
                 scale=args.scale,
                 seed=args.seed,
+                chosen=_poll_variants(args),
+            )
+        else:
+            res = scaling.run(
+                sizes=args.scaling_sizes or SCALING_SIZES[1 if args.quick else 0],
+                rate=_size(args, "scaling_rate"),
+                burst=args.batch_burst,
+                concurrency=_size(args, "scaling_concurrency"),
+                gen=gen,
+                scale=args.scale,
+                seed=args.seed,
+                downloads=args.scaling_downloads,
+                budget_factor=args.scaling_budget,
             )
         res["elapsed_s"] = time.monotonic() - t0
         results[name] = res

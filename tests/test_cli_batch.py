@@ -302,3 +302,49 @@ def test_ctrl_c_stops_cleanly_and_the_journal_resumes(tmp_path: Path) -> None:
         assert emulator.stats.creates == 3  # picked up by id, not started again
     finally:
         emulator.stop_thread()
+
+
+def test_a_wrong_key_stops_the_batch_and_says_why_once(emu: Emulator, tmp_path: Path) -> None:
+    jobs = [job(f"song-{n:02d}") for n in range(50)]
+    path = write_jobs(tmp_path / "jobs.jsonl", jobs)
+    journal = str(tmp_path / "j.db")
+    requests, creates = emu.stats.requests, emu.stats.creates
+
+    run = aimusic(
+        "batch",
+        str(path),
+        "--journal",
+        journal,
+        *FAST_POLL,
+        base_url=emu.base_url,
+        key="sk-wrong-key-00000000",
+    )
+    assert run.code == 1
+    assert emu.stats.requests == requests + 1  # the first start went alone and was refused
+    assert emu.stats.creates == creates
+    lines = [line for line in run.both.splitlines() if line.strip()]
+    # The reason once (the refused job's row points at it), not once per job.
+    assert sum("Invalid API key" in line for line in lines) == 1
+    assert sum("stopped starting jobs after AuthenticationError" in line for line in lines) == 1
+    assert "49 not sent" in run.out
+    assert "rerun the same command" in run.out
+    assert len(lines) < 10
+
+    # JSON: still one document per job, the unsent ones saying why.
+    as_json = aimusic(
+        "batch", str(path), "--json", *FAST_POLL, base_url=emu.base_url, key="sk-wrong-key-00000000"
+    )
+    outcomes = as_json.json_lines()
+    assert len(outcomes) == 50
+    assert sorted(o["status"] for o in outcomes).count("not_sent") == 49
+    unsent = next(o for o in outcomes if o["status"] == "not_sent")
+    assert unsent["error"]["type"] == "BatchStoppedError"
+    assert unsent["error"]["message"].startswith("not sent: the batch stopped after")
+
+    # The right key: the rerun with the journal starts all 50, once each.
+    again = aimusic(
+        "batch", str(path), "--journal", journal, "--json", *FAST_POLL, base_url=emu.base_url
+    )
+    assert again.code == 0, again.err
+    assert {o["status"] for o in again.json_lines()} == {"finished"}
+    assert emu.stats.creates == creates + 50

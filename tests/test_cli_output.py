@@ -32,12 +32,13 @@ class Source:
         self.finished = 0
         self.failed = 0
         self.unknown = 0
+        self.not_sent = 0
         self.resumed = 0
         self.elapsed = 0.0
 
     @property
     def done(self) -> int:
-        return self.finished + self.failed + self.unknown
+        return self.finished + self.failed + self.unknown + self.not_sent
 
 
 def test_plain_table_on_a_pipe_is_aligned_and_scrubbed() -> None:

@@ -34,6 +34,7 @@ from aimusic_async._client import runtime_of
 from aimusic_async.families import SonicFamily
 from aimusic_async.models._base import RequestModel
 from aimusic_async.resources._base import Resource
+from aimusic_async.webhooks import reference_of
 
 from ._scripted import Script
 from .conftest import FAST_POLL
@@ -199,7 +200,8 @@ async def test_start_adds_webhook_when_receiver_is_on(
     c.webhooks.use("https://hooks.example/cb")  # a receiver mounted elsewhere
     task = await start(sonic(c), "x")
     body = script.seen[0].body
-    assert body["webhook_url"] == "https://hooks.example/cb"
+    assert body["webhook_url"].startswith("https://hooks.example/cb?aimusic_ref=")
+    assert reference_of(body["webhook_url"]) is not None
     assert body["webhook_secret"] == "whsec-1"
     assert c.hub.future(task.id) is not None
     c.hub.release(task.id)

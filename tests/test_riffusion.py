@@ -276,11 +276,15 @@ async def test_webhook_receiver_does_not_touch_riffusion_tasks(
         task = await client.riffusion.create(custom_mode=False, prompt="r&b pop song")
     assert "webhook_url" not in emulator.tasks[task.id].body
     sonic = await client.sonic.create(mv="sonic-v5", custom_mode=False, gpt_description_prompt="x")
-    assert emulator.tasks[sonic.id].body["webhook_url"] == client.webhooks.url
+    assert emulator.tasks[sonic.id].body["webhook_url"].startswith(client.webhooks.url)
     result = await asyncio.wait_for(task.wait(), 10)
     assert len(result.clips) == 2
     assert task.polls >= 1
     await sonic
+    # Rebuilt from its id on a client that receives callbacks, it waits for none.
+    rebuilt = client.task(task.id, family="riffusion")
+    assert client.hub.future(task.id) is None  # not registered with the hub
+    assert (await asyncio.wait_for(rebuilt.wait(), 10)).task_id == task.id
 
 
 @pytest.mark.filterwarnings(r"ignore:client\.riffusion\.:DeprecationWarning")

@@ -23,7 +23,8 @@ from aimusic_async._errors import (
     SubmissionUnknownError,
     TaskNotFoundError,
 )
-from aimusic_async.models.common import TaskResult
+from aimusic_async._tasks import Task
+from aimusic_async.models.common import Clip, TaskResult
 from aimusic_async.models.sonic import (
     AlignedLyricsResult,
     BpmResult,
@@ -227,8 +228,8 @@ async def test_upload_sync_and_async(
 ) -> None:
     sync = await sonic_client.sonic.upload(AUDIO)
     assert isinstance(sync, UploadResult)
+    assert isinstance(sync.clip_id, str)
     assert sync.clip_id
-    assert not sync.pending
     received: list[Any] = []
 
     async def callback(request: web.Request) -> web.Response:
@@ -238,12 +239,27 @@ async def test_upload_sync_and_async(
     app = web.Application()
     app.router.add_post("/cb", callback)
     url = await serve_app(app)
-    later = await sonic_client.sonic.upload(AUDIO, callback_url=f"{url}/cb")
-    assert later.pending
-    assert later.task_id
-    assert emu.tasks[later.task_id].body["callback_url"] == f"{url}/cb"
-    result = await sonic_client.task(later.task_id)
-    assert len(result.clips) == 1
+    # Async mode with the caller's own callback URL: a Task that polls to the uploaded clip.
+    task = await sonic_client.sonic.upload_async(AUDIO, callback_url=f"{url}/cb")
+    assert isinstance(task, Task)
+    assert emu.tasks[task.id].body == {"url": AUDIO, "callback_url": f"{url}/cb"}
+    result = await task
+    (clip,) = result.clips
+    assert isinstance(clip, Clip)
+    assert clip.succeeded
+    assert clip.title == "my-song"
+    assert emu.stats.polls >= 1
+    # The clip is an uploaded one: it feeds the *_upload_music task types.
+    cover = await sonic_client.sonic.create(
+        task_type="cover_upload_music", continue_clip_id=clip.clip_id, **DESC
+    )
+    assert (await cover).succeeded
+    for _ in range(100):
+        if received:
+            break
+        await asyncio.sleep(0.02)
+    assert received[0]["task_id"] == task.id
+    assert received[0]["data"][0]["clip_id"] == clip.clip_id
 
 
 # -- documented errors -------------------------------------------------------------------------
@@ -302,6 +318,7 @@ async def test_no_credits_is_insufficient_credits(sonic_client: Any, emu: Any) -
         sonic.stems_full(clip),
         sonic.create_voice("https://example.com/v.wav"),
         sonic.upload(AUDIO),
+        sonic.upload_async(AUDIO, callback_url="http://127.0.0.1:9/cb"),
         sonic.bpm(clip),
         sonic.vox(clip),
         sonic.wav(clip),
@@ -359,7 +376,8 @@ def _bad_calls(sonic: Any) -> list[tuple[str, Callable[[], Awaitable[Any]]]]:
         ("clip_id", lambda: sonic.stems_full("  ")),
         ("audio_url", lambda: sonic.create_voice("voice.wav")),
         ("webhook_url", lambda: sonic.stems_full("c", webhook_url="ftp://x")),
-        ("callback_url", lambda: sonic.upload(AUDIO, callback_url="x")),
+        ("url", lambda: sonic.upload("ftp://example.com/a.mp3")),
+        ("callback_url", lambda: sonic.upload_async(AUDIO, callback_url="x")),
         ("name", lambda: sonic.create_persona("c", name="n" * 81)),
         ("clip_id", lambda: sonic.bpm("")),
         ("vocal_end_s", lambda: sonic.vox("c", vocal_start_s=0, vocal_end_s=31)),

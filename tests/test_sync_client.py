@@ -28,6 +28,7 @@ from aimusic_async import (
     Job,
     PollPolicy,
     RawResponse,
+    SubmissionUnknownError,
     SyncAIMusicClient,
     SyncBatchRun,
     SyncTask,
@@ -214,6 +215,29 @@ def test_create_wait_and_the_handle(
     bpm = sync_client.sonic.bpm(result.clips[0].clip_id)
     assert bpm.avg_bpm is not None
     assert threaded_emulator.stats.creates == 1
+
+
+def test_peek_and_recover_never_poll(
+    threaded_emulator: Emulator, sync_client: SyncAIMusicClient
+) -> None:
+    """``peek`` answers from what is known without a request; ``recover`` hands back a blocking
+    handle at once for an error that named its task, and None when no callback came in time."""
+    task = sync_client.sonic.create(**DESCRIBE)
+    polls = threaded_emulator.stats.polls
+    assert task.peek() is None
+    assert threaded_emulator.stats.polls == polls
+    task.wait()
+    assert task.peek() == task.last
+    named = SubmissionUnknownError(
+        "a hook raised", operation="sonic.create", path="/x", task_id=task.id
+    )
+    found = sync_client.recover(named)
+    assert isinstance(found, SyncTask)
+    assert found.id == task.id
+    lost = SubmissionUnknownError(
+        "timed out", operation="sonic.create", path="/x", reference="ref-never-called-back"
+    )
+    assert sync_client.recover(lost, timeout=0.05) is None
 
 
 def test_watch_stopped_early_is_closed_on_the_loop(sync_client: SyncAIMusicClient) -> None:

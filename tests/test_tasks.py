@@ -313,8 +313,7 @@ async def test_cancellation_leaves_nothing_running(scripted_client: Make) -> Non
 async def test_webhook_push_resolves_without_polls(scripted_client: Make) -> None:
     client, script = await scripted_client([(202, None)])
     client.webhooks.grace = 30.0
-    client.hub.expect(TID)
-    task = runtime_of(client).task(TID, SonicFamily(), fresh=True)
+    task = runtime_of(client).task(TID, SonicFamily(), fresh=True, push=True)
     waiter = asyncio.ensure_future(task.wait())
     await asyncio.sleep(0.05)
     assert not waiter.done()
@@ -329,8 +328,7 @@ async def test_webhook_push_resolves_without_polls(scripted_client: Make) -> Non
 async def test_webhook_lost_falls_back_to_polling(scripted_client: Make) -> None:
     client, script = await scripted_client([(202, None), ok(clip(1, "succeeded"))])
     client.webhooks.grace = 0.05
-    client.hub.expect(TID)
-    result = await runtime_of(client).task(TID, SonicFamily(), fresh=True).wait()
+    result = await runtime_of(client).task(TID, SonicFamily(), fresh=True, push=True).wait()
     assert result.clips[0].clip_id == "clip-1"
     assert script.count() == 2
 
@@ -339,8 +337,9 @@ async def test_webhook_wait_learns_from_the_batch(scripted_client: Make) -> None
     """A task whose grace ran out does not poll while the batch says it is not late yet."""
     client, script = await scripted_client([(202, None)])
     client.webhooks.grace = 0.1
-    client.hub.expect(TID)
-    task = runtime_of(client).task(TID, SonicFamily(), operation="sonic.create", fresh=True)
+    task = runtime_of(client).task(
+        TID, SonicFamily(), operation="sonic.create", fresh=True, push=True
+    )
     waiter = asyncio.ensure_future(task.wait())
     await asyncio.sleep(0.05)
     runtime_of(client).estimates.observe("sonic.create", 1.0)  # a sibling finished after about 1 s
@@ -353,11 +352,10 @@ async def test_webhook_wait_learns_from_the_batch(scripted_client: Make) -> None
 
 async def test_webhook_failed_push_raises(scripted_client: Make) -> None:
     client, _ = await scripted_client([(202, None)])
-    client.hub.expect(TID)
     snap = SonicFamily().parse_task(TID, 200, ok(clip(1, "failed", error_message="nope"))[1])
     client.hub.deliver(snap)
     with pytest.raises(TaskFailedError, match="nope"):
-        await runtime_of(client).task(TID, SonicFamily(), fresh=True)
+        await runtime_of(client).task(TID, SonicFamily(), fresh=True, push=True)
 
 
 # -- adaptive schedule (virtual time) ----
@@ -648,8 +646,7 @@ async def test_a_webhook_task_awaited_late_falls_back_from_its_start(
     # task's start, so the fallback poll is due already instead of a whole grace from now.
     client, script = await scripted_client([ok(clip(1, "succeeded"))])
     client.webhooks.grace = 30.0
-    client.hub.expect(TID)
-    task = runtime_of(client).task(TID, SonicFamily(), fresh=True)
+    task = runtime_of(client).task(TID, SonicFamily(), fresh=True, push=True)
     fake_clock.advance(100.0)
     assert (await task).clips[0].clip_id == "clip-1"
     assert script.count() == 1

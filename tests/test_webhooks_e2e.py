@@ -16,6 +16,7 @@ import pytest
 
 from aimusic_async import AIMusicClient, PollPolicy, Task, TaskFailedError, _clock
 from aimusic_async._client import runtime_of
+from aimusic_async.webhooks import reference_of
 
 EmuFactory = Callable[..., Awaitable[Any]]
 ClientFactory = Callable[..., Awaitable[AIMusicClient]]
@@ -53,12 +54,17 @@ async def test_hundred_tasks_resolve_from_webhooks_with_zero_polls(
     client = await client_factory(emu.base_url, emu.api_key, poll=POLL)
     url = await client.webhooks.serve()
     tasks = await start_many(client, 100)
-    # Every start request carried our receiver and a secret (generated, never the default).
+    # Every start request carried our receiver, with a correlation reference of its own, and a
+    # secret (generated, never the default).
+    references = set()
     for task in tasks:
         record = emu.tasks[task.id]
-        assert record.webhook_url == url
+        assert record.webhook_url.startswith(url + "?aimusic_ref=")
+        references.add(reference_of(record.webhook_url))
         assert record.webhook_secret == runtime_of(client).webhooks.secret
         assert record.webhook_secret
+    assert None not in references
+    assert len(references) == 100
     results = await asyncio.wait_for(asyncio.gather(*tasks), 10)
 
     assert emu.stats.polls == 0
@@ -84,8 +90,8 @@ async def test_lost_webhooks_fall_back_to_polling(
     called_back: set[str] = set()
     handle = client.webhooks.handle
 
-    async def spy(body: bytes, headers: Any) -> Any:
-        event = await handle(body, headers)
+    async def spy(body: bytes, headers: Any, **kwargs: Any) -> Any:
+        event = await handle(body, headers, **kwargs)
         if event is not None:
             called_back.add(event.task_id)
         return event

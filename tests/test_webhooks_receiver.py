@@ -153,14 +153,14 @@ async def test_handle_unknown_task_is_accepted_and_early_callbacks_are_kept(
     assert fut.result().task_id == "early"
 
 
-async def test_late_duplicate_after_release_is_not_parked(client: AIMusicClient) -> None:
+async def test_late_duplicate_after_release_is_not_stored_again(client: AIMusicClient) -> None:
     hub = client.hub
     hub.expect("t-3")
     body = final_body("t-3")
     await client.webhooks.handle(body, signed(body))
     hub.release("t-3")
-    await client.webhooks.handle(body, signed(body))  # a new id, same content
-    assert "t-3" not in hub._early
+    assert await client.webhooks.handle(body, signed(body)) is None  # a new id, same content
+    assert list(hub._stored) == ["t-3"]
 
 
 async def test_streaming_event_does_not_end_the_wait(client: AIMusicClient) -> None:
@@ -376,9 +376,9 @@ async def test_aiohttp_handler_mounted_in_a_user_app(client: AIMusicClient) -> N
         await runner.cleanup()
 
 
-async def test_asgi_example_from_the_readme(client: AIMusicClient) -> None:
-    """A raw ASGI app shaped like the README's Starlette example (no ASGI framework is
-    installed here), driven by hand with a body split across two messages."""
+async def test_handle_from_a_hand_written_asgi_app(client: AIMusicClient) -> None:
+    """What any other framework does with ``handle()`` (the ready ASGI app is tested under
+    uvicorn in test_webhooks_asgi.py), driven by hand with a body split across two messages."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         from aimusic_async import ResponseValidationError, WebhookVerificationError

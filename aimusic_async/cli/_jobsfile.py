@@ -83,7 +83,8 @@ def read_jobs(path: Path, check: Callable[[dict[str, Any]], T]) -> list[tuple[in
 def _job_error(exc: pydantic.ValidationError, known: list[str] | None) -> str:
     # Errors from the Job model name top-level fields (key, operation, params.x); errors from
     # a request model name the parameter (title) and get the "params." prefix.
+    # The Job model's title is "Job: <field>: <rule>", like every request model's.
     title = exc.title or ""
-    if title == "Job":
+    if title == "Job" or title.startswith("Job: "):
         return format_validation_error(exc, prefix="")
     return format_validation_error(exc, prefix="params", known=known)

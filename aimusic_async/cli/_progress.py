@@ -30,6 +30,8 @@ class ProgressSource(Protocol):
     finished: int
     failed: int
     unknown: int
+    # Jobs never sent: the batch stopped on an account error.
+    not_sent: int
     # Finished jobs that came from the journal, not from this run's work.
     resumed: int
 
@@ -76,10 +78,11 @@ class ProgressDisplay:
 
     def counts(self) -> str:
         s = self.source
-        return (
+        counts = (
             f"started {s.started} | running {s.running} | done {s.finished} | "
             f"failed {s.failed} | unknown {s.unknown}"
         )
+        return counts + (f" | not sent {s.not_sent}" if s.not_sent else "")
 
     def rate(self) -> float | None:
         """Jobs per second, from the jobs this run finished successfully; None until there are

@@ -41,6 +41,9 @@ With --journal FILE a batch that was stopped or killed resumes when run again wi
 file and journal: finished jobs are not redone, started tasks are picked up by id (also those
 the server once said it could not find), and jobs whose start had no answer are reported as
 unknown, not re-sent (unless --resubmit-unknown). A journal serves one batch at a time.
+A wrong key, an empty balance or an inactive subscription stops the batch from starting more
+jobs (the first start goes alone); jobs not sent are listed as "not sent" and a rerun with the
+same journal starts them.
 """
 
 
@@ -131,11 +134,16 @@ def _explain(exc: Exception, job: Job) -> str:
     return str(exc)
 
 
-def outcome_row(outcome: JobOutcome, *, wide: bool = True) -> list[Any]:
+def outcome_row(
+    outcome: JobOutcome, *, wide: bool = True, stop: BaseException | None = None
+) -> list[Any]:
     """key, operation, status, task, clips, files (paths, or a count when not ``wide``) or
-    the error, seconds."""
+    the error, seconds. An error of the same kind as ``stop`` (the account error that stopped
+    the batch, printed once already) is named, not repeated."""
     clips = len(outcome.result.clips) if outcome.result is not None else 0
-    if outcome.error is not None:
+    if stop is not None and type(outcome.error) is type(stop):
+        detail = f"{type(stop).__name__} (the batch stopped: see above)"
+    elif outcome.error is not None:
         # describe_error: one line, and an error with no message (TimeoutError()) is fine too.
         detail = describe_error(outcome.error)[:200]
     elif wide:
@@ -171,49 +179,91 @@ async def run_jobs(
     """Run the batch through ``client.batch`` with a progress display; all outcomes.
 
     In JSON mode (and ``stream_json``) each outcome is printed as one JSON line when it lands.
+    When the batch stops on an account error, the reason is printed once, not once per job.
     """
     from ..batch import DEFAULT_CONCURRENCY
 
     outcomes: list[JobOutcome] = []
-    batch_run: Any = client.batch(
+    batch_run = client.batch(
         jobs,
         concurrency=concurrency or DEFAULT_CONCURRENCY,
         journal=journal,
         download_dir=out,
         resubmit_unknown=resubmit_unknown,
     )
+    stop_told = False
     try:
         async with ProgressDisplay(ui, batch_run.progress) as display:
             async for outcome in batch_run:
                 outcomes.append(outcome)
                 if ui.json_mode and stream_json:
                     ui.emit_json(outcome.summary())
-                elif outcome.status != "finished":
+                    continue
+                stop = batch_run.stop_reason
+                if stop is not None and not stop_told:
+                    stop_told = True
+                    display.note(stop_note(stop, journal=journal))
+                if outcome.status != "finished" and not _told_by_stop(outcome, stop):
                     display.note(f"{outcome.status}: {outcome.job.key}: {outcome_row(outcome)[5]}")
     finally:
         await batch_run.aclose()
     return outcomes
 
 
+def stop_note(stop: BaseException, *, journal: str | None) -> str:
+    """The one line that says why the batch stopped starting jobs, and what to do."""
+    rerun = (
+        "Jobs not sent stay queued in the journal: rerun the same command to start them."
+        if journal
+        else "Jobs not sent can be run again (with --journal a rerun skips finished jobs)."
+    )
+    reason = describe_error(stop)[:300]
+    end = "" if reason.endswith((".", "!", "?")) else "."
+    return f"stopped starting jobs after {reason}{end} {rerun}"
+
+
+def _told_by_stop(outcome: JobOutcome, stop: BaseException | None) -> bool:
+    # A job not sent, or refused for the same account reason, says nothing the stop line did not.
+    if stop is None:
+        return False
+    return outcome.status == "not_sent" or type(outcome.error) is type(stop)
+
+
 def show_outcomes(ui: UI, outcomes: list[JobOutcome], *, elapsed: float) -> None:
-    """The final table (all jobs, or only the bad ones for a big batch) and the totals."""
+    """The final table (all jobs, or only the bad ones for a big batch) and the totals.
+
+    Jobs not sent are one line under the table, not a row each: they all have the same reason,
+    printed once while the batch ran."""
+    from .. import BatchStoppedError
+
     counts = {
-        s: sum(1 for o in outcomes if o.status == s) for s in ("finished", "failed", "unknown")
+        s: sum(1 for o in outcomes if o.status == s)
+        for s in ("finished", "failed", "unknown", "not_sent")
     }
-    shown = outcomes if len(outcomes) <= FULL_TABLE_MAX else [o for o in outcomes if not o.ok]
+    sent = [o for o in outcomes if o.status != "not_sent"]
+    stop = next(
+        (o.error.stopped_by for o in outcomes if isinstance(o.error, BatchStoppedError)), None
+    )
+    shown = sent if len(outcomes) <= FULL_TABLE_MAX else [o for o in sent if not o.ok]
     order = {o.job.key: n for n, o in enumerate(outcomes)}
     shown = sorted(shown, key=lambda o: (o.ok, order[o.job.key]))
     if shown:
         wide = ui.width() >= WIDE_TABLE
-        ui.table(OUTCOME_COLUMNS, [outcome_row(o, wide=wide) for o in shown])
+        ui.table(OUTCOME_COLUMNS, [outcome_row(o, wide=wide, stop=stop) for o in shown])
     resumed = sum(1 for o in outcomes if o.origin == "journal")
     files = sum(len(o.files) for o in outcomes)
     ui.say(
         f"{len(outcomes)} jobs: {counts['finished']} finished"
         + (f" ({resumed} from the journal)" if resumed else "")
-        + f", {counts['failed']} failed, {counts['unknown']} unknown; {files} files;"
-        f" {fmt_duration(elapsed)}"
+        + f", {counts['failed']} failed, {counts['unknown']} unknown"
+        + (f", {counts['not_sent']} not sent" if counts["not_sent"] else "")
+        + f"; {files} files; {fmt_duration(elapsed)}"
     )
+    if counts["not_sent"]:
+        ui.say(
+            f"{counts['not_sent']} jobs were not sent: the batch stopped starting jobs (the "
+            "reason is above). Nothing was charged for them; fix the account, then rerun."
+        )
     if counts["unknown"]:
         ui.say(
             "unknown jobs may or may not have started a task, or their task (with a task_id) "

@@ -20,6 +20,8 @@ class RiffusionFamily:
     """Polling and parsing for riffusion tasks: ``{"code", "data": [clips], "message"}``."""
 
     name = "riffusion"
+    # The API's webhook guide lists no riffusion callbacks: its handles never wait for one.
+    pushes_webhooks = False
 
     def poll_path(self, task_id: str) -> str:
         return f"/api/v1/riffusion/task/{task_id}"

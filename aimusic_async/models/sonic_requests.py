@@ -30,6 +30,7 @@ __all__ = [
     "AddInstrumentalRequest",
     "AddVocalsRequest",
     "AlignedLyricsRequest",
+    "AsyncUploadRequest",
     "BpmRequest",
     "ConcatMusicRequest",
     "CoverMusicRequest",
@@ -453,8 +454,15 @@ def build_create_request(fields: Mapping[str, Any]) -> SonicCreateRequest:
 
 # -- other generating routes ---------------------------------------------------------------------
 class UploadRequest(_Checked):
-    """``POST /sonic/upload``: sync by default (answers a clip id); with ``callback_url`` the
-    server answers a task id at once and posts the result there."""
+    """``POST /sonic/upload`` in sync mode: the server fetches ``url`` and answers the clip id."""
+
+    url: Url
+
+
+class AsyncUploadRequest(_Checked):
+    """``POST /sonic/upload`` in async mode: ``callback_url`` makes the server answer a task id at
+    once and post the uploaded clip there (signed with the account's default webhook secret:
+    the route takes no secret of its own). The SDK fills in its receiver's URL when it has one."""
 
     url: Url
     callback_url: Url | None = None

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field, model_validator
-from typing_extensions import Self
 
 from ._base import ResponseModel
 
@@ -50,24 +49,10 @@ class _Envelope(ResponseModel):
 
 
 class UploadResult(_Envelope):
-    """``/sonic/upload``: ``clip_id`` in sync mode, ``task_id`` in async mode (``callback_url``).
+    """``/sonic/upload`` in sync mode: the uploaded clip's id (``sonic.upload_async`` returns a
+    ``Task`` instead, whose result holds the clip)."""
 
-    ``pending`` is true in async mode: the clip id arrives later at the callback URL (or poll the
-    task with ``client.task(result.task_id)``).
-    """
-
-    clip_id: str | None = None
-    task_id: str | None = None
-
-    @model_validator(mode="after")
-    def _one_id(self) -> Self:
-        if not self.clip_id and not self.task_id:
-            raise ValueError("the upload answer has neither clip_id nor task_id")
-        return self
-
-    @property
-    def pending(self) -> bool:
-        return not self.clip_id
+    clip_id: str = Field(min_length=1)
 
 
 class BpmResult(_Envelope):

@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from .._errors import EndpointRetiredError
-from .._operations import OPERATIONS
+from .._errors import ConfigurationError, EndpointRetiredError, SubmissionUnknownError
+from .._operations import OPERATIONS, WEBHOOK_FIELDS, Callbacks
 from .._tasks import Task
 from ..models._base import RequestModel
 from ..models.common import TaskSnapshot
+from ..webhooks import new_reference, with_reference
 
 if TYPE_CHECKING:
     from .._runtime import Runtime
@@ -45,7 +45,12 @@ class Resource:
         assert op.family is not None
         try:
             return await self._start(
-                op.route, body, family=op.family, operation=op.reported_name(body), options=options
+                op.route,
+                body,
+                family=op.family,
+                operation=op.reported_name(body),
+                callbacks=op.callbacks,
+                options=options,
             )
         except EndpointRetiredError as exc:
             if op.replacement is None:
@@ -86,7 +91,7 @@ class Resource:
         options = runtime.options_for(timeout)
         if options is not None:
             runtime = runtime.derive(options=options)
-        return await runtime.task(task_id, family).refresh()
+        return await runtime.task(task_id, family, push=False).refresh()
 
     # -- the two ways of sending -------------------------------------------------------------------
 
@@ -97,34 +102,58 @@ class Resource:
         *,
         family: str,
         operation: str,
+        callbacks: Callbacks = WEBHOOK_FIELDS,
         options: RequestOptions | None = None,
     ) -> Task:
         """Send a request that starts server work and return the ``Task`` handle (``options``:
         this one request's, the handle polls with the namespace's own).
 
-        When the client's webhook receiver is on and the body names no ``webhook_url``, the
-        receiver's URL and secret are added, and the task will resolve from the callback.
+        When the client's webhook receiver is on and the body names no callback URL (the field
+        ``callbacks`` names), the receiver's URL (with a fresh correlation reference in its query)
+        and secret are added, and the task will resolve from the callback. A
+        ``SubmissionUnknownError`` of such a start carries the reference, for ``client.recover``.
         """
         runtime = self._runtime
         hooks = runtime.webhooks
         payload = body.to_wire()
-        push = hooks.enabled and self.pushes_webhooks
-        if push and not payload.get("webhook_url"):
-            payload["webhook_url"] = hooks.url
-            if hooks.secret:
-                payload["webhook_secret"] = hooks.secret
-        task_id, request_id = await runtime.start(
-            path, payload, operation=operation, options=options
+        url_field = callbacks.url_field
+        ours = hooks.enabled and self.pushes_webhooks and not payload.get(url_field)
+        reference = None
+        if ours and hooks.url is not None:
+            if callbacks.secret_field is None and not hooks.account_secret:
+                raise ConfigurationError(
+                    f"{operation} sends no webhook secret, so its callback is signed with your "
+                    "account's default webhook secret, which this client does not know: pass "
+                    f"account_webhook_secret= to the client, or {url_field}= to receive the "
+                    "callback elsewhere (the task then polls)"
+                )
+            reference = new_reference()
+            payload[url_field] = with_reference(hooks.url, reference)
+            if callbacks.secret_field is not None and hooks.secret:
+                payload[callbacks.secret_field] = hooks.secret
+        if callbacks.required and not payload.get(url_field):
+            raise ConfigurationError(
+                f"{operation} needs a {url_field}: start the client's webhook receiver "
+                f"(client.webhooks.serve() or use()), or pass {url_field}="
+            )
+        try:
+            task_id, request_id = await runtime.start(
+                path, payload, operation=operation, options=options
+            )
+        except SubmissionUnknownError as exc:
+            exc.reference = reference
+            raise
+        # Only callbacks that reach this client's receiver, signed with a secret it knows, can
+        # end the wait; a caller's own callback URL goes elsewhere, so that task polls as usual.
+        verifiable = callbacks.secret_field is not None or bool(hooks.account_secret)
+        return runtime.task(
+            task_id,
+            family,
+            operation=operation,
+            fresh=True,
+            push=ours and verifiable,
+            request_id=request_id,
         )
-        # Only callbacks that reach this client's receiver can end the wait; a caller's own
-        # webhook_url goes elsewhere, so that task polls as usual.
-        task = runtime.task(task_id, family, operation=operation, fresh=True, request_id=request_id)
-        if push and payload.get("webhook_url") == hooks.url:
-            runtime.hub.expect(task_id)
-            # A handle nobody keeps (a service that stores only the id) would otherwise pin
-            # its wake-up future, and later the callback's snapshot, for the client's life.
-            weakref.finalize(task, runtime.hub.release, task_id)
-        return task
 
     async def _call(
         self,

@@ -429,15 +429,29 @@ class SonicResource(Resource):
         ``result.persona_id`` feeds ``create_with_persona``."""
         return await self._task("sonic.create_voice", locals())
 
-    # -- synchronous utilities -----------------------------------------------------------------
-    async def upload(
+    async def upload_async(
         self, url: str, *, callback_url: str | None = None, timeout: float | None = None
-    ) -> UploadResult:
-        """Upload audio you own from a public ``url``; ``result.clip_id`` feeds the
-        ``*_upload_music`` tasks, ``upload_*``, ``add_vocals`` ... (takes about 20 s).
+    ) -> Task:
+        """Upload audio you own from a public ``url`` in the API's async mode: the server answers
+        at once and posts the uploaded clip to a callback URL; the ``Task`` resolves to it
+        (``result.clips[0]``, whose ``clip_id`` feeds the same tasks as ``upload``'s).
 
-        With ``callback_url`` the server answers at once with ``result.task_id`` (``pending`` is
-        true) and posts the clip to that URL later; ``client.task(result.task_id)`` polls it.
+        Without ``callback_url`` the client's webhook receiver gets the callback (``serve()`` or
+        ``use()`` first), and the task resolves from it. The route takes no webhook secret, so
+        the API signs that callback with your account's default one: the client must know it
+        (``account_webhook_secret=``), else this raises ``ConfigurationError`` before sending.
+        With your own ``callback_url`` the task polls.
+
+        >>> task = await client.sonic.upload_async("https://example.com/my-song.mp3")
+        >>> clip = (await task).clips[0]
+        """
+        return await self._task("sonic.upload_async", locals())
+
+    # -- synchronous utilities -----------------------------------------------------------------
+    async def upload(self, url: str, *, timeout: float | None = None) -> UploadResult:
+        """Upload audio you own from a public ``url``; ``result.clip_id`` feeds the
+        ``*_upload_music`` tasks, ``upload_*``, ``add_vocals`` ... The server fetches the file
+        before it answers (about 20 s); ``upload_async`` answers at once with a ``Task``.
         Sent like a start request (never re-sent blind): an upload is paid and creates a clip.
 
         >>> up = await client.sonic.upload("https://example.com/my-song.mp3")

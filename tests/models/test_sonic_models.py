@@ -446,9 +446,16 @@ def test_vox_window() -> None:
 
 def test_upload_urls() -> None:
     assert_rejects(s.UploadRequest, {"url": "file:///etc/passwd"}, "url")
-    assert_rejects(s.UploadRequest, {"url": "https://a/b", "callback_url": "nope"}, "callback_url")
-    body = s.UploadRequest(url="https://a/b.mp3", callback_url="https://me/cb").to_wire()
+    # The sync mode has no callback: a callback_url would switch the server to async mode.
+    assert_rejects(
+        s.UploadRequest, {"url": "https://a/b", "callback_url": "https://me/cb"}, "callback_url"
+    )
+    assert_rejects(
+        s.AsyncUploadRequest, {"url": "https://a/b", "callback_url": "nope"}, "callback_url"
+    )
+    body = s.AsyncUploadRequest(url="https://a/b.mp3", callback_url="https://me/cb").to_wire()
     assert body == {"url": "https://a/b.mp3", "callback_url": "https://me/cb"}
+    assert s.AsyncUploadRequest(url="https://a/b.mp3").to_wire() == {"url": "https://a/b.mp3"}
 
 
 # -- sweep: every model, one bad field each, the error names it ---------------------------------
@@ -466,6 +473,7 @@ SWEEP: list[tuple[type[BaseModel], dict[str, Any], str]] = [
                           "vocal_gender": "f"}, "vocal_gender"),
     (s.AddInstrumentalRequest, {"mv": "sonic-v5"}, "continue_clip_id"),
     (s.UploadRequest, {}, "url"),
+    (s.AsyncUploadRequest, {"url": "https://a/b", "callback_url": "ftp://x"}, "callback_url"),
     (s.UploadExtendRequest, _create(url="https://a/b", continue_at=-1), "continue_at"),
     (s.UploadExtendRequest, _create(url="https://a/b", auto_concat="yes"), "auto_concat"),
     (s.UploadCoverRequest, _create(url="x"), "url"),
@@ -595,15 +603,13 @@ def test_bpm_upsample_aligned_persona_results() -> None:
     assert s.PersonaResult.model_validate({"data": {"persona_id": "p-2"}}).persona_id == "p-2"
 
 
-def test_upload_result_sync_async_and_neither() -> None:
+def test_upload_result_is_the_sync_modes_clip_id() -> None:
     sync = s.UploadResult.model_validate({"code": 200, "message": "success", "clip_id": "abc"})
     assert sync.clip_id == "abc"
-    assert not sync.pending
-    later = s.UploadResult.model_validate({"message": "success", "task_id": "t-1"})
-    assert later.task_id == "t-1"
-    assert later.pending
-    with pytest.raises(ValidationError):
-        s.UploadResult.model_validate({"code": 200, "message": "success"})
+    # A task id alone is the async mode's answer, which upload_async reads as a Task instead.
+    for answer in ({"message": "success", "task_id": "t-1"}, {"code": 200, "clip_id": ""}):
+        with pytest.raises(ValidationError):
+            s.UploadResult.model_validate(answer)
 
 
 def test_vox_result_tolerant_and_unknown_fields_kept() -> None:

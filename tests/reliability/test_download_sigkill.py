@@ -202,3 +202,31 @@ async def test_a_slow_live_download_of_this_process_is_never_swept(
     path = await asyncio.wait_for(slow_job, 10)
     assert await asyncio.to_thread(path.read_bytes) == BODY * 2
     assert sorted(await asyncio.to_thread(os.listdir, tmp_path)) == ["other.wav", "slow.wav"]
+
+
+async def test_a_folder_is_swept_once_per_interval_not_before_every_download(
+    serve_app: ServeApp,
+    client_factory: ClientFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A batch writes thousands of files into one folder: scanning it before every download
+    # would cost quadratic time. A part file turning stale between two downloads is swept by
+    # the first download after the interval, not by the very next one.
+    base = await serve_app(file_host())
+    client = await client_factory("http://127.0.0.1:9", "sk-dl")
+    await client.download(f"{base}/ok/first.wav", tmp_path)  # sweeps the (empty) folder
+    stale = tmp_path / ".dead.wav.aimusic-ffeeddccbbaa.part"
+
+    def plant() -> None:
+        stale.write_bytes(b"partial")
+        then = time.time() - C.DOWNLOAD_STALE_PART_AGE - 60
+        os.utime(stale, (then, then))
+
+    await asyncio.to_thread(plant)
+    await client.download(f"{base}/ok/second.wav", tmp_path)
+    assert await asyncio.to_thread(stale.exists)  # within the interval: not scanned again
+
+    monkeypatch.setattr(C, "DOWNLOAD_SWEEP_INTERVAL", 0.0)
+    await client.download(f"{base}/ok/third.wav", tmp_path)
+    assert not await asyncio.to_thread(stale.exists)  # past it: swept

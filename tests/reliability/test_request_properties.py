@@ -109,6 +109,7 @@ BASES: dict[str, dict[str, Any]] = {
     "StemsFullRequest": {"clip_id": "c1"},
     "CreateVoiceRequest": {"audio_url": "https://files.example/voice.mp3"},
     "UploadRequest": {"url": "https://files.example/a.mp3"},
+    "AsyncUploadRequest": {"url": "https://files.example/a.mp3"},
     "CreatePersonaRequest": {"name": "Nova", "clip_id": "c1"},
     "BpmRequest": {"clip_id": "c1"},
     "WavRequest": {"clip_id": "c1"},
