@@ -12,7 +12,10 @@ import logging as _logging
 from ._client import AIMusicClient
 from ._errors import *  # noqa: F403
 from ._errors import __all__ as _errors_all
+from ._hooks import EventHooks, PollEvent, RequestEvent, ResponseEvent, RetryEvent
 from ._journal import Journal
+from ._raw import RawResponse
+from ._sync_client import SyncAIMusicClient, SyncBatchRun, SyncTask
 from ._tasks import PollPolicy, Task
 from ._version import __version__
 from .batch import BatchProgress, BatchRun, Job, JobOutcome, run_batch
@@ -28,13 +31,22 @@ __all__ = [
     "BatchRun",
     "Clip",
     "Credits",
+    "EventHooks",
     "Family",
     "Job",
     "JobOutcome",
     "Journal",
     "LyricsResult",
     "LyricsVariant",
+    "PollEvent",
     "PollPolicy",
+    "RawResponse",
+    "RequestEvent",
+    "ResponseEvent",
+    "RetryEvent",
+    "SyncAIMusicClient",
+    "SyncBatchRun",
+    "SyncTask",
     "Task",
     "TaskResult",
     "TaskSnapshot",

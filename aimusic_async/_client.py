@@ -1,4 +1,5 @@
-"""AIMusicClient: configuration, lifecycle and the resource namespaces."""
+"""AIMusicClient: configuration, lifecycle and the resource namespaces; its views
+(``with_options``) and its raw-response flavour (``with_raw_response``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,22 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from typing_extensions import Self
 
 from . import _constants as C
 from ._errors import ConfigurationError, SubmissionUnknownError
+from ._hooks import EventHooks, Hooks
+from ._namespaces import (
+    AccountMethods,
+    AsyncRaw,
+    LyricsMethods,
+    Namespace,
+    NuroMethods,
+    ProducerMethods,
+    RiffusionMethods,
+    SonicMethods,
+    method,
+)
 from ._runtime import FamilyRegistry, Runtime, WebhookSettings
 from ._tasks import DurationEstimates, PollPolicy, Task
 from ._transport import RequestOptions, Transport
@@ -33,7 +47,7 @@ if TYPE_CHECKING:
     from .resources.sonic import SonicResource
     from .webhooks import WebhookManager
 
-__all__ = ["AIMusicClient", "runtime_of"]
+__all__ = ["AIMusicClient", "AsyncRawClient", "runtime_of"]
 
 
 class AIMusicClient:
@@ -57,7 +71,11 @@ class AIMusicClient:
         session: aiohttp.ClientSession | None = None,
         account_webhook_secret: str | None = None,
         hub: Hub | str | None = None,
+        event_hooks: EventHooks | None = None,
     ) -> None:
+        """``event_hooks``: callables (plain or async) per event, ``{"request": [...],
+        "response": [...], "retry": [...], "poll": [...]}``; each gets a frozen event (the
+        manual's Hooks section says what each holds and what a hook that raises does)."""
         key = api_key if api_key is not None else os.environ.get(C.API_KEY_ENV)
         if not key or not isinstance(key, str) or not key.strip():
             raise ConfigurationError(
@@ -69,8 +87,13 @@ class AIMusicClient:
         options = RequestOptions(timeout=timeout, max_retries=max_retries)
         if poll is not None and not isinstance(poll, PollPolicy):
             raise ConfigurationError(f"poll must be a PollPolicy, got {type(poll).__name__}")
+        hooks = Hooks.build(event_hooks)
+        # The client this one is a view of (with_options); None for a client made here.
+        self._parent: AIMusicClient | None = None
         self._runtime = Runtime(
-            transport=Transport(api_key=key, base_url=url.rstrip("/"), session=session),
+            transport=Transport(
+                api_key=key, base_url=url.rstrip("/"), session=session, hooks=hooks
+            ),
             options=options,
             poll=poll or PollPolicy(),
             hub=_hub_from(hub),
@@ -83,7 +106,8 @@ class AIMusicClient:
         )
 
     def __repr__(self) -> str:
-        return f"AIMusicClient(base_url={self.base_url!r})"
+        view = ", view" if self._parent is not None else ""
+        return f"AIMusicClient(base_url={self.base_url!r}{view})"
 
     @property
     def base_url(self) -> str:
@@ -119,7 +143,10 @@ class AIMusicClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close everything the client owns (a session passed in by the caller stays open)."""
+        """Close everything the client owns (a session passed in by the caller stays open).
+        A view (``with_options``) owns nothing: closing it leaves its client open."""
+        if self._parent is not None:
+            return
         try:
             if "webhooks" in self.__dict__:
                 await self.webhooks.aclose()
@@ -170,9 +197,52 @@ class AIMusicClient:
 
     @cached_property
     def webhooks(self) -> WebhookManager:
+        if self._parent is not None:
+            return self._parent.webhooks  # one receiver per client, shared by its views
         from .webhooks import WebhookManager
 
         return WebhookManager(self._runtime)
+
+    # -- views and flavours ------------------------------------------------------------------
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        poll: PollPolicy | None = None,
+    ) -> Self:
+        """A view of this client sending with other request options or polling with another
+        policy; None keeps this client's. It shares the connection pool, the hub, the duration
+        estimates, the webhook receiver and the hooks; closing it closes nothing (close the
+        client). A method's own ``timeout=`` wins over the view's, the view's over the client's.
+
+        >>> patient = client.with_options(timeout=120, max_retries=5)
+        >>> up = await patient.sonic.upload("https://example.com/long-song.mp3")
+        """
+        options = self._runtime.options
+        if timeout is not None or max_retries is not None:
+            options = RequestOptions(
+                timeout=options.timeout if timeout is None else timeout,
+                max_retries=options.max_retries if max_retries is None else max_retries,
+            )
+        if poll is not None and not isinstance(poll, PollPolicy):
+            raise ConfigurationError(f"poll must be a PollPolicy, got {type(poll).__name__}")
+        view = object.__new__(type(self))
+        view._parent = self._parent or self
+        view._runtime = self._runtime.derive(options=options, poll=poll)
+        return view
+
+    @cached_property
+    def with_raw_response(self) -> AsyncRawClient:
+        """The same namespaces, each call returning a ``RawResponse`` (status, headers, raw
+        bytes, request id; ``parse()`` gives what the normal call returns).
+
+        >>> raw = await client.with_raw_response.sonic.create(mv="sonic-v5", custom_mode=False,
+        ...                                                   gpt_description_prompt="rain")
+        >>> print(raw.status_code, raw.request_id)
+        >>> task = raw.parse()
+        """
+        return AsyncRawClient(AsyncRaw(), self)
 
     # -- tasks -------------------------------------------------------------------------------
     def register_family(self, family: Family) -> None:
@@ -203,9 +273,11 @@ class AIMusicClient:
         ``reference`` is set). Waits up to ``timeout`` seconds (default ``RECOVER_TIMEOUT``,
         ten minutes: callbacks come when tasks finish) for a callback carrying that reference
         to reach any receiver sharing this client's hub, and returns a handle on the task, or
-        None when none came (the start most likely never happened). Never re-sends the start.
-        Raises ``HubUnavailableError`` when the hub could not be asked, and
-        ``ConfigurationError`` for an error without a reference.
+        None when none came (the start most likely never happened). ``timeout`` bounds that
+        wait, not a request (``with_options`` does not change it). When an answer came and
+        named its task (a response hook raised after it), the handle is returned at once.
+        Never re-sends the start. Raises ``HubUnavailableError`` when the hub could not be
+        asked, and ``ConfigurationError`` for an error with neither a task id nor a reference.
         """
         if not isinstance(error, SubmissionUnknownError):
             raise ConfigurationError("recover() takes the SubmissionUnknownError of a start")
@@ -214,6 +286,19 @@ class AIMusicClient:
         elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise ConfigurationError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         reference = error.reference
+        family, _, _ = error.operation.partition(".")
+        if family not in self._runtime.families:
+            family = "sonic"
+        if error.task_id is not None:
+            # The answer came and named the task: nothing to wait for. A start that sent this
+            # client's callback URL (it has a reference) resolves from its callback.
+            return self._runtime.task(
+                error.task_id,
+                family,
+                operation=error.operation,
+                push=True if reference is not None else None,
+                request_id=error.request_id,
+            )
         if reference is None:
             raise ConfigurationError(
                 "this start asked for no webhook, so it carries no reference to recover by; "
@@ -222,16 +307,13 @@ class AIMusicClient:
         task_id = await self._runtime.hub.resolve(reference, float(timeout))
         if task_id is None:
             return None
-        family, _, _ = error.operation.partition(".")
-        if family not in self._runtime.families:
-            family = "sonic"
         return self._runtime.task(task_id, family, operation=error.operation, push=True)
 
     # -- account, batch, downloads -------------------------------------------------------------
-    async def credits(self) -> Credits:
+    async def credits(self, *, timeout: float | None = None) -> Credits:
         """The remaining balance: ``credits`` (plan) and ``extra_credits`` (bought); the same as
         ``client.account.credits()``."""
-        return await self.account.credits()
+        return await self.account.credits(timeout=timeout)
 
     def batch(
         self,
@@ -291,6 +373,37 @@ class AIMusicClient:
             overwrite=overwrite,
             max_bytes=max_bytes,
         )
+
+
+class AsyncRawClient(Namespace[AsyncRaw]):
+    """``client.with_raw_response``: every namespace of the client and ``credits()``, each call
+    returning a ``RawResponse`` whose ``parse()`` is what the normal call returns."""
+
+    credits = method(AIMusicClient.credits)
+
+    @cached_property
+    def sonic(self) -> SonicMethods[AsyncRaw]:
+        return SonicMethods(self._mode, self._target.sonic)
+
+    @cached_property
+    def producer(self) -> ProducerMethods[AsyncRaw]:
+        return ProducerMethods(self._mode, self._target.producer)
+
+    @cached_property
+    def nuro(self) -> NuroMethods[AsyncRaw]:
+        return NuroMethods(self._mode, self._target.nuro)
+
+    @cached_property
+    def riffusion(self) -> RiffusionMethods[AsyncRaw]:
+        return RiffusionMethods(self._mode, self._target.riffusion)
+
+    @cached_property
+    def lyrics(self) -> LyricsMethods[AsyncRaw]:
+        return LyricsMethods(self._mode, self._target.lyrics)
+
+    @cached_property
+    def account(self) -> AccountMethods[AsyncRaw]:
+        return AccountMethods(self._mode, self._target.account)
 
 
 def runtime_of(client: AIMusicClient) -> Runtime:

@@ -224,6 +224,23 @@ VALIDATION_SUMMARY_MAX = 199
 # failed at once, one job more or less swings the figure by thousands per minute.
 PROGRESS_RATE_MIN_ELAPSED = 5.0
 
+# -- the blocking client, request ids, hooks (h14-client) ----------------------------------------
+# Where the request id of an answer is read, first found wins: the API's own header first, then
+# what a proxy or CDN in front of it sets (Cloudflare's ray id, AWS load balancers and CloudFront).
+# Any of them lets the vendor (or the proxy's operator) find the request in their logs.
+REQUEST_ID_HEADERS = (
+    "x-request-id",
+    "request-id",
+    "x-amzn-requestid",
+    "x-amz-cf-id",
+    "cf-ray",
+)
+# The blocking client's event-loop thread: a daemon, so a script that forgets close() still
+# exits (its pool is closed at exit); named so a thread dump says whose it is.
+SYNC_THREAD_NAME = "aimusic-sync-client"
+# How long close() of a blocking client waits for its event-loop thread to finish closing the
+# pool: closing takes milliseconds; a hook blocking the loop must not hang the caller forever.
+SYNC_CLOSE_TIMEOUT = 30.0
 # -- hubs, the wait that never times out blind, recoverable starts (h11-hubs) ---------------------
 # The in-process hub keeps the final snapshots of the callbacks it saw (one that beat its start's
 # answer home, a result a rebuilt handle or peek() asks for later) up to this many, each a few KB:

@@ -92,7 +92,8 @@ class APIError(AIMusicError):
 
     ``status`` is the HTTP status, ``message`` the server's text (verbatim), ``body`` the decoded
     JSON answer (or the raw text when it was not JSON), ``error_type`` a machine ``type`` field
-    when the server sent one, ``path`` the request path.
+    when the server sent one, ``path`` the request path, ``request_id`` the answer's request id
+    (``x-request-id``, or a proxy's such as ``cf-ray``) to quote to support, None when it had none.
     """
 
     def __init__(
@@ -103,6 +104,7 @@ class APIError(AIMusicError):
         body: Any = None,
         path: str | None = None,
         error_type: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -110,6 +112,7 @@ class APIError(AIMusicError):
         self.body = body
         self.path = path
         self.error_type = error_type
+        self.request_id = request_id
 
     def __str__(self) -> str:
         where = f" ({self.path})" if self.path else ""
@@ -225,6 +228,8 @@ class SubmissionUnknownError(AIMusicError):
 
     The SDK does not re-send it (that could pay twice). ``operation`` and ``payload`` say what
     was sent (secrets removed) so the caller can check and decide; ``reason`` says what happened.
+    ``request_id`` is the answer's request id when an answer came (support can tell from it
+    whether a task was created); ``task_id`` the task the answer named, when it named one.
     ``reference`` is the correlation reference a start that asked for a webhook carried in its
     ``webhook_url`` (None otherwise): ``await client.recover(error)`` finds the task by it once
     the task's callback arrived.
@@ -237,6 +242,8 @@ class SubmissionUnknownError(AIMusicError):
         operation: str,
         path: str,
         payload: dict[str, Any] | None = None,
+        request_id: str | None = None,
+        task_id: str | None = None,
         reference: str | None = None,
     ) -> None:
         super().__init__(
@@ -247,6 +254,8 @@ class SubmissionUnknownError(AIMusicError):
         self.operation = operation
         self.path = path
         self.payload = payload or {}
+        self.request_id = request_id
+        self.task_id = task_id
         self.reference = reference
 
 

@@ -13,7 +13,7 @@ from types import MappingProxyType, UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import InitErrorDetails
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ._errors import ConfigurationError
 from .families import NURO_REPLACEMENTS, builtin_families
@@ -73,6 +73,7 @@ from .models.sonic_results import (
 )
 
 __all__ = [
+    "CALL_OPTIONS",
     "OPERATIONS",
     "Callbacks",
     "Kind",
@@ -86,6 +87,10 @@ __all__ = [
 # paid: answers at once but is charged, so it is sent under the same credit rule as a task.
 # sync: answers at once and is free to repeat. poll: one look at a task's state.
 Kind = Literal["task", "paid", "sync", "poll"]
+
+# Keyword arguments every method takes besides its model's fields: how this one call is sent, not
+# what is sent. Never part of a request body, a batch job's params or the command line's fields.
+CALL_OPTIONS = frozenset({"timeout"})
 
 
 @dataclass(frozen=True)
@@ -208,23 +213,36 @@ class Operation:
             for p in known.values()
             if p.required and params.get(p.name) is None
         ]
+        problems += [
+            {
+                "type": PydanticCustomError(
+                    "call_option",
+                    "is an option of the method call, not an API field: set it on the client "
+                    "or with client.with_options(...)",
+                ),
+                "loc": (name,),
+                "input": None,
+            }
+            for name in params
+            if name in CALL_OPTIONS and name not in known
+        ]
         if not self.variadic:
             problems += [
                 {"type": "extra_forbidden", "loc": (name,), "input": None}
                 for name in params
-                if name not in known
+                if name not in known and name not in CALL_OPTIONS
             ]
         if problems:
             raise ValidationError.from_exception_data(self.name, problems, hide_input=True)
         return dict(params)
 
     def build(self, args: Mapping[str, Any]) -> RequestModel | None:
-        """The request body from a method's arguments: ``self`` dropped, None meaning "not
-        given", tuples and other sequences as lists, parameters renamed to the API's fields.
-        Raises ``pydantic.ValidationError`` naming the field; nothing is sent."""
+        """The request body from a method's arguments: ``self`` and the call options dropped,
+        None meaning "not given", tuples and other sequences as lists, parameters renamed to the
+        API's fields. Raises ``pydantic.ValidationError`` naming the field; nothing is sent."""
         data: dict[str, Any] = {}
         for name, value in args.items():
-            if name == "self" or value is None:
+            if name == "self" or value is None or name in CALL_OPTIONS:
                 continue
             if not isinstance(value, _PLAIN) and isinstance(value, Sequence):
                 value = list(value)  # strict models take lists; callers may pass tuples

@@ -110,13 +110,21 @@ class Runtime:
     def derive(
         self, *, options: RequestOptions | None = None, poll: PollPolicy | None = None
     ) -> Runtime:
-        """A sibling with other request options or poll policy; everything else is shared."""
+        """A sibling with other request options or poll policy; everything else is shared
+        (the pool, the hub, the estimates, the webhook settings, the families, the hooks)."""
         changes: dict[str, Any] = {}
         if options is not None:
             changes["options"] = options
         if poll is not None:
             changes["poll"] = poll
         return dataclasses.replace(self, **changes)
+
+    def options_for(self, timeout: float | None) -> RequestOptions | None:
+        """The request options of one call given its own ``timeout`` (None: the runtime's);
+        a bad value is a ``ConfigurationError`` before anything is sent."""
+        if timeout is None:
+            return None
+        return dataclasses.replace(self.options, timeout=timeout)
 
     def family(self, name: str) -> Family:
         """The registered family named ``name`` (``ConfigurationError`` if unknown)."""
@@ -130,25 +138,51 @@ class Runtime:
         operation: str | None = None,
         fresh: bool = False,
         push: bool | None = None,
+        request_id: str | None = None,
     ) -> Task:
         """A ``Task`` handle on this runtime. ``fresh``: its start was just seen (it teaches the
         duration estimates); ``operation`` groups it with tasks of the same kind; ``push``: it
         expects a callback through the hub (None: when this client receives callbacks or
-        shares its hub with other processes)."""
+        shares its hub with other processes); ``request_id`` is the start answer's."""
         resolved = self.family(family) if isinstance(family, str) else family
         if push is None:
             # A family may say it never calls back (``pushes_webhooks = False``).
             calls_back = getattr(resolved, "pushes_webhooks", True)
             push = bool(calls_back) and (self.webhooks.enabled or self.hub.shared)
-        return Task(self, task_id, resolved, operation=operation, fresh=fresh, push=push)
+        task = Task(self, task_id, resolved, operation=operation, fresh=fresh, push=push)
+        if request_id is not None:
+            task.request_id = request_id
+        return task
 
-    # The three below hand back the transport's own coroutine rather than awaiting it in one of
-    # their own: one coroutine less on every request.
+    # The ones below hand back the transport's own coroutine rather than awaiting it in one of
+    # their own: one coroutine less on every request. ``options`` (a per-call timeout) wins over
+    # the runtime's own.
+    def start(
+        self,
+        path: str,
+        payload: Mapping[str, Any],
+        *,
+        operation: str,
+        options: RequestOptions | None = None,
+    ) -> Coroutine[Any, Any, tuple[str, str | None]]:
+        """``Transport.start`` with this runtime's request options: the new task's id and the
+        answer's request id."""
+        return self.transport.start(
+            path, payload, operation=operation, options=options or self.options
+        )
+
     def start_task(
-        self, path: str, payload: Mapping[str, Any], *, operation: str
+        self,
+        path: str,
+        payload: Mapping[str, Any],
+        *,
+        operation: str,
+        options: RequestOptions | None = None,
     ) -> Coroutine[Any, Any, str]:
         """``Transport.start_task`` with this runtime's request options: the new task's id."""
-        return self.transport.start_task(path, payload, operation=operation, options=self.options)
+        return self.transport.start_task(
+            path, payload, operation=operation, options=options or self.options
+        )
 
     def call(
         self,
@@ -159,10 +193,17 @@ class Runtime:
         *,
         kind: RequestKind = "safe",
         operation: str,
+        options: RequestOptions | None = None,
     ) -> Coroutine[Any, Any, M]:
         """``Transport.call`` with this runtime's request options: the parsed answer."""
         return self.transport.call(
-            method, path, payload, result, kind=kind, operation=operation, options=self.options
+            method,
+            path,
+            payload,
+            result,
+            kind=kind,
+            operation=operation,
+            options=options or self.options,
         )
 
     def request(

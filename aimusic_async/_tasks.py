@@ -8,7 +8,7 @@ import logging
 import math
 import random
 import weakref
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,8 @@ from ._errors import (
     TaskNotFoundError,
     TaskTimeoutError,
 )
+from ._hooks import PollEvent, emit
+from ._raw import request_id_of
 from ._transport import Response, is_task_timeout, off_loop, parse_retry_after
 from .families import Family, failure_reason
 from .models.common import TaskResult, TaskSnapshot
@@ -179,7 +181,8 @@ class Task:
 
     ``id`` and ``family`` identify it (rebuild it later with ``client.task(id, family)``);
     ``last`` is the latest snapshot seen, ``result`` the result once finished, ``polls`` how many
-    polls this handle made (a poll the transport retried counts once).
+    polls this handle made (a poll the transport retried counts once), ``request_id`` the request
+    id of the answer that started it (to quote to support; None for a handle rebuilt from an id).
 
     A handle that expects a callback (started while the client's webhooks were on, or rebuilt
     with ``client.task(id)`` on a client that receives callbacks or shares a hub) registers
@@ -210,6 +213,7 @@ class Task:
         "_unregister",
         "id",
         "polls",
+        "request_id",
     )
 
     def __init__(
@@ -233,6 +237,7 @@ class Task:
         self._last: TaskSnapshot | None = None
         self._result: TaskResult | None = None
         self.polls = 0
+        self.request_id: str | None = None
         self._failure: TaskFailedError | None = None
         self._next_at: float | None = None
         self._prev_poll: float | None = None
@@ -382,7 +387,9 @@ class Task:
             self._push = hub.wait(self.id)
             # A handle nobody keeps (a service that stores only the id) would otherwise pin
             # its wake-up future, and later the callback's snapshot, for the client's life.
-            self._unregister = weakref.finalize(self, hub.release, self.id)
+            self._unregister = weakref.finalize(
+                self, _release_on, self._push.get_loop(), hub.release, self.id
+            )
         push = self._push
         if push is not None and push.cancelled():
             return None  # the hub was closed
@@ -608,6 +615,18 @@ class Task:
             )
         else:
             snapshot = self._family.parse_task(self.id, response.status, response.data)
+        hooks = self._runtime.transport.hooks
+        if hooks is not None and hooks.poll:
+            await emit(
+                hooks.poll,
+                PollEvent(
+                    task_id=self.id,
+                    family=self._family.name,
+                    status=snapshot.status,
+                    polls=self.polls,
+                    request_id=request_id_of(response.headers),
+                ),
+            )
         hint = parse_retry_after(response.headers.get("Retry-After"))
         return snapshot, hint
 
@@ -662,12 +681,29 @@ class Task:
             unregister()
 
 
-def _loop_running() -> bool:
+def _release_on(
+    loop: asyncio.AbstractEventLoop, release: Callable[[str], None], task_id: str
+) -> None:
+    """Undo a hub registration on the loop its future belongs to: a handle may be collected in
+    another thread (the blocking client's caller), where touching the hub's futures is unsafe."""
+    if loop.is_closed() or _running_loop() is loop:
+        release(task_id)
+        return
     try:
-        asyncio.get_running_loop()
+        loop.call_soon_threadsafe(release, task_id)
+    except RuntimeError:  # the loop closed meanwhile: nothing else touches the hub now
+        release(task_id)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
     except RuntimeError:
-        return False
-    return True
+        return None
+
+
+def _loop_running() -> bool:
+    return _running_loop() is not None
 
 
 async def _sleep_until_any(delay: float, futures: tuple[asyncio.Future[Any], ...]) -> None:

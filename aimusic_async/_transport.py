@@ -4,16 +4,18 @@ mapping, envelope checks and the credit rule for start requests (design note: Ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json as _json
 import logging
 import math
 import random
 import reprlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property, partial
+from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
 import aiohttp
@@ -41,8 +43,11 @@ from ._errors import (
     SubscriptionInactiveError,
     TaskNotFoundError,
 )
+from ._hooks import Hooks, RequestEvent, ResponseEvent, RetryEvent, emit
 from ._ratelimit import AdaptiveRateLimiter
+from ._raw import CAPTURE, request_id_of
 from ._version import __version__
+from .models._base import REQUEST_ID_KEY
 
 __all__ = [
     "RequestOptions",
@@ -230,7 +235,16 @@ def says_task_not_found(status: int, body: Any) -> bool:
 def error_from_response(
     status: int, body: Any, path: str, headers: Mapping[str, str] | None = None
 ) -> APIError:
-    """Map an error answer onto the error tree (the message is the server's, verbatim)."""
+    """Map an error answer onto the error tree (the message is the server's, verbatim), with the
+    answer's request id."""
+    error = _error_of(status, body, path, headers)
+    error.request_id = request_id_of(headers)
+    return error
+
+
+def _error_of(
+    status: int, body: Any, path: str, headers: Mapping[str, str] | None = None
+) -> APIError:
     message, error_type = _message_of(body, f"HTTP {status}")
     low = message.lower()
     kw: dict[str, Any] = {"status": status, "body": body, "path": path, "error_type": error_type}
@@ -291,6 +305,7 @@ class Transport:
         max_retries: int = C.DEFAULT_MAX_RETRIES,
         session: aiohttp.ClientSession | None = None,
         limiter: AdaptiveRateLimiter | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         # Built once: a request with no body sends the auth header alone, a JSON one adds the
         # content type (both read-only here; aiohttp copies them into each request).
@@ -302,7 +317,13 @@ class Transport:
         self.limiter = limiter or AdaptiveRateLimiter()
         self._session = session
         self._owns_session = session is None
+        # The event loop the owned session was made on, and the async generator that closes it
+        # when that loop shuts down (see _new_session): a client outlives one asyncio.run().
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._loop_watch: AsyncGenerator[None, None] | None = None
         self._closed = False
+        # The client's event hooks; None when it has none (every hook step is then one check).
+        self.hooks = hooks
         # Resolved by aclose(): every wait inside a request (retry pause, limiter) wakes on it.
         self._closing: asyncio.Future[None] | None = None
         # Answers above this are refused unread (see API_MAX_RESPONSE_BYTES); an attribute so a
@@ -322,15 +343,44 @@ class Transport:
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        """The client's one connection pool. It never carries the Authorization header."""
-        if self._session is None:
-            if self._closed:
-                raise ClientClosedError("the client is closed")
-            connector = aiohttp.TCPConnector(limit=C.DEFAULT_CONNECTION_LIMIT)
-            self._session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": _USER_AGENT}
-            )
-        return self._session
+        """The client's one connection pool. It never carries the Authorization header.
+
+        An owned pool belongs to the event loop it was made on: on another loop (a second
+        ``asyncio.run()``) a new pool is made once the old loop has ended."""
+        session = self._session
+        if session is not None and (
+            not self._owns_session or self._session_loop is _running_loop()
+        ):
+            return session
+        return self._new_session()
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        loop = _running_loop()
+        old = self._session
+        if old is not None:
+            old_loop = self._session_loop
+            if old_loop is not None and not old_loop.is_closed() and not old.closed:
+                state = (
+                    "is still running (another thread?)"
+                    if old_loop.is_running()
+                    else "was stopped but not closed (asyncio.run() closes its loop)"
+                )
+                raise ConfigurationError(
+                    f"this client's connection pool belongs to another event loop, which "
+                    f"{state}: an AIMusicClient serves one event loop at a time. Use one client "
+                    "per loop, or SyncAIMusicClient from threads."
+                )
+            # The old loop has ended (its pool was closed as it shut down): start afresh.
+            self._session = None
+        connector = aiohttp.TCPConnector(limit=C.DEFAULT_CONNECTION_LIMIT)
+        session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": _USER_AGENT})
+        self._session = session
+        self._session_loop = loop
+        if loop is not None:
+            self._loop_watch = _close_at_loop_end(session)
+        return session
 
     @property
     def closed(self) -> bool:
@@ -366,16 +416,21 @@ class Transport:
             elif not signal.get_loop().is_closed():
                 signal.get_loop().call_soon_threadsafe(_resolve, signal)
         session, self._session = self._session, None
-        if session is None or not self._owns_session or session.closed:
-            return
-        closing = asyncio.ensure_future(session.close())
+        watch, self._loop_watch = self._loop_watch, None
         try:
-            await asyncio.shield(closing)
-        except asyncio.CancelledError:
-            # Finish closing even when the caller is cancelled: a half-closed connector would
-            # warn "Unclosed client session" at garbage collection.
-            await closing
-            raise
+            if session is None or not self._owns_session or session.closed:
+                return
+            closing = asyncio.ensure_future(session.close())
+            try:
+                await asyncio.shield(closing)
+            except asyncio.CancelledError:
+                # Finish closing even when the caller is cancelled: a half-closed connector
+                # would warn "Unclosed client session" at garbage collection.
+                await closing
+                raise
+        finally:
+            if watch is not None:
+                await watch.aclose()  # its session is closed: it only ends
 
     # -- the pipeline ------------------------------------------------------------------------
     async def request(
@@ -428,6 +483,8 @@ class Transport:
         while True:
             if kind == "start":
                 await self._before_start(call, attempt)
+            elif self.hooks is not None:
+                await self._announce(call, attempt)
             outcome = await self._attempt(call, attempt)
             if isinstance(outcome, Response):
                 return outcome
@@ -435,18 +492,115 @@ class Transport:
             if not self._should_retry(outcome, attempt, opts, deadline, delay):
                 raise outcome.exception()
             self._log_retry(method, path, attempt, outcome.reason, delay)
+            if self.hooks is not None:
+                await self._announce_retry(call, attempt, outcome, delay)
             attempt += 1
             await self._sleep_for_retry(delay)
 
     async def _before_start(self, call: _Call, attempt: int) -> None:
-        """A start request waits for its turn at the rate limiter; the first attempt then runs
-        the ``before_start`` hook."""
+        """A start request waits for its turn at the rate limiter; the request hooks run, and
+        on the first attempt the ``before_start`` hook."""
         limit = None if call.deadline is None else call.deadline - _clock.monotonic()
         await self.limiter.acquire(limit=limit, wake=self.closing_signal(), path=call.path)
         self.check_open()
+        if self.hooks is not None:
+            # Before the journal commits "starting": a request hook that raises stops a request
+            # that was never sent, and the journal must not think it may have been.
+            await self._announce(call, attempt)
         hook = before_start.get()
         if hook is not None and attempt == 0:
             await hook()
+
+    # -- event hooks (only reached when the client has hooks) -----------------------------------
+    async def _announce(self, call: _Call, attempt: int) -> None:
+        """The request hooks, before an attempt: nothing is sent when one raises."""
+        hooks = self.hooks
+        if hooks is None or not hooks.request:
+            return
+        body = redact(call.payload)
+        event = RequestEvent(
+            method=call.method,
+            path=call.path,
+            operation=call.operation,
+            attempt=attempt + 1,
+            kind=call.kind,
+            timeout=_attempt_timeout(call.timeout, call.deadline).total or 0.0,
+            body=None if body is None else MappingProxyType(body),
+        )
+        await emit(hooks.request, event)
+
+    async def _answered(
+        self,
+        call: _Call,
+        attempt: int,
+        status: int,
+        headers: Mapping[str, str],
+        data: Any,
+        elapsed: float,
+    ) -> None:
+        """The response hooks, once an answer is read. For a start the server may have taken
+        (a 2xx or a 5xx), a hook that raises cannot undo that: the caller gets
+        ``SubmissionUnknownError`` (with the task id when the answer named one), never a plain
+        error a batch or a caller would read as "nothing happened" and send again."""
+        hooks = self.hooks
+        if hooks is None or not hooks.response:
+            return
+        request_id = request_id_of(headers)
+        event = ResponseEvent(
+            method=call.method,
+            path=call.path,
+            operation=call.operation,
+            attempt=attempt + 1,
+            status=status,
+            elapsed=elapsed,
+            request_id=request_id,
+            headers=headers,
+        )
+        try:
+            await emit(hooks.response, event)
+        except Exception as exc:
+            taken = 200 <= status < 300 or status >= 500
+            if call.kind != "start" or not taken:
+                raise
+            task_id = task_id_of(data) if 200 <= status < 300 and data is not _GARBLED else None
+            named = f"; the answer named task {task_id}" if task_id else ""
+            logger.warning(
+                "%s %s: a response hook raised after a %d%s; outcome reported unknown",
+                call.method,
+                call.path,
+                status,
+                named,
+            )
+            raise SubmissionUnknownError(
+                f"a response hook raised {_describe(exc)} after the server answered "
+                f"{status}{named}",
+                operation=call.operation,
+                path=call.path,
+                payload=redact(call.payload),
+                request_id=request_id,
+                task_id=task_id,
+            ) from exc
+
+    async def _announce_retry(
+        self, call: _Call, attempt: int, failure: _Failure, delay: float
+    ) -> None:
+        """The retry hooks, before the pause: the request is not sent again when one raises."""
+        hooks = self.hooks
+        if hooks is None or not hooks.retry:
+            return
+        error = failure.error
+        status = getattr(error, "status", None)
+        event = RetryEvent(
+            method=call.method,
+            path=call.path,
+            operation=call.operation,
+            attempt=attempt + 1,
+            delay=delay,
+            reason=failure.reason,
+            status=status if isinstance(status, int) else None,
+            error=type(error).__name__,
+        )
+        await emit(hooks.retry, event)
 
     async def _attempt(self, call: _Call, attempt: int) -> Response | _Failure:
         """Send once; the 2xx answer, or what went wrong (classified)."""
@@ -466,25 +620,28 @@ class Transport:
             return self._classify_not_sent(call, exc)
         except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
             return self._classify_lost(call, exc)
+        elapsed = _clock.monotonic() - started
         logger.debug(
-            "%s %s -> %d (attempt %d, %.3fs)",
-            call.method,
-            call.path,
-            status,
-            attempt + 1,
-            _clock.monotonic() - started,
+            "%s %s -> %d (attempt %d, %.3fs)", call.method, call.path, status, attempt + 1, elapsed
         )
+        capture = CAPTURE.get()
+        if capture is not None:
+            capture.last = (call.method, call.path, status, headers, raw)
         ok = 200 <= status < 300
         if ok and call.kind == "start":
             self.limiter.on_success()
         if ok and oversized:
-            return self._classify_oversized(call, status)
+            if self.hooks is not None:
+                await self._answered(call, attempt, status, headers, _GARBLED, elapsed)
+            return self._classify_oversized(call, status, headers)
         if len(raw) > C.API_THREAD_THRESHOLD:
             # A start's answer is awaited in full whatever the deadline: it names the task.
             bound = None if call.kind == "start" else call.deadline
             data = await off_loop(partial(_decode_big, raw), deadline=bound, path=call.path)
         else:
             data = _decode(raw)
+        if self.hooks is not None:
+            await self._answered(call, attempt, status, headers, data, elapsed)
         return self._classify_answer(call, status, raw, data, headers)
 
     async def _send(
@@ -554,13 +711,13 @@ class Transport:
         )
         return _Failure(error, reason, retryable=True, cause=exc)
 
-    def _classify_oversized(self, call: _Call, status: int) -> _Failure:
+    def _classify_oversized(self, call: _Call, status: int, headers: Mapping[str, str]) -> _Failure:
         """A 2xx larger than the size limit: refused unread."""
         reason = f"answer {status} is larger than the {_size(call.size_limit)} limit on API answers"
         if call.kind == "start":
             # The server took the request; its answer (and the task id in it) is lost.
             logger.warning("%s %s: %s; outcome unknown", call.method, call.path, reason)
-            return _Failure(self._unknown(call, reason), reason, retryable=False)
+            return _Failure(self._unknown(call, reason, headers), reason, retryable=False)
         error = ResponseValidationError(f"{call.path}: {reason}", status=status, path=call.path)
         return _Failure(error, reason, retryable=False)
 
@@ -581,7 +738,8 @@ class Transport:
                 logger.warning(
                     "%s %s: %d is not JSON; outcome unknown", call.method, call.path, status
                 )
-                return _Failure(self._unknown(call, f"{reason}: {text}"), reason, retryable=False)
+                unknown = self._unknown(call, f"{reason}: {text}", headers)
+                return _Failure(unknown, reason, retryable=False)
             error = ResponseValidationError(
                 f"{call.path}: answer is not JSON: {text}",
                 status=status,
@@ -612,7 +770,9 @@ class Transport:
                 logger.warning(
                     "%s %s: %d; not re-sent (start request)", call.method, call.path, status
                 )
-                unknown = self._unknown(call, f"server answered {status}: {api_error.message}")
+                unknown = self._unknown(
+                    call, f"server answered {status}: {api_error.message}", headers
+                )
                 return _Failure(unknown, f"HTTP {status}", retryable=False, cause=api_error)
             # Any other refusal (400, 403, 408 ...) is final for a start request.
             return _Failure(api_error, f"HTTP {status}", retryable=False)
@@ -629,10 +789,16 @@ class Transport:
             retry_after=parse_retry_after(headers.get("Retry-After")),
         )
 
-    def _unknown(self, call: _Call, reason: str) -> SubmissionUnknownError:
+    def _unknown(
+        self, call: _Call, reason: str, headers: Mapping[str, str] | None = None
+    ) -> SubmissionUnknownError:
         """The credit rule's error: this start may have been taken (and paid for)."""
         return SubmissionUnknownError(
-            reason, operation=call.operation, path=call.path, payload=redact(call.payload)
+            reason,
+            operation=call.operation,
+            path=call.path,
+            payload=redact(call.payload),
+            request_id=request_id_of(headers),
         )
 
     # -- retry: whether, when, and the pause ---------------------------------------------------
@@ -675,16 +841,16 @@ class Transport:
         logger.warning("%s %s: %s; retry %d in %.2fs", method, path, reason, attempt + 1, delay)
 
     # -- answers: envelopes, task ids, typed results ---------------------------------------------
-    async def start_task(
+    async def start(
         self,
         path: str,
         payload: Mapping[str, Any],
         *,
         operation: str,
         options: RequestOptions | None = None,
-    ) -> str:
-        """Send a request that starts server work (never re-sent when its fate is unknown) and
-        return the new task's id.
+    ) -> tuple[str, str | None]:
+        """Send a request that starts server work (never re-sent when its fate is unknown);
+        the new task's id and the answer's request id.
 
         A 2xx that names no task is ``SubmissionUnknownError`` (the work may exist and be paid
         for), unless its envelope carries a 4xx ``code``: that is a refusal, the same error as
@@ -694,7 +860,7 @@ class Transport:
         )
         task_id = task_id_of(response.data)
         if task_id is not None:
-            return task_id
+            return task_id, request_id_of(response.headers)
         self._check_envelope(response, "start", operation, payload)
         # The server took the request (2xx) but names no task: it may exist and be paid for.
         # Unknown, like a real 5xx to a start, so nothing sends it again unasked (a batch re-runs
@@ -704,7 +870,20 @@ class Transport:
             operation=operation,
             path=path,
             payload=redact(payload),
+            request_id=request_id_of(response.headers),
         )
+
+    async def start_task(
+        self,
+        path: str,
+        payload: Mapping[str, Any],
+        *,
+        operation: str,
+        options: RequestOptions | None = None,
+    ) -> str:
+        """``start`` without the request id: the new task's id."""
+        task_id, _ = await self.start(path, payload, operation=operation, options=options)
+        return task_id
 
     async def call(
         self,
@@ -729,13 +908,23 @@ class Transport:
         )
         self._check_envelope(response, kind, operation, payload)
         try:
-            return self.parse(result, response)
+            parsed = self.parse(result, response)
         except ResponseValidationError as exc:
             if kind != "start":
                 raise
             raise SubmissionUnknownError(
-                str(exc), operation=operation, path=path, payload=redact(payload)
+                str(exc),
+                operation=operation,
+                path=path,
+                payload=redact(payload),
+                request_id=request_id_of(response.headers),
             ) from exc
+        request_id = request_id_of(response.headers)
+        if request_id is not None:
+            # Read by the result's ``request_id`` property; kept out of its fields (not dumped,
+            # not compared), as a cached property would be.
+            parsed.__dict__[REQUEST_ID_KEY] = request_id
+        return parsed
 
     @staticmethod
     def _check_envelope(
@@ -756,6 +945,7 @@ class Transport:
                 operation=operation,
                 path=response.path,
                 payload=redact(payload),
+                request_id=request_id_of(response.headers),
             )
         raise error_from_response(code, data, response.path, response.headers)
 
@@ -917,6 +1107,34 @@ def _size(n: int) -> str:
         if n >= scale:
             return f"{n / scale:g} {unit}"
     return f"{n} bytes"
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _close_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """An async generator, started and left suspended, that closes ``session`` when the running
+    loop shuts down: ``asyncio.run()`` (and every runner) closes the async generators still
+    suspended on its loop before closing the loop. The pool's sockets are then closed on the
+    loop they belong to, instead of leaking when the next ``asyncio.run()`` needs a new pool."""
+
+    async def watch() -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            if not session.closed:
+                await session.close()
+
+    gen = watch()
+    # Run it to its yield now (nothing before the yield awaits): this registers it with the
+    # running loop's async generator hooks, which is what gets it closed at shutdown.
+    with contextlib.suppress(StopIteration):
+        gen.asend(None).send(None)
+    return gen
 
 
 def _resolve(signal: asyncio.Future[None]) -> None:

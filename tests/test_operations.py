@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from aimusic_async import AIMusicClient, ConfigurationError, Job, Task, TaskSnapshot
-from aimusic_async._operations import OPERATIONS, Operation, default_operation
+from aimusic_async._operations import CALL_OPTIONS, OPERATIONS, Operation, default_operation
 from aimusic_async.batch import validate_job
 from aimusic_async.families import builtin_families
 from aimusic_async.resources._base import Resource
@@ -96,7 +96,9 @@ def test_the_client_namespaces_are_the_tables() -> None:
 )
 def test_a_methods_signature_is_its_models_fields(op: Operation) -> None:
     signature = method_signature(op)
-    params = [p for name, p in signature.parameters.items() if name != "self"]
+    params = [
+        p for name, p in signature.parameters.items() if name != "self" and name not in CALL_OPTIONS
+    ]
     expected = op.parameters
     assert {p.name for p in params} == set(expected), "names"
     for param in params:
@@ -127,6 +129,51 @@ def test_a_variadic_methods_fields_are_its_unions_fields(op: Operation) -> None:
     for name, hint in hints.items():
         want = normalised(op.parameters[name].annotation) - {type(None)}
         assert normalised(hint) == want, name
+
+
+@pytest.mark.parametrize("op", list(OPERATIONS.values()), ids=lambda op: op.name)
+def test_every_method_takes_the_call_options_as_keywords(op: Operation) -> None:
+    """``timeout=`` (how this one call is sent) on every method, keyword-only, None meaning the
+    client's; never a field of any request model, so it can never be sent."""
+    parameters = method_signature(op).parameters
+    for name in CALL_OPTIONS:
+        param = parameters[name]
+        assert param.kind is inspect.Parameter.KEYWORD_ONLY, name
+        assert param.default is None, name
+        assert normalised(param.annotation) == normalised(float | None), name
+        assert name not in op.parameters, f"{name} is a call option, not an API field"
+        models = [*op.union, *([op.model] if op.model is not None else [])]
+        assert all(name not in m.model_fields for m in models), name
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("sonic.create", {"mv": "sonic-v5", "custom_mode": False, "gpt_description_prompt": "a"}),
+        (
+            "sonic.extend",
+            {"clip_id": "c1", "continue_at": 10.0, "mv": "sonic-v5", "custom_mode": False},
+        ),
+        ("sonic.bpm", {"clip_id": "c1"}),
+    ],
+)
+async def test_a_call_option_is_not_a_job_parameter(operation: str, params: dict[str, Any]) -> None:
+    """A batch job (or the command line) names API fields only: ``timeout`` there is refused
+    with a message that says what it is, for a variadic operation too."""
+    with pytest.raises(ValidationError) as caught:
+        OPERATIONS[operation].bind({**params, "timeout": 5})
+    assert "timeout" in str(caught.value)
+    assert "option of the method call, not an API field" in str(caught.value)
+    if OPERATIONS[operation].kind == "task":
+        job = Job(key="k1", operation=operation, params={**params, "timeout": 5})
+        with pytest.raises(ValidationError, match="not an API field"):
+            await validate_job(CLIENT, job)
+
+
+def test_build_leaves_call_options_out_of_the_body() -> None:
+    body = OPERATIONS["sonic.bpm"].build({"self": None, "clip_id": "c1", "timeout": 5.0})
+    assert body is not None
+    assert body.to_wire() == {"clip_id": "c1"}
 
 
 @pytest.mark.parametrize("op", list(OPERATIONS.values()), ids=lambda op: op.name)

@@ -13,6 +13,7 @@ from typing_extensions import Self
 from .._constants import VALIDATION_SUMMARY_MAX
 
 __all__ = [
+    "REQUEST_ID_KEY",
     "RequestModel",
     "ResponseModel",
     "field_error",
@@ -21,6 +22,9 @@ __all__ = [
 ]
 
 _UNION_TAG_ERRORS = frozenset({"union_tag_invalid", "union_tag_not_found"})
+# Where the transport leaves the request id of the answer a result was read from: the instance's
+# __dict__, like a cached property's value, so it is neither a field nor dumped nor compared.
+REQUEST_ID_KEY = "_aimusic_request_id"
 
 
 def _clip(text: str, budget: int) -> str:
@@ -208,3 +212,11 @@ class ResponseModel(BaseModel):
     faster than releases, and a field we do not know yet must not break a paid result."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @property
+    def request_id(self) -> str | None:
+        """The request id of the API answer this result was read from (``x-request-id``, or a
+        proxy's such as ``cf-ray``), to quote to support; None when the answer had none or the
+        object was not read from one answer (a clip inside a result, a webhook's snapshot)."""
+        value = self.__dict__.get(REQUEST_ID_KEY)
+        return value if isinstance(value, str) else None

@@ -17,6 +17,7 @@ from ..webhooks import new_reference, with_reference
 
 if TYPE_CHECKING:
     from .._runtime import Runtime
+    from .._transport import RequestOptions
 
 __all__ = ["Resource"]
 
@@ -34,8 +35,10 @@ class Resource:
 
     # -- the operation table's methods -----------------------------------------------------------
     async def _task(self, name: str, args: Mapping[str, Any]) -> Task:
-        """Start operation ``name`` with a method's arguments (``locals()``)."""
+        """Start operation ``name`` with a method's arguments (``locals()``, whose call options
+        such as ``timeout`` say how this one call is sent)."""
         op = OPERATIONS[name]
+        options = self._runtime.options_for(args.get("timeout"))
         body = op.build(args)
         # Every task-starting operation has a request model and a family (tests check the table).
         assert body is not None
@@ -47,34 +50,48 @@ class Resource:
                 family=op.family,
                 operation=op.reported_name(body),
                 callbacks=op.callbacks,
+                options=options,
             )
         except EndpointRetiredError as exc:
             if op.replacement is None:
                 raise
             # The server's 410, with the replacement named (the transport cannot know it).
-            raise EndpointRetiredError(
+            retired = EndpointRetiredError(
                 exc.message,
                 status=exc.status,
                 body=exc.body,
                 path=exc.path,
                 error_type=exc.error_type,
                 replacement=op.replacement_for(body) or exc.replacement,
-            ) from None
+            )
+            retired.request_id = exc.request_id
+            raise retired from None
 
     async def _sync(self, name: str, args: Mapping[str, Any], result: type[M]) -> M:
         """Call operation ``name`` (answered at once) with a method's arguments; ``result`` is
         the table's result model (a test keeps the two in step)."""
         op = OPERATIONS[name]
         kind: Literal["safe", "start"] = "start" if op.kind == "paid" else "safe"
+        options = self._runtime.options_for(args.get("timeout"))
         return await self._call(
-            op.http_method, op.route, op.build(args), result, operation=op.name, kind=kind
+            op.http_method,
+            op.route,
+            op.build(args),
+            result,
+            operation=op.name,
+            kind=kind,
+            options=options,
         )
 
-    async def _get(self, name: str, task_id: str) -> TaskSnapshot:
+    async def _get(self, name: str, task_id: str, timeout: float | None = None) -> TaskSnapshot:
         """One poll of a task of operation ``name``'s family: its current snapshot."""
         family = OPERATIONS[name].family
         assert family is not None  # every poll operation names its family
-        return await self._runtime.task(task_id, family, push=False).refresh()
+        runtime = self._runtime
+        options = runtime.options_for(timeout)
+        if options is not None:
+            runtime = runtime.derive(options=options)
+        return await runtime.task(task_id, family, push=False).refresh()
 
     # -- the two ways of sending -------------------------------------------------------------------
 
@@ -86,8 +103,10 @@ class Resource:
         family: str,
         operation: str,
         callbacks: Callbacks = WEBHOOK_FIELDS,
+        options: RequestOptions | None = None,
     ) -> Task:
-        """Send a request that starts server work and return the ``Task`` handle.
+        """Send a request that starts server work and return the ``Task`` handle (``options``:
+        this one request's, the handle polls with the namespace's own).
 
         When the client's webhook receiver is on and the body names no callback URL (the field
         ``callbacks`` names), the receiver's URL (with a fresh correlation reference in its query)
@@ -118,7 +137,9 @@ class Resource:
                 f"(client.webhooks.serve() or use()), or pass {url_field}="
             )
         try:
-            task_id = await runtime.start_task(path, payload, operation=operation)
+            task_id, request_id = await runtime.start(
+                path, payload, operation=operation, options=options
+            )
         except SubmissionUnknownError as exc:
             exc.reference = reference
             raise
@@ -126,7 +147,12 @@ class Resource:
         # end the wait; a caller's own callback URL goes elsewhere, so that task polls as usual.
         verifiable = callbacks.secret_field is not None or bool(hooks.account_secret)
         return runtime.task(
-            task_id, family, operation=operation, fresh=True, push=ours and verifiable
+            task_id,
+            family,
+            operation=operation,
+            fresh=True,
+            push=ours and verifiable,
+            request_id=request_id,
         )
 
     async def _call(
@@ -138,10 +164,11 @@ class Resource:
         *,
         operation: str,
         kind: Literal["safe", "start"] = "safe",
+        options: RequestOptions | None = None,
     ) -> M:
         """Send a synchronous request and parse its answer into ``result`` (``kind="start"``
         for a paid call: never re-sent when its fate is unknown)."""
         payload = None if body is None else body.to_wire()
         return await self._runtime.call(
-            method, path, payload, result, kind=kind, operation=operation
+            method, path, payload, result, kind=kind, operation=operation, options=options
         )

@@ -11,7 +11,7 @@ __all__ = ["AccountResource"]
 class AccountResource(Resource):
     """``client.account.credits()`` -> ``Credits`` (``await client.credits()`` is the same)."""
 
-    async def credits(self) -> Credits:
+    async def credits(self, *, timeout: float | None = None) -> Credits:
         """The remaining balance: ``credits`` (plan) and ``extra_credits`` (bought). Free to
         ask, and retried like any request that is safe to repeat."""
         return await self._sync("account.credits", locals(), Credits)

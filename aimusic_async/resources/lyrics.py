@@ -11,7 +11,7 @@ __all__ = ["LyricsResource"]
 class LyricsResource(Resource):
     """``client.lyrics.generate(description)`` -> ``LyricsResult`` (two variants)."""
 
-    async def generate(self, description: str) -> LyricsResult:
+    async def generate(self, description: str, *, timeout: float | None = None) -> LyricsResult:
         """Write lyrics about ``description`` (required, fewer than 120 characters; checked
         before sending). Answers at once, no task: usually two variants, each with a ``title``
         and ``lyrics``.

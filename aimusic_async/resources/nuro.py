@@ -38,6 +38,7 @@ class NuroResource(Resource):
         duration: int | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """A sung song from ``lyrics`` (<= 2000 chars), ``duration`` 30-240 s.
 
@@ -59,6 +60,7 @@ class NuroResource(Resource):
         segments: Sequence[NuroSegment | Mapping[str, Any]] | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Background music from a ``description``; up to 5 values each of ``genre``,
         ``mood``, ``instrument``, ``theme``. v1.0: ``duration`` 1-60 s; ``version="v2.0"``:
@@ -69,6 +71,6 @@ class NuroResource(Resource):
         """
         return await self._task("nuro.create_instrumental", locals())
 
-    async def get(self, task_id: str) -> TaskSnapshot:
+    async def get(self, task_id: str, *, timeout: float | None = None) -> TaskSnapshot:
         """One poll of a nuro task (old task ids are gone where the family was retired)."""
-        return await self._get("nuro.get", task_id)
+        return await self._get("nuro.get", task_id, timeout)

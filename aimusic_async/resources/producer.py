@@ -41,6 +41,7 @@ class ProducerResource(Resource):
         cover_strength: float | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Start a producer task (one song). Fields are the API's own; which ones apply depends
         on ``task_type`` (a field that does not belong to it is a ValidationError):
@@ -68,6 +69,7 @@ class ProducerResource(Resource):
         *,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Register a public audio URL; the finished task's clip id can be used as ``clip_id``
         (e.g. ``cover_upload_music``). 2 credits."""
@@ -80,6 +82,7 @@ class ProducerResource(Resource):
         format: Literal["mp3", "wav"] = "mp3",
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Start a re-encoded download of a producer clip (``mp3`` or ``wav``; 2 credits,
         refunded if it fails). The finished task's clip carries the file URL."""
@@ -91,6 +94,7 @@ class ProducerResource(Resource):
         *,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Start producer lyric writing from a text prompt (1 credit); the finished clip's
         ``lyrics`` holds the text. The request field name is not confirmed by the docs."""
@@ -102,11 +106,12 @@ class ProducerResource(Resource):
         *,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Start rendering a music video for a producer clip (5 credits); the finished clip
         carries ``video_url``. The request field name is not confirmed by the docs."""
         return await self._task("producer.video_clip", locals())
 
-    async def get(self, task_id: str) -> TaskSnapshot:
+    async def get(self, task_id: str, *, timeout: float | None = None) -> TaskSnapshot:
         """One poll of a producer task: its current snapshot (free)."""
-        return await self._get("producer.get", task_id)
+        return await self._get("producer.get", task_id, timeout)

@@ -57,6 +57,7 @@ class RiffusionResource(Resource):
         make_instrumental: bool | None = None,
         continue_clip_id: str | None = None,
         continue_at: float | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Start any riffusion operation (two songs). ``custom_mode=False``: ``prompt``;
         ``custom_mode=True``: ``lyrics``/``sound``/``title``. Other task types act on
@@ -67,13 +68,13 @@ class RiffusionResource(Resource):
         self._deprecated("create")
         return await self._task("riffusion.create", locals())
 
-    async def upload(self, url: str) -> RiffusionUploadResult:
+    async def upload(self, url: str, *, timeout: float | None = None) -> RiffusionUploadResult:
         """Upload a public, copyright-free song; use the answer's ``clip_id`` as
         ``continue_clip_id`` with an ``*_upload_*`` task type."""
         self._deprecated("upload")
         return await self._sync("riffusion.upload", locals(), RiffusionUploadResult)
 
-    async def get(self, task_id: str) -> TaskSnapshot:
+    async def get(self, task_id: str, *, timeout: float | None = None) -> TaskSnapshot:
         """One poll of a riffusion task."""
         self._deprecated("get")
-        return await self._get("riffusion.get", task_id)
+        return await self._get("riffusion.get", task_id, timeout)

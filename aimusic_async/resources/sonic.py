@@ -81,7 +81,9 @@ class SonicResource(Resource):
     """
 
     # -- /sonic/create -------------------------------------------------------------------------
-    async def create(self, **fields: Unpack[SonicCreateFields]) -> Task:
+    async def create(
+        self, *, timeout: float | None = None, **fields: Unpack[SonicCreateFields]
+    ) -> Task:
         """Start any ``/sonic/create`` task; ``task_type`` defaults to ``create_music``.
 
         Custom mode sings your ``prompt`` (lyrics); description mode writes a song from
@@ -91,7 +93,7 @@ class SonicResource(Resource):
         >>> task = await client.sonic.create(mv="sonic-v5", custom_mode=True,
         ...     title="Starry Night", tags="pop, dreamy", prompt="[Verse]\\nStars they shine")
         """
-        return await self._task("sonic.create", fields)
+        return await self._task("sonic.create", {**fields, "timeout": timeout})
 
     async def extend(
         self,
@@ -115,6 +117,7 @@ class SonicResource(Resource):
         use_suno_cdn: bool = False,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Continue a generated clip from ``continue_at`` seconds (``extend_music``).
 
@@ -147,6 +150,7 @@ class SonicResource(Resource):
         use_suno_cdn: bool = False,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Restyle a generated clip (``cover_music``); ``audio_weight`` 0-1 sets how close."""
         return await self._task("sonic.cover", locals())
@@ -158,6 +162,7 @@ class SonicResource(Resource):
         use_suno_cdn: bool = False,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Join an extension (its clip id) with its source into the full song (2 credits)."""
         return await self._task("sonic.concat", locals())
@@ -183,6 +188,7 @@ class SonicResource(Resource):
         use_suno_cdn: bool = False,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """A new song sung by a persona (``persona_music``): the id from ``create_persona`` or
         from a finished ``create_voice`` task (``result.persona_id``)."""
@@ -197,6 +203,7 @@ class SonicResource(Resource):
         use_suno_cdn: bool = False,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Remaster a generated clip (best on clips under 24 h old)."""
         return await self._task("sonic.remaster", locals())
@@ -223,6 +230,7 @@ class SonicResource(Resource):
         use_suno_cdn: bool = False,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Sing the lyrics in ``prompt`` over an instrumental you uploaded (< 24 h old);
         optionally only between ``overpainting_start_s`` and ``overpainting_end_s``."""
@@ -250,6 +258,7 @@ class SonicResource(Resource):
         use_suno_cdn: bool = False,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Accompany vocals you uploaded (< 24 h old) with an instrumental."""
         return await self._task("sonic.add_instrumental", locals())
@@ -277,6 +286,7 @@ class SonicResource(Resource):
         duration: int | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Upload the audio at ``url`` and extend it in one call (``/sonic/upload-extend``);
         with ``auto_concat`` the result is the whole song."""
@@ -302,6 +312,7 @@ class SonicResource(Resource):
         duration: int | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Upload the audio at ``url`` and cover it in one call (``/sonic/upload-cover``)."""
         return await self._task("sonic.upload_cover", locals())
@@ -328,6 +339,7 @@ class SonicResource(Resource):
         audio_weight: float | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """A full song from a fragment: a clip (sent as ``sample_clip_id``) or an audio ``url``,
         optionally chopped to ``chop_sample_start_s``..``chop_sample_end_s``."""
@@ -352,6 +364,7 @@ class SonicResource(Resource):
         audio_weight: float | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Blend exactly two clips into a new song (sonic-* or chirp-* models)."""
         return await self._task("sonic.mashup", locals())
@@ -374,6 +387,7 @@ class SonicResource(Resource):
         weirdness_constraint: float | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Regenerate ``infill_start_s``..``infill_end_s`` of a clip with ``infill_lyrics``
         (``prompt``: the whole song's lyrics, for context). ``auto_concat`` also returns the
@@ -381,13 +395,23 @@ class SonicResource(Resource):
         return await self._task("sonic.replace_section", locals())
 
     async def stems_basic(
-        self, clip_id: str, *, webhook_url: str | None = None, webhook_secret: str | None = None
+        self,
+        clip_id: str,
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Split a clip into vocals and instrumental; the result has one clip per stem."""
         return await self._task("sonic.stems_basic", locals())
 
     async def stems_full(
-        self, clip_id: str, *, webhook_url: str | None = None, webhook_secret: str | None = None
+        self,
+        clip_id: str,
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Split a clip into one track per instrument group (a dozen or more stems)."""
         return await self._task("sonic.stems_full", locals())
@@ -399,12 +423,15 @@ class SonicResource(Resource):
         name: str | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        timeout: float | None = None,
     ) -> Task:
         """Clone a voice from a clear solo vocal (> 10 s, MP3/WAV); the finished task's
         ``result.persona_id`` feeds ``create_with_persona``."""
         return await self._task("sonic.create_voice", locals())
 
-    async def upload_async(self, url: str, *, callback_url: str | None = None) -> Task:
+    async def upload_async(
+        self, url: str, *, callback_url: str | None = None, timeout: float | None = None
+    ) -> Task:
         """Upload audio you own from a public ``url`` in the API's async mode: the server answers
         at once and posts the uploaded clip to a callback URL; the ``Task`` resolves to it
         (``result.clips[0]``, whose ``clip_id`` feeds the same tasks as ``upload``'s).
@@ -421,7 +448,7 @@ class SonicResource(Resource):
         return await self._task("sonic.upload_async", locals())
 
     # -- synchronous utilities -----------------------------------------------------------------
-    async def upload(self, url: str) -> UploadResult:
+    async def upload(self, url: str, *, timeout: float | None = None) -> UploadResult:
         """Upload audio you own from a public ``url``; ``result.clip_id`` feeds the
         ``*_upload_music`` tasks, ``upload_*``, ``add_vocals`` ... The server fetches the file
         before it answers (about 20 s); ``upload_async`` answers at once with a ``Task``.
@@ -442,13 +469,14 @@ class SonicResource(Resource):
         vox_audio_id: str | None = None,
         vocal_start_s: float | None = None,
         vocal_end_s: float | None = None,
+        timeout: float | None = None,
     ) -> PersonaResult:
         """A reusable voice from a clip (optionally the ``vox_audio_id`` from ``vox``);
         ``result.persona_id`` feeds ``create_with_persona``. The docs mark this route
         unavailable upstream at times: expect an ``APIError`` then."""
         return await self._sync("sonic.create_persona", locals(), PersonaResult)
 
-    async def bpm(self, clip_id: str) -> BpmResult:
+    async def bpm(self, clip_id: str, *, timeout: float | None = None) -> BpmResult:
         """The clip's tempo: ``avg_bpm``, ``max_bpm``, ``min_bpm``."""
         return await self._sync("sonic.bpm", locals(), BpmResult)
 
@@ -458,22 +486,25 @@ class SonicResource(Resource):
         *,
         vocal_start_s: float | None = None,
         vocal_end_s: float | None = None,
+        timeout: float | None = None,
     ) -> VoxResult:
         """The clip's vocals, optionally a window of at most 30 s; ``result.vox_audio_id``
         feeds ``create_persona``."""
         return await self._sync("sonic.vox", locals(), VoxResult)
 
-    async def wav(self, clip_id: str) -> WavResult:
+    async def wav(self, clip_id: str, *, timeout: float | None = None) -> WavResult:
         """A lossless WAV of the clip: ``result.wav_url``."""
         return await self._sync("sonic.wav", locals(), WavResult)
 
-    async def midi(self, clip_id: str) -> MidiResult:
+    async def midi(self, clip_id: str, *, timeout: float | None = None) -> MidiResult:
         """The clip's notes as JSON plus a ``.mid`` URL. The server may answer before the file is
         ready; the call asks again (bounded) until ``midi_url`` is there, else raises
         ``APITimeoutError``."""
         delay = MIDI_RETRY_DELAY
         for attempt in range(1, MIDI_MAX_ATTEMPTS + 1):
-            result = await self._sync("sonic.midi", {"clip_id": clip_id}, MidiResult)
+            result = await self._sync(
+                "sonic.midi", {"clip_id": clip_id, "timeout": timeout}, MidiResult
+            )
             if result.ready:
                 return result
             if attempt < MIDI_MAX_ATTEMPTS:
@@ -484,15 +515,17 @@ class SonicResource(Resource):
             path=OPERATIONS["sonic.midi"].route,
         )
 
-    async def aligned_lyrics(self, clip_id: str) -> AlignedLyricsResult:
+    async def aligned_lyrics(
+        self, clip_id: str, *, timeout: float | None = None
+    ) -> AlignedLyricsResult:
         """Word timings of the clip's lyrics (the first call per clip costs 1 credit)."""
         return await self._sync("sonic.aligned_lyrics", locals(), AlignedLyricsResult)
 
-    async def upsample_tags(self, tags: str) -> UpsampleTagsResult:
+    async def upsample_tags(self, tags: str, *, timeout: float | None = None) -> UpsampleTagsResult:
         """Expand short style tags into a richer description: ``result.upsampled_tags``."""
         return await self._sync("sonic.upsample_tags", locals(), UpsampleTagsResult)
 
     # -- tasks ---------------------------------------------------------------------------------
-    async def get(self, task_id: str) -> TaskSnapshot:
+    async def get(self, task_id: str, *, timeout: float | None = None) -> TaskSnapshot:
         """One poll of a sonic task (``GET /sonic/task/{id}``): its current snapshot (free)."""
-        return await self._get("sonic.get", task_id)
+        return await self._get("sonic.get", task_id, timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
@@ -62,6 +63,13 @@ async def _api_faults(request: web.Request, handler: _Handler) -> web.StreamResp
     return await handler(request)
 
 
+async def _request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Every API answer carries an ``x-request-id``, as hosted APIs (and the proxies in front
+    of them) do: what a client quotes to support, and reads back from errors and raw answers."""
+    if request.path.startswith("/api/") and "x-request-id" not in response.headers:
+        response.headers["x-request-id"] = f"req_{uuid.uuid4().hex}"
+
+
 async def _stats(request: web.Request) -> web.Response:
     state = request.app[STATE]
     state.settle()
@@ -92,6 +100,7 @@ class Emulator:
         )
         app[STATE] = self._state
         app[SENDER] = self._sender
+        app.on_response_prepare.append(_request_id)
         _sonic.add_routes(app)
         _sonic_utils.add_routes(app)
         _other_routes.add_routes(app)
