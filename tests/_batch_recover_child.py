@@ -13,26 +13,12 @@ import json
 import os
 import sys
 
+# Run as a script: its folder is on sys.path. The same jobs as the plain SIGKILL test's child.
+from _batch_child import jobs  # type: ignore[import-not-found]
+
 from aimusic_async import AIMusicClient, PollPolicy
-from aimusic_async.batch import Job, run_batch
+from aimusic_async.batch import run_batch
 from aimusic_async.hubs import RedisHub
-
-
-def jobs(n: int) -> list[Job]:
-    return [
-        Job(
-            key=f"k{i:03d}",
-            operation="sonic.create",
-            params={
-                "mv": "sonic-v5",
-                "custom_mode": True,
-                "prompt": f"[Verse]\nsong {i}",
-                "title": f"k{i:03d}",  # the key in the title: the test maps tasks back to jobs
-                "tags": "pop",
-            },
-        )
-        for i in range(n)
-    ]
 
 
 async def main(argv: list[str]) -> int:
