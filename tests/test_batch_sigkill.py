@@ -26,7 +26,7 @@ KILLS = 6
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
 
-def _outcomes(stdout: bytes) -> list[dict[str, Any]]:
+def parse_outcomes(stdout: bytes) -> list[dict[str, Any]]:
     # A kill can cut the last line short; complete lines are complete outcomes.
     lines = stdout.decode().splitlines()
     out = []
@@ -68,7 +68,7 @@ async def test_sigkill_and_resume_never_starts_a_job_twice(
             proc.send_signal(signal.SIGKILL)
             kills += 1
         stdout, _stderr = await proc.communicate()
-        for o in _outcomes(stdout):
+        for o in parse_outcomes(stdout):
             if o["status"] == "finished":
                 finished_before.setdefault(o["key"], o["task_id"])
                 assert finished_before[o["key"]] == o["task_id"]
@@ -76,7 +76,7 @@ async def test_sigkill_and_resume_never_starts_a_job_twice(
     proc = await _spawn(emu, journal)
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, stderr.decode()[-2000:]
-    final = {o["key"]: o for o in _outcomes(stdout)}
+    final = {o["key"]: o for o in parse_outcomes(stdout)}
 
     # Every job ends exactly once, finished or unknown.
     assert len(final) == N_JOBS
@@ -101,7 +101,7 @@ async def test_sigkill_and_resume_never_starts_a_job_twice(
     proc = await _spawn(emu, journal)
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, stderr.decode()[-2000:]
-    again = {o["key"]: o for o in _outcomes(stdout)}
+    again = {o["key"]: o for o in parse_outcomes(stdout)}
     assert emu.stats.requests == requests
     assert {k: o["status"] for k, o in again.items()} == {k: o["status"] for k, o in final.items()}
     assert all(o["origin"] == "journal" for o in again.values() if o["status"] == "finished")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import os
 import signal
 import sys
@@ -20,6 +19,8 @@ import pytest
 from aimusic_async import AIMusicClient, Journal
 from aimusic_async.hubs import RedisHub
 
+from .test_batch_sigkill import parse_outcomes
+
 CHILD = Path(__file__).with_name("_batch_recover_child.py")
 N_JOBS = 40
 SECRET = "sigkill-recover-secret"
@@ -28,18 +29,6 @@ SECRET = "sigkill-recover-secret"
 KILL_AFTER_LOST = (2, 3)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-
-
-def _outcomes(stdout: bytes) -> list[dict[str, Any]]:
-    # A kill can cut the last line short; complete lines are complete outcomes.
-    lines = stdout.decode().splitlines()
-    out = []
-    for line in lines:
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            assert line is lines[-1], f"garbled line in the middle: {line!r}"
-    return out
 
 
 async def _spawn(
@@ -112,7 +101,7 @@ async def test_a_batch_killed_mid_starts_recovers_them_through_the_hub(
     proc = await _spawn(emu, journal, redis_url, redis_namespace, hook_url)
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, stderr.decode()[-2000:]
-    final = {o["key"]: o for o in _outcomes(stdout)}
+    final = {o["key"]: o for o in parse_outcomes(stdout)}
     assert len(final) == N_JOBS
 
     # No job was ever created twice.
