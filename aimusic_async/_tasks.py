@@ -11,7 +11,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import _clock
 from . import _constants as C
@@ -30,6 +30,7 @@ from ._errors import (
 )
 from ._hooks import PollEvent, emit
 from ._raw import request_id_of
+from ._schedule import WINDOW_AFTER, DurationEstimates, Plan, next_poll, streaming_ready
 from ._transport import Response, is_task_timeout, off_loop, parse_retry_after
 from .families import Family, failure_reason
 from .models.common import TaskResult, TaskSnapshot
@@ -38,21 +39,6 @@ if TYPE_CHECKING:
     from ._runtime import Runtime
 
 __all__ = ["DurationEstimates", "PollPolicy", "Task"]
-
-# Weights of the newest observation in the running mean and mean deviation of task durations
-# (TCP's RTT estimator uses 1/8 and 1/4): adapts within a handful of tasks, while one outlier
-# moves it only a little.
-EWMA_ALPHA = 0.2
-DEVIATION_BETA = 0.25
-# The usual finish window is mean -2 .. +3 deviations; the polls inside it are spaced a third of
-# a deviation apart: the finish is noticed about a sixth of a deviation late on average. (A half
-# costs a fifth fewer polls for half again the lag; a quarter the reverse.)
-WINDOW_BEFORE = 2.0
-WINDOW_AFTER = 3.0
-CADENCE_SHARE = 1 / 3
-# Even tasks of a near-constant duration get a window (-10 % .. +15 % of the mean, two and three
-# floored deviations): clocks and queues vary.
-MIN_DEVIATION_SHARE = 0.05
 
 # Event-loop timers may fire up to a clock tick early; that is still "on time" for a poll.
 _EARLY_WAKE = 0.005
@@ -65,6 +51,14 @@ logger = logging.getLogger("aimusic_async")
 class PollPolicy:
     """How a ``Task`` polls: first interval, cap, growth factor, overall deadline (seconds).
 
+    ``lag_target``: the mean delay, in seconds, the caller accepts between a task's finish and
+    noticing it: the knob that trades polls for lag. Once the client has seen tasks of the same
+    operation finish, it polls where their finishes cluster, with the fewest polls that meet
+    this delay on average (doubling it roughly halves the polls near the finish; see the
+    manual's "Tasks and polling"). Before that, and for handles rebuilt from an id, the backoff
+    from ``initial_interval`` grows by ``multiplier`` up to ``max_interval`` but never past
+    twice the target.
+
     ``webhook_grace``: how long a task that expects a callback trusts it, past the usual finish
     of its kind, before polling as a safety net (at most a quarter of the wait, so a short wait
     still polls well before its deadline). ``client.webhooks.use(..., grace=)`` overrides it.
@@ -75,9 +69,10 @@ class PollPolicy:
     multiplier: float = C.POLL_MULTIPLIER
     timeout: float = C.POLL_TIMEOUT
     webhook_grace: float = C.WEBHOOK_GRACE
+    lag_target: float = C.POLL_LAG_TARGET
 
     def __post_init__(self) -> None:
-        for name in ("initial_interval", "max_interval", "multiplier", "timeout"):
+        for name in ("initial_interval", "max_interval", "multiplier", "timeout", "lag_target"):
             value = getattr(self, name)
             if (
                 not isinstance(value, (int, float))
@@ -108,43 +103,13 @@ class PollPolicy:
         return min(self.max_interval, self.initial_interval * self.multiplier ** min(step, 64))
 
 
-class DurationEstimates:
-    """Per-operation running mean and mean deviation of seconds from start to finish."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self) -> None:
-        self._values: dict[str, tuple[float, float]] = {}
-
-    def get(self, key: str) -> float | None:
-        """The running mean duration, or None before the first observation."""
-        value = self._values.get(key)
-        return None if value is None else value[0]
-
-    def window(self, key: str) -> tuple[float, float] | None:
-        """(mean, deviation) with the deviation floored at ``MIN_DEVIATION_SHARE`` of the mean."""
-        value = self._values.get(key)
-        if value is None:
-            return None
-        mean, dev = value
-        return mean, max(dev, mean * MIN_DEVIATION_SHARE)
-
-    def observe(self, key: str, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        old = self._values.get(key)
-        if old is None:
-            # One sample says little about the spread: start wide, as TCP does.
-            self._values[key] = (seconds, seconds / 4)
-            return
-        mean, dev = old
-        dev += DEVIATION_BETA * (abs(seconds - mean) - dev)
-        mean += EWMA_ALPHA * (seconds - mean)
-        self._values[key] = (mean, dev)
-
-
 def _jittered(delay: float) -> float:
     return delay * _jitter_rng.uniform(1.0 - C.POLL_JITTER, 1.0 + C.POLL_JITTER)
+
+
+def _spread(plan: Plan) -> float:
+    """A planned delay, jittered by a share of its cadence."""
+    return plan.delay + plan.spread * _jitter_rng.uniform(-C.POLL_JITTER, C.POLL_JITTER)
 
 
 def _is_transient(exc: APIError) -> bool:
@@ -210,7 +175,9 @@ class Task:
         "_signal",
         "_started",
         "_step",
+        "_streamed",
         "_unregister",
+        "_want_stream",
         "id",
         "polls",
         "request_id",
@@ -243,6 +210,10 @@ class Task:
         self._prev_poll: float | None = None
         self._looked: float | None = None
         self._step = 0
+        # The moment every clip was found streaming (the finish is near), and how many waits
+        # want the first audio rather than the final files (the schedule aims at streaming).
+        self._streamed: float | None = None
+        self._want_stream = 0
         self._errors = 0
         self._running = False
         self._signal: asyncio.Future[None] | None = None
@@ -448,18 +419,15 @@ class Task:
         # that moment (the caller was awaiting other tasks) polls at once, spread a little so
         # that a batch awaited late does not poll in one burst.
         last = self._started if self._prev_poll is None else self._prev_poll
-        first = last + _jittered(policy.initial_interval)
-        window = self._window()
-        if window is not None:
-            mean, dev = window
-            # Sleep through the time in which no task finishes; a small jitter (a share of the
-            # cadence, not of the whole wait) keeps a batch started together from polling at once.
-            cadence = self._cadence(dev)
-            edge = mean - WINDOW_BEFORE * dev
-            first = max(
-                first,
-                self._started + edge + cadence * _jitter_rng.uniform(-C.POLL_JITTER, C.POLL_JITTER),
-            )
+        plan = self._plan(last)
+        if not plan.backoff and plan.delay > max(plan.spread, policy.initial_interval):
+            # Sleep through the time in which no task of its kind finishes; a small jitter (a
+            # share of the cadence, not of the whole wait) keeps a batch started together from
+            # polling at once. Otherwise the first poll comes initial_interval after the start:
+            # a task found done at it teaches half that wait, and nothing drifts later.
+            first = last + _spread(plan)
+        else:
+            first = last + _jittered(policy.initial_interval)
         soon = now + policy.initial_interval * _jitter_rng.uniform(0.0, C.POLL_JITTER)
         return max(first, soon)
 
@@ -478,9 +446,15 @@ class Task:
     def _window(self) -> tuple[float, float] | None:
         return self._runtime.estimates.window(self._key) if self._fresh else None
 
-    def _cadence(self, dev: float) -> float:
-        policy = self._runtime.poll
-        return min(policy.max_interval, max(policy.initial_interval, dev * CADENCE_SHARE))
+    def _plan(self, moment: float) -> Plan:
+        """The next poll after one at ``moment`` (see ``_schedule``)."""
+        samples = None
+        if self._fresh:
+            streamed = None if self._streamed is None else self._streamed - self._started
+            samples = self._runtime.estimates.finish_ages(
+                self._key, moment - self._started, streamed, self._want_stream > 0
+            )
+        return next_poll(self._runtime.poll, self._step, moment - self._started, samples)
 
     async def _drive(self, deadline: float, last_call: float) -> None:
         """One step: sleep until the planned poll (or a callback, or the last look before the
@@ -554,22 +528,16 @@ class Task:
             return
         self._prev_poll = _clock.monotonic()
         if pushing:
-            interval = policy.max_interval
+            interval = _jittered(policy.max_interval)
         else:
-            interval = policy.interval(self._step)
-            window = self._window()
-            age = _clock.monotonic() - self._started
-            if window is not None and age <= window[0] + WINDOW_AFTER * window[1]:
-                # Tasks started together learn from the first ones to finish: wait for the
-                # finish window, then poll at its steady cadence.
-                mean, dev = window
-                interval = max(self._cadence(dev), mean - WINDOW_BEFORE * dev - age)
-            else:
+            plan = self._plan(self._prev_poll)
+            if plan.backoff:
                 self._step += 1
+            interval = _spread(plan)
         if hint is not None:
             self._next_at = self._server_paced(hint, deadline)
         else:
-            self._next_at = _clock.monotonic() + max(_jittered(interval), C.POLL_MIN_INTERVAL)
+            self._next_at = _clock.monotonic() + max(interval, C.POLL_MIN_INTERVAL)
 
     def _server_paced(self, seconds: float, deadline: float) -> float:
         """When to poll next after the server set the pace (a Retry-After hint, or the pause
@@ -642,7 +610,15 @@ class Task:
         """Store a snapshot; a final one becomes the result (or the failure). ``learn``: a
         final answer the wait saw as it came teaches the duration estimates."""
         self._last = snapshot
-        if self._result is not None or self._failure is not None or not snapshot.finished:
+        if self._result is not None or self._failure is not None:
+            return
+        if not snapshot.finished:
+            if self._streamed is None and streaming_ready(snapshot):
+                # Every clip streams: the finish is near. It began between the last "not yet"
+                # and this answer (a callback: as it came).
+                now = _clock.monotonic()
+                not_yet = self._started if self._prev_poll is None else self._prev_poll
+                self._streamed = (not_yet + now) / 2 if learn else now
             return
         push = self._push
         # A webhook task whose answer came from a fallback poll finished at some unknown moment
@@ -661,7 +637,14 @@ class Task:
                 # the planned first-poll delay itself, which then only ever grows.)
                 not_yet = self._started if self._prev_poll is None else self._prev_poll
                 finished_at = (not_yet + now) / 2
-            self._runtime.estimates.observe(self._key, finished_at - self._started)
+            estimates = self._runtime.estimates
+            estimates.observe(
+                self._key, finished_at - self._started, streamed=self._streamed is not None
+            )
+            if self._streamed is not None:
+                estimates.observe_stream(
+                    self._key, self._streamed - self._started, finished_at - self._started
+                )
         if snapshot.status == "failed":
             self._fail(failure_reason(snapshot), snapshot)
         else:

@@ -1,0 +1,249 @@
+"""When a task polls next: the per-operation record of how long tasks take, and the pure
+functions that turn it, the task's age and what its clips say into the next poll.
+
+The wait machinery (``_tasks.py``) asks ``next_poll`` once per poll and applies the jitter; nothing
+here sleeps, polls or reads a clock, so every rule can be checked with plain numbers.
+
+The rule, in short (the manual's design note "How a task waits" tells the why): a finish is
+likelier at some ages than others. From the durations of the recent tasks of the same operation
+(their finish-time distribution) the schedule polls where the chance to finish soon is high and
+rarely where it is low: the next poll comes ``c * sqrt(r)`` after now, where ``r`` is the mean
+time the recent tasks still ran past the current age. That spacing is the one that needs the
+fewest polls for a given mean delay between the finish and noticing it; ``c`` is set so that the
+expected delay meets ``PollPolicy.lag_target``. No task of the sample finishes before the
+earliest one, so the first poll waits for it. Once every clip of a task streams, its finish is
+near: the same rule then runs on the learned time from "streaming" to the finish.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import _constants as C
+from .models.common import TaskSnapshot
+
+if TYPE_CHECKING:
+    from ._tasks import PollPolicy
+
+__all__ = ["DurationEstimates", "Plan", "next_poll", "streaming_ready"]
+
+# Weights of the newest observation in the running mean and mean deviation of task durations
+# (TCP's RTT estimator uses 1/8 and 1/4): adapts within a handful of tasks, while one outlier
+# moves it only a little. The mean and deviation place the webhook fallback (late edge of the
+# usual finish window: mean + 3 deviations).
+EWMA_ALPHA = 0.2
+DEVIATION_BETA = 0.25
+WINDOW_AFTER = 3.0
+# Even tasks of a near-constant duration get a window (+15 % of the mean: three floored
+# deviations): clocks and queues vary.
+MIN_DEVIATION_SHARE = 0.05
+
+
+class DurationEstimates:
+    """Per operation: a running mean and mean deviation of seconds from start to finish, and
+    the most recent durations themselves (the finish-time distribution the schedule polls by);
+    for operations whose clips stream first, the recent ages at which every clip streamed and
+    the times from then to the finish."""
+
+    __slots__ = ("_samples", "_streaming", "_streams", "_tails", "_values")
+
+    def __init__(self) -> None:
+        self._values: dict[str, tuple[float, float]] = {}
+        self._samples: dict[str, deque[float]] = {}
+        self._streams: dict[str, deque[float]] = {}
+        self._tails: dict[str, deque[float]] = {}
+        # How often recent tasks were seen streaming before they finished (a running share).
+        self._streaming: dict[str, float] = {}
+
+    def get(self, key: str) -> float | None:
+        """The running mean duration, or None before the first observation."""
+        value = self._values.get(key)
+        return None if value is None else value[0]
+
+    def window(self, key: str) -> tuple[float, float] | None:
+        """(mean, deviation) with the deviation floored at ``MIN_DEVIATION_SHARE`` of the mean."""
+        value = self._values.get(key)
+        if value is None:
+            return None
+        mean, dev = value
+        return mean, max(dev, mean * MIN_DEVIATION_SHARE)
+
+    def durations(self, key: str) -> list[float]:
+        """The recent durations, sorted (at most ``SCHEDULE_SAMPLES``)."""
+        return sorted(self._samples.get(key, ()))
+
+    def streams(self, key: str) -> list[float]:
+        """The recent ages at which every clip streamed, sorted."""
+        return sorted(self._streams.get(key, ()))
+
+    def tails(self, key: str) -> list[float]:
+        """The recent times from "every clip streams" to the finish, sorted."""
+        return sorted(self._tails.get(key, ()))
+
+    def finish_ages(
+        self, key: str, age: float, streamed: float | None, want_stream: bool
+    ) -> list[float]:
+        """What the schedule of a task ``age`` seconds old aims at, as sorted ages since its
+        start: when tasks of its kind finish or, for a wait that wants the first audio, when
+        their clips stream. Once its clips stream (``streamed`` seconds after its start), its
+        finish is that plus the times other tasks took from streaming to the finish. While they
+        do not stream yet, and tasks of its kind nearly always stream first, it cannot finish
+        sooner than the shortest of those times from now."""
+        tails = self._tails.get(key)
+        known = tails is not None and len(tails) >= C.SCHEDULE_MIN_STREAM_SAMPLES
+        if streamed is not None:
+            if known:
+                return sorted(streamed + t for t in tails or ())
+            return self.durations(key)
+        if want_stream:
+            streams = self.streams(key)
+            if streams:
+                return streams
+        samples = self.durations(key)
+        if known and self._streaming.get(key, 0.0) >= C.SCHEDULE_STREAMING_SHARE:
+            soonest = age + min(tails or ())
+            later = samples[bisect_right(samples, soonest) :]
+            if later:
+                return later
+        return samples
+
+    def observe(self, key: str, seconds: float, *, streamed: bool = False) -> None:
+        """A task of ``key`` took ``seconds`` from start to finish (``streamed``: its clips
+        were seen streaming before)."""
+        if seconds <= 0:
+            return
+        _push(self._samples, key, seconds)
+        share = self._streaming.get(key)
+        hit = 1.0 if streamed else 0.0
+        self._streaming[key] = hit if share is None else share + EWMA_ALPHA * (hit - share)
+        old = self._values.get(key)
+        if old is None:
+            # One sample says little about the spread: start wide, as TCP does.
+            self._values[key] = (seconds, seconds / 4)
+            return
+        mean, dev = old
+        dev += DEVIATION_BETA * (abs(seconds - mean) - dev)
+        mean += EWMA_ALPHA * (seconds - mean)
+        self._values[key] = (mean, dev)
+
+    def observe_stream(self, key: str, streamed: float, finished: float) -> None:
+        """A task whose clips all streamed ``streamed`` seconds after its start finished
+        ``finished`` seconds after it."""
+        if streamed <= 0 or finished < streamed:
+            return
+        _push(self._streams, key, streamed)
+        _push(self._tails, key, finished - streamed)
+
+
+def _push(store: dict[str, deque[float]], key: str, value: float) -> None:
+    ring = store.get(key)
+    if ring is None:
+        ring = store[key] = deque(maxlen=C.SCHEDULE_SAMPLES)
+    ring.append(value)
+
+
+def streaming_ready(snapshot: TaskSnapshot | None, first: bool = False) -> bool:
+    """True when the snapshot's clips are playable before the final file: every clip that did
+    not fail has an audio URL and streams or is done (``first``: at least one clip does)."""
+    if snapshot is None or not snapshot.clips:
+        return False
+    if snapshot.finished:
+        return True
+    playable = 0
+    for clip in snapshot.clips:
+        if clip.failed:
+            continue
+        if clip.audio_url and (clip.state == "streaming" or clip.succeeded):
+            playable += 1
+        elif not first:
+            return False
+    return playable > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The next poll: ``delay`` seconds from now, jittered by a share of ``spread`` (the
+    cadence, not a long quiet time ahead of it); ``backoff`` when it was a step of the plain
+    growing backoff (the caller counts those steps)."""
+
+    delay: float
+    spread: float
+    backoff: bool
+
+
+def next_poll(
+    policy: PollPolicy,
+    step: int,
+    age: float,
+    samples: list[float] | None,
+) -> Plan:
+    """The next poll of a task ``age`` seconds after its start.
+
+    ``samples``: sorted ages at which tasks like this one finished (or streamed, for a wait that
+    wants the first audio), shifted to this task's clock; None or empty when nothing is known
+    (a handle rebuilt from an id, the first tasks of a kind). Without knowledge, or for a task
+    older than every sample (an outlier), the plain backoff, its interval capped at twice the
+    lag target: a steady cadence of ``2 * lag`` notices a finish ``lag`` late on average."""
+    lag = policy.lag_target
+    floor = min(policy.initial_interval, lag)
+    rest = samples[bisect_right(samples, age) :] if samples else []
+    if not rest:
+        # A rebuilt handle (samples None) knows neither its start nor its kind: the plain
+        # backoff to max_interval. A fresh task keeps the target's cadence.
+        cap = policy.max_interval if samples is None else max(floor, min(policy.max_interval, 2.0 * lag))
+        interval = min(policy.interval(step), cap)
+        return Plan(interval, interval, True)
+    cadence = min(policy.max_interval, max(floor, hazard_interval(samples, rest, age, lag)))
+    delay = cadence
+    if samples is not None and len(samples) >= C.SCHEDULE_MIN_SAMPLES:
+        # Nothing of the sample finished before its earliest: sleep through the quiet time.
+        delay = max(cadence, rest[0] - age)
+    return Plan(delay, cadence, False)
+
+
+def hazard_interval(samples: list[float], rest: list[float], age: float, lag: float) -> float:
+    """Seconds to the next poll at ``age`` for finish ages ``samples`` (sorted; ``rest``: those
+    past ``age``).
+
+    Polls spaced ``d(t)`` apart around a finish at ``t`` notice it ``d(t) / 2`` late on average;
+    a poll at ``t`` is spent unless the task finished before it. Minimising polls for a given
+    mean lag gives ``d(t) = c * sqrt(S(t) / f(t))`` (S: the share still running, f: the density
+    of finishes) with one constant ``c`` for the whole wait; ``S / f`` is the inverse hazard:
+    poll often where finishing is likely. The mean residual life ``r(t)`` (how long tasks still
+    running at ``t`` run on) stands in for ``S / f`` (equal for a memoryless tail, half of it
+    for an even spread: a constant factor, which ``c`` absorbs). ``c`` makes the expected lag
+    over every sample meet ``lag``: ``mean_i d(samples_i) / 2 = lag``. Residual lives are
+    floored at ``lag``, so the last sample and anything later get a steady cadence instead of a
+    vanishing interval."""
+    n = len(samples)
+    suffix = 0.0
+    roots = 0.0
+    for i in range(n - 1, -1, -1):
+        suffix += samples[i]
+        roots += math.sqrt(max(suffix / (n - i) - samples[i], lag))
+    c = C.SCHEDULE_LAG_SHARE * 2.0 * lag * n / roots
+    return c * math.sqrt(max(sum(rest) / len(rest) - age, lag))
+
+
+def honest(rest: list[float], age: float, interval: float) -> float:
+    """``interval``, shortened while the finishes it would cover cluster in its first half.
+
+    The spacing rule assumes finishes spread evenly within one interval, noticed half an
+    interval late on average. Where they bunch early (a narrow spread, the tail of the sample,
+    tasks shorter than the interval), that would notice them later than promised, and would
+    teach the estimates a longer duration each time (a task found done at its first poll is
+    taken to have finished half way to it). So the interval is cut until the mean finish inside
+    it is at least half way through."""
+    for _ in range(4):
+        inside = rest[: bisect_right(rest, age + interval)]
+        if not inside:
+            break
+        limit = 2.0 * (sum(inside) / len(inside) - age)
+        if limit >= interval:
+            break
+        interval = limit
+    return interval
