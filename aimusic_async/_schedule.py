@@ -191,15 +191,17 @@ def next_poll(
     lag = policy.lag_target
     floor = min(policy.initial_interval, lag)
     rest = samples[bisect_right(samples, age) :] if samples else []
-    if not rest:
+    if samples is None or not rest:
         # A rebuilt handle (samples None) knows neither its start nor its kind: the plain
         # backoff to max_interval. A fresh task keeps the target's cadence.
-        cap = policy.max_interval if samples is None else max(floor, min(policy.max_interval, 2.0 * lag))
+        cap = policy.max_interval
+        if samples is not None:
+            cap = max(floor, min(cap, 2.0 * lag))
         interval = min(policy.interval(step), cap)
         return Plan(interval, interval, True)
     cadence = min(policy.max_interval, max(floor, hazard_interval(samples, rest, age, lag)))
     delay = cadence
-    if samples is not None and len(samples) >= C.SCHEDULE_MIN_SAMPLES:
+    if len(samples) >= C.SCHEDULE_MIN_SAMPLES:
         # Nothing of the sample finished before its earliest: sleep through the quiet time.
         delay = max(cadence, rest[0] - age)
     return Plan(delay, cadence, False)

@@ -264,35 +264,67 @@ class Task:
         return self.wait().__await__()
 
     # -- public API ----------------------------------------------------------------------------
-    async def wait(self, timeout: float | None = None) -> TaskResult:
+    async def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        until: Literal["finished", "streaming"] = "finished",
+        first: bool = False,
+    ) -> TaskResult:
         """Wait until every clip is terminal; return the result.
 
         ``timeout`` defaults to the client's ``PollPolicy.timeout``. Raises ``TaskFailedError``
         when every clip failed and ``TaskTimeoutError`` past the deadline (the task may still
         finish: await it again or rebuild it with ``client.task(id)``).
 
+        ``until="streaming"`` returns earlier, as soon as every clip that did not fail has a
+        playable streaming URL (``first=True``: as soon as one has), for services that start
+        playback before the final files exist. That result's ``final`` says whether the task
+        had finished already, ``streaming`` lists the clips still streaming (their
+        ``audio_url`` is a preview) and ``succeeded`` those final; ``task.result`` stays None
+        until the task finishes, and a later ``await task`` gives the final result.
+
         A task that expects a callback sleeps on the client's hub: the callback ends the wait at
         once. It polls as a safety net once the grace (``PollPolicy.webhook_grace``, at most a
         quarter of the wait) has passed after the usual finish of its kind, and on the polling
-        schedule while the hub is unhealthy. Every wait, with a hub or without, polls once
-        shortly before its deadline (1 s, or a tenth of a short wait) unless it polled since,
-        and raises ``TaskTimeoutError`` only after that poll said "not finished".
+        schedule while the hub is unhealthy. A ``song.streaming`` callback received by this
+        process wakes ``until="streaming"`` waits here (streaming callbacks are not shared
+        through the hub); one that shows only some clips streaming makes an every-clip wait
+        poll on the schedule. Every wait, with a hub or without, polls once shortly before its
+        deadline (1 s, or a tenth of a short wait) unless it polled since, and raises
+        ``TaskTimeoutError`` only after that poll said "not finished".
         """
+        if until not in ("finished", "streaming"):
+            raise ConfigurationError(f'until must be "finished" or "streaming", got {until!r}')
         begun = _clock.monotonic()
         deadline = _deadline_of(timeout, self._runtime.poll.timeout)
         last_call = deadline - _last_look_margin(deadline - begun)
-        while True:
-            self._absorb()
-            if self._result is not None:
-                return self._result
-            if self._failure is not None:
-                raise self._failure
-            if _clock.monotonic() >= deadline:
-                if not self._looked_since(last_call):
-                    await self._look(deadline)
-                    continue
-                raise TaskTimeoutError(self.id, _clock.monotonic() - begun)
-            await self._advance(deadline, last_call)
+        early = until == "streaming"
+        if early:
+            self._want_stream += 1
+        try:
+            while True:
+                self._absorb()
+                if self._result is not None:
+                    return self._result
+                if self._failure is not None:
+                    raise self._failure
+                if early and streaming_ready(self._last, first):
+                    assert self._last is not None  # streaming_ready says so
+                    return TaskResult.from_snapshot(self._last)
+                if _clock.monotonic() >= deadline:
+                    if not self._looked_since(last_call):
+                        await self._look(deadline)
+                        continue
+                    raise TaskTimeoutError(self.id, _clock.monotonic() - begun)
+                await self._advance(deadline, last_call)
+        finally:
+            if early:
+                self._want_stream -= 1
+                if not self._want_stream:
+                    drop = getattr(self._runtime.hub, "drop_progress", None)
+                    if drop is not None:
+                        drop(self.id)
 
     async def refresh(self) -> TaskSnapshot:
         """Poll once now and return the snapshot (also stored as ``last``); a task already
@@ -377,6 +409,17 @@ class Task:
             and self._failure is None
         ):
             self._record(push.result(), learn=False)
+
+    def _partly_streaming(self) -> bool:
+        """A wait wants every clip's first audio, and a callback (or poll) showed only some:
+        no callback announces the rest, so the task polls on the schedule meanwhile."""
+        last = self._last
+        return (
+            self._want_stream > 0
+            and self._streamed is None
+            and last is not None
+            and any(c.state == "streaming" for c in last.clips)
+        )
 
     def _looked_since(self, moment: float) -> bool:
         return self._looked is not None and self._looked >= moment - _EARLY_WAKE
@@ -467,7 +510,12 @@ class Task:
             self._record(push.result())
             return
         # An unhealthy hub counts as absent: the task polls on the usual schedule meanwhile.
-        pushing = push is not None and hub.healthy
+        healthy = hub.healthy
+        pushing = push is not None and healthy and not self._partly_streaming()
+        # A wait for the first audio also wakes for a streaming callback (this process only).
+        progress = None
+        if pushing and self._want_stream and self._streamed is None:
+            progress = _progress_future(hub, self.id)
         if self._next_at is None:
             self._next_at = self._first_poll_at(pushing, deadline)
         looked = self._looked_since(last_call)
@@ -478,12 +526,18 @@ class Task:
             if push is None:
                 await _clock.sleep(delay, wake=closing)
             else:
-                await _sleep_until_any(delay, (push, closing, hub.health_changed()))
+                wakers = (push, closing, hub.health_changed())
+                await _sleep_until_any(delay, wakers if progress is None else (*wakers, progress))
             transport.check_open()
         if push is not None and push.done() and not push.cancelled():
             self._record(push.result())
             return
-        if push is not None and hub.healthy != pushing:
+        if progress is not None and progress.done() and not progress.cancelled():
+            if not self.done:
+                self._record(progress.result(), learn=False)
+            self._next_at = None  # some clips stream: plan again (polls, if more must)
+            return
+        if push is not None and hub.healthy != healthy:
             self._next_at = None  # the hub went down or came back: plan again
             return
         now = _clock.monotonic()
@@ -676,6 +730,12 @@ def _release_on(
         loop.call_soon_threadsafe(release, task_id)
     except RuntimeError:  # the loop closed meanwhile: nothing else touches the hub now
         release(task_id)
+
+
+def _progress_future(hub: Any, task_id: str) -> asyncio.Future[TaskSnapshot] | None:
+    """The hub's future for the task's next streaming callback (None for a hub without one)."""
+    progress = getattr(hub, "progress", None)
+    return None if progress is None else progress(task_id)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
