@@ -49,13 +49,14 @@ class DurationEstimates:
     for operations whose clips stream first, the recent ages at which every clip streamed and
     the times from then to the finish."""
 
-    __slots__ = ("_samples", "_streaming", "_streams", "_tails", "_values")
+    __slots__ = ("_ratios", "_samples", "_streaming", "_streams", "_tails", "_values")
 
     def __init__(self) -> None:
         self._values: dict[str, tuple[float, float]] = {}
         self._samples: dict[str, deque[float]] = {}
         self._streams: dict[str, deque[float]] = {}
         self._tails: dict[str, deque[float]] = {}
+        self._ratios: dict[str, deque[float]] = {}
         # How often recent tasks were seen streaming before they finished (a running share).
         self._streaming: dict[str, float] = {}
 
@@ -89,23 +90,39 @@ class DurationEstimates:
     ) -> list[float]:
         """What the schedule of a task ``age`` seconds old aims at, as sorted ages since its
         start: when tasks of its kind finish or, for a wait that wants the first audio, when
-        their clips stream. Once its clips stream (``streamed`` seconds after its start), its
-        finish is that plus the times other tasks took from streaming to the finish. While they
-        do not stream yet, and tasks of its kind nearly always stream first, it cannot finish
-        sooner than the shortest of those times from now."""
+        their clips stream.
+
+        Once its clips were seen streaming (having begun about ``streamed`` seconds after its
+        start: half way from the last answer that did not show it), its finish
+        follows as it did for the recent tasks of its kind: either a learned time after that
+        moment, or a learned multiple of it, whichever of the two predicted those tasks more
+        narrowly (a service whose streaming phase takes a fixed time, or a fixed share of the
+        generation). While it is not streaming yet, and tasks of its kind nearly always stream
+        first, it cannot finish before both the shortest time and the smallest multiple past
+        its current age."""
         tails = self._tails.get(key)
-        known = tails is not None and len(tails) >= C.SCHEDULE_MIN_STREAM_SAMPLES
+        ratios = self._ratios.get(key)
+        known = (
+            tails is not None and ratios is not None and len(tails) >= C.SCHEDULE_MIN_STREAM_SAMPLES
+        )
         if streamed is not None:
-            if known:
-                return sorted(streamed + t for t in tails or ())
-            return self.durations(key)
+            if tails is None or ratios is None or not known:
+                return self.durations(key)
+            after = sorted(streamed + t for t in tails)
+            scaled = sorted(streamed * r for r in ratios)
+            return after if _width(after) <= _width(scaled) else scaled
         if want_stream:
             streams = self.streams(key)
             if streams:
                 return streams
         samples = self.durations(key)
-        if known and self._streaming.get(key, 0.0) >= C.SCHEDULE_STREAMING_SHARE:
-            soonest = age + min(tails or ())
+        if (
+            tails is not None
+            and ratios is not None
+            and known
+            and self._streaming.get(key, 0.0) >= C.SCHEDULE_STREAMING_SHARE
+        ):
+            soonest = max(age + min(tails), age * min(ratios))
             later = samples[bisect_right(samples, soonest) :]
             if later:
                 return later
@@ -130,13 +147,20 @@ class DurationEstimates:
         mean += EWMA_ALPHA * (seconds - mean)
         self._values[key] = (mean, dev)
 
-    def observe_stream(self, key: str, streamed: float, finished: float) -> None:
-        """A task whose clips all streamed ``streamed`` seconds after its start finished
-        ``finished`` seconds after it."""
-        if streamed <= 0 or finished < streamed:
+    def observe_stream(self, key: str, began: float, finished: float) -> None:
+        """A task whose clips all began streaming about ``began`` seconds after its start
+        finished ``finished`` seconds after it."""
+        if not 0 < began <= finished:
             return
-        _push(self._streams, key, streamed)
-        _push(self._tails, key, finished - streamed)
+        _push(self._streams, key, began)
+        _push(self._tails, key, finished - began)
+        _push(self._ratios, key, finished / began)
+
+
+def _width(values: list[float]) -> float:
+    """The spread of sorted values: from the 10th to the 90th percentile."""
+    top = len(values) - 1
+    return values[round(0.9 * top)] - values[round(0.1 * top)]
 
 
 def _push(store: dict[str, deque[float]], key: str, value: float) -> None:
@@ -201,8 +225,9 @@ def next_poll(
         return Plan(interval, interval, True)
     cadence = min(policy.max_interval, max(floor, hazard_interval(samples, rest, age, lag)))
     delay = cadence
-    if len(samples) >= C.SCHEDULE_MIN_SAMPLES:
+    if len(samples) >= C.SCHEDULE_MIN_SAMPLES and len(rest) == len(samples):
         # Nothing of the sample finished before its earliest: sleep through the quiet time.
+        # (Only before it: a gap between later samples, an outlier's, is no quiet time.)
         delay = max(cadence, rest[0] - age)
     return Plan(delay, cadence, False)
 

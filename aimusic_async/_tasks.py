@@ -175,6 +175,7 @@ class Task:
         "_signal",
         "_started",
         "_step",
+        "_stream_began",
         "_streamed",
         "_unregister",
         "_want_stream",
@@ -210,9 +211,11 @@ class Task:
         self._prev_poll: float | None = None
         self._looked: float | None = None
         self._step = 0
-        # The moment every clip was found streaming (the finish is near), and how many waits
-        # want the first audio rather than the final files (the schedule aims at streaming).
+        # The moment every clip was found streaming (the finish is near), when that most
+        # likely began, and how many waits want the first audio rather than the final files
+        # (the schedule then aims at streaming).
         self._streamed: float | None = None
+        self._stream_began = 0.0
         self._want_stream = 0
         self._errors = 0
         self._running = False
@@ -493,7 +496,7 @@ class Task:
         """The next poll after one at ``moment`` (see ``_schedule``)."""
         samples = None
         if self._fresh:
-            streamed = None if self._streamed is None else self._streamed - self._started
+            streamed = None if self._streamed is None else self._stream_began - self._started
             samples = self._runtime.estimates.finish_ages(
                 self._key, moment - self._started, streamed, self._want_stream > 0
             )
@@ -668,11 +671,12 @@ class Task:
             return
         if not snapshot.finished:
             if self._streamed is None and streaming_ready(snapshot):
-                # Every clip streams: the finish is near. It began between the last "not yet"
-                # and this answer (a callback: as it came).
+                # Every clip streams: the finish is near. Streaming began between the last
+                # "not yet" and this answer (a callback: as it came).
                 now = _clock.monotonic()
                 not_yet = self._started if self._prev_poll is None else self._prev_poll
-                self._streamed = (not_yet + now) / 2 if learn else now
+                self._streamed = now
+                self._stream_began = (not_yet + now) / 2 if learn else now
             return
         push = self._push
         # A webhook task whose answer came from a fallback poll finished at some unknown moment
@@ -697,7 +701,7 @@ class Task:
             )
             if self._streamed is not None:
                 estimates.observe_stream(
-                    self._key, self._streamed - self._started, finished_at - self._started
+                    self._key, self._stream_began - self._started, finished_at - self._started
                 )
         if snapshot.status == "failed":
             self._fail(failure_reason(snapshot), snapshot)

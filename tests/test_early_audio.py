@@ -28,7 +28,11 @@ GEN_TIME = (0.5, 0.6)
 QUICK = PollPolicy(
     initial_interval=0.01, max_interval=0.02, multiplier=1.5, timeout=20.0, lag_target=0.01
 )
-DESCRIBE = {"mv": "sonic-v5", "custom_mode": False, "gpt_description_prompt": "warm synth pop"}
+DESCRIBE: dict[str, Any] = {
+    "mv": "sonic-v5",
+    "custom_mode": False,
+    "gpt_description_prompt": "warm synth pop",
+}
 
 
 def check_early(result: TaskResult, emu: Any, *, every: bool) -> None:
