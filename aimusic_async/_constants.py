@@ -287,11 +287,6 @@ REFERENCE_BYTES = 16
 RECOVER_TIMEOUT = 600.0
 
 # -- polling schedule: the lag target and the finish-time distribution ---------------------------
-# The mean delay between a task's finish and the SDK noticing it, when its kind's durations are
-# known (PollPolicy.lag_target). 3 s matches fixed 5 s polling's mean delay (2.5 s plus the round
-# trip) at a bit over half its polls; the docs' advice of one poll per 15-25 s corresponds to
-# about 10 s. Callers that can wait longer for fewer polls raise it.
-POLL_LAG_TARGET = 3.0
 # The schedule polls by the durations of this many recent tasks of the same operation: enough
 # to see the shape of the spread (about 1.5 % per sample), few enough to follow a service that
 # got slower within a minute or two of a batch, and 64 floats per operation in memory.
@@ -302,10 +297,6 @@ SCHEDULE_MIN_SAMPLES = 8
 # A task whose clips all stream is planned by the learned time from streaming to the finish once
 # this many tasks of its kind taught it (fewer say little about its spread).
 SCHEDULE_MIN_STREAM_SAMPLES = 4
-# The spacing rule's estimate of the lag ignores that an interval is planned at its start, where
-# more of the spread lies ahead; measured against even and bell-shaped spreads, scaling the
-# planned spacing by this share makes the mean lag land on the target.
-SCHEDULE_LAG_SHARE = 1.0
 # A task not streaming yet is taken to be at least the shortest learned streaming-to-finish time
 # from its finish only while this share of its kind's recent tasks streamed before finishing:
 # a kind that sometimes skips the streaming state must not have its finishes noticed late.

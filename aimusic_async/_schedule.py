@@ -212,7 +212,7 @@ def next_poll(
     (a handle rebuilt from an id, the first tasks of a kind). Without knowledge, or for a task
     older than every sample (an outlier), the plain backoff, its interval capped at twice the
     lag target: a steady cadence of ``2 * lag`` notices a finish ``lag`` late on average."""
-    lag = policy.lag_target
+    lag = policy.lag
     floor = min(policy.initial_interval, lag)
     rest = samples[bisect_right(samples, age) :] if samples else []
     if samples is None or not rest:
@@ -252,7 +252,7 @@ def hazard_interval(samples: list[float], rest: list[float], age: float, lag: fl
     for i in range(n - 1, -1, -1):
         suffix += samples[i]
         roots += math.sqrt(max(suffix / (n - i) - samples[i], lag))
-    c = C.SCHEDULE_LAG_SHARE * 2.0 * lag * n / roots
+    c = 2.0 * lag * n / roots
     return c * math.sqrt(max(sum(rest) / len(rest) - age, lag))
 
 

@@ -52,12 +52,13 @@ class PollPolicy:
     """How a ``Task`` polls: first interval, cap, growth factor, overall deadline (seconds).
 
     ``lag_target``: the mean delay, in seconds, the caller accepts between a task's finish and
-    noticing it: the knob that trades polls for lag. Once the client has seen tasks of the same
-    operation finish, it polls where their finishes cluster, with the fewest polls that meet
-    this delay on average (doubling it roughly halves the polls near the finish; see the
-    manual's "Tasks and polling"). Before that, and for handles rebuilt from an id, the backoff
-    from ``initial_interval`` grows by ``multiplier`` up to ``max_interval`` but never past
-    twice the target.
+    noticing it: the knob that trades polls for lag (None, the default: ``initial_interval``,
+    3 s). Once the client has seen tasks of the same operation finish, it polls where their
+    finishes cluster (and, once a task's clips stream, where the finish follows), with the
+    fewest polls that meet this delay on average; a longer target costs fewer polls (see the
+    manual's "Tasks and polling"). Before that, the backoff from ``initial_interval`` grows by
+    ``multiplier`` but never past twice the target; a handle rebuilt from an id (its start
+    unknown) backs off to ``max_interval``.
 
     ``webhook_grace``: how long a task that expects a callback trusts it, past the usual finish
     of its kind, before polling as a safety net (at most a quarter of the wait, so a short wait
@@ -69,11 +70,14 @@ class PollPolicy:
     multiplier: float = C.POLL_MULTIPLIER
     timeout: float = C.POLL_TIMEOUT
     webhook_grace: float = C.WEBHOOK_GRACE
-    lag_target: float = C.POLL_LAG_TARGET
+    lag_target: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("initial_interval", "max_interval", "multiplier", "timeout", "lag_target"):
+        names = ("initial_interval", "max_interval", "multiplier", "timeout", "lag_target")
+        for name in names:
             value = getattr(self, name)
+            if name == "lag_target" and value is None:
+                continue
             if (
                 not isinstance(value, (int, float))
                 or isinstance(value, bool)
@@ -97,6 +101,11 @@ class PollPolicy:
             raise ConfigurationError(f"PollPolicy.multiplier must be >= 1, got {self.multiplier!r}")
         if self.max_interval < self.initial_interval:
             raise ConfigurationError("PollPolicy.max_interval must be >= initial_interval")
+
+    @property
+    def lag(self) -> float:
+        """The lag target in force: ``lag_target``, or ``initial_interval`` when it is None."""
+        return self.initial_interval if self.lag_target is None else self.lag_target
 
     def interval(self, step: int) -> float:
         """The un-jittered interval before poll number ``step`` (0-based) of the quick schedule."""

@@ -82,7 +82,7 @@ def test_polls_bunch_where_finishes_are_likely() -> None:
     early = next_poll(policy, 0, 70.0, samples).delay
     late = next_poll(policy, 0, 170.0, samples).delay
     assert late < early * 0.6
-    assert late >= min(policy.initial_interval, policy.lag_target)
+    assert late >= min(policy.initial_interval, policy.lag)
 
 
 @pytest.mark.parametrize("lag", [2.0, 5.0, 10.0])
@@ -106,10 +106,13 @@ def test_a_longer_lag_target_costs_fewer_polls() -> None:
     assert lags == sorted(lags)
 
 
-def test_lag_target_is_validated() -> None:
-    for bad in (0, -1.0, float("nan"), True):
+def test_lag_target_is_validated_and_defaults_to_the_initial_interval() -> None:
+    for bad in (0, -1.0, float("nan"), True, "3"):
         with pytest.raises(ConfigurationError, match="lag_target"):
-            PollPolicy(lag_target=bad)
+            PollPolicy(lag_target=bad)  # type: ignore[arg-type]
+    assert PollPolicy().lag == PollPolicy().initial_interval == 3.0
+    assert PollPolicy(initial_interval=0.1).lag == 0.1  # quick test policies stay quick
+    assert PollPolicy(lag_target=8).lag == 8
 
 
 def test_finish_ages_follow_the_clip_states() -> None:
@@ -209,6 +212,7 @@ async def test_streaming_states_save_polls_at_the_same_lag(
 
     plain_polls, plain_lag = await run(streams=False)
     informed_polls, informed_lag = await run(streams=True)
-    assert plain_lag <= 1.5 * C.POLL_LAG_TARGET
-    assert informed_lag <= 1.5 * C.POLL_LAG_TARGET
+    target = PollPolicy().lag  # the default: initial_interval, 3 s
+    assert plain_lag <= 1.5 * target
+    assert informed_lag <= 1.5 * target
     assert informed_polls < 0.8 * plain_polls

@@ -469,7 +469,7 @@ async def test_adaptive_beats_plain_backoff_on_spread_durations(
     plain_polls, plain_lag = await run(False, PollPolicy())
     learned_polls, learned_lag = await run(True, PollPolicy())  # the default lag target
     assert learned_lag < plain_lag
-    assert learned_lag <= 1.5 * C.POLL_LAG_TARGET
+    assert learned_lag <= 1.5 * PollPolicy().lag
     # A steady cadence noticing the finish as soon costs twice that lag per poll.
     assert learned_polls < 120.0 / (2 * learned_lag)
     relaxed_polls, relaxed_lag = await run(True, PollPolicy(lag_target=6.0))
