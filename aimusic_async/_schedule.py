@@ -1,19 +1,6 @@
-"""When a task polls next: the per-operation record of how long tasks take, and the pure
-functions that turn it, the task's age and what its clips say into the next poll.
-
-The wait machinery (``_tasks.py``) asks ``next_poll`` once per poll and applies the jitter; nothing
-here sleeps, polls or reads a clock, so every rule can be checked with plain numbers.
-
-The rule, in short (the manual's design note "How a task waits" tells the why): a finish is
-likelier at some ages than others. From the durations of the recent tasks of the same operation
-(their finish-time distribution) the schedule polls where the chance to finish soon is high and
-rarely where it is low: the next poll comes ``c * sqrt(r)`` after now, where ``r`` is the mean
-time the recent tasks still ran past the current age. That spacing is the one that needs the
-fewest polls for a given mean delay between the finish and noticing it; ``c`` is set so that the
-expected delay meets ``PollPolicy.lag_target``. No task of the sample finishes before the
-earliest one, so the first poll waits for it. Once every clip of a task streams, its finish is
-near: the same rule then runs on the learned time from "streaming" to the finish.
-"""
+"""When a task polls next: the per-operation record of how long tasks take, and the pure rules
+that turn it, the task's age and its clips' states into the next poll (explained in the manual's
+design note "How a task waits"; ``_tasks.py`` calls ``next_poll`` and applies the jitter)."""
 
 from __future__ import annotations
 
