@@ -294,6 +294,9 @@ SCHEDULE_SAMPLES = 64
 # Below this many samples the earliest one is no evidence that nothing finishes sooner, so the
 # schedule does not sleep through the quiet time before it.
 SCHEDULE_MIN_SAMPLES = 8
+# The spacing constant made from an operation's durations is made again after this many new
+# ones: each moves it by about a 64th, and a poll should not pay a pass over every sample.
+SCHEDULE_RECALIBRATE = 8
 # A task whose clips all stream is planned by the learned time from streaming to the finish once
 # this many tasks of its kind taught it (fewer say little about its spread).
 SCHEDULE_MIN_STREAM_SAMPLES = 4

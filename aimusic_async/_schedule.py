@@ -36,7 +36,17 @@ class DurationEstimates:
     for operations whose clips stream first, the recent ages at which every clip streamed and
     the times from then to the finish."""
 
-    __slots__ = ("_ratios", "_samples", "_streaming", "_streams", "_tails", "_values")
+    __slots__ = (
+        "_counts",
+        "_ratios",
+        "_samples",
+        "_scales",
+        "_sorted",
+        "_streaming",
+        "_streams",
+        "_tails",
+        "_values",
+    )
 
     def __init__(self) -> None:
         self._values: dict[str, tuple[float, float]] = {}
@@ -44,6 +54,11 @@ class DurationEstimates:
         self._streams: dict[str, deque[float]] = {}
         self._tails: dict[str, deque[float]] = {}
         self._ratios: dict[str, deque[float]] = {}
+        # Per operation: the durations sorted (dropped when one is added) and, per lag target,
+        # the spacing constant with the count of observations it was made from.
+        self._sorted: dict[str, list[float]] = {}
+        self._counts: dict[str, int] = {}
+        self._scales: dict[tuple[str, float], tuple[int, float]] = {}
         # How often recent tasks were seen streaming before they finished (a running share).
         self._streaming: dict[str, float] = {}
 
@@ -61,8 +76,29 @@ class DurationEstimates:
         return mean, max(dev, mean * MIN_DEVIATION_SHARE)
 
     def durations(self, key: str) -> list[float]:
-        """The recent durations, sorted (at most ``SCHEDULE_SAMPLES``)."""
-        return sorted(self._samples.get(key, ()))
+        """The recent durations, sorted (at most ``SCHEDULE_SAMPLES``; do not modify)."""
+        done = self._sorted.get(key)
+        if done is None:
+            done = self._sorted[key] = sorted(self._samples.get(key, ()))
+        return done
+
+    def scale(self, key: str, lag: float) -> float:
+        """``calibrate(durations(key), lag)``, made again after every ``SCHEDULE_RECALIBRATE``
+        observations once there are a few (one more sample moves it by about a 64th; a poll
+        should not pay for a pass over every sample)."""
+        count = self._counts.get(key, 0)
+        cached = self._scales.get((key, lag))
+        if (
+            cached is not None
+            and count >= C.SCHEDULE_MIN_SAMPLES
+            and count - cached[0] < C.SCHEDULE_RECALIBRATE
+        ):
+            return cached[1]
+        value = calibrate(self.durations(key), lag)
+        if len(self._scales) > 64:  # a handful of (operation, lag) pairs in practice
+            self._scales.clear()
+        self._scales[(key, lag)] = (count, value)
+        return value
 
     def streams(self, key: str) -> list[float]:
         """The recent ages at which every clip streamed, sorted."""
@@ -73,8 +109,8 @@ class DurationEstimates:
         return sorted(self._tails.get(key, ()))
 
     def finish_ages(
-        self, key: str, age: float, streamed: float | None, want_stream: bool
-    ) -> list[float]:
+        self, key: str, age: float, streamed: float | None, want_stream: bool, lag: float
+    ) -> tuple[list[float], float | None]:
         """What the schedule of a task ``age`` seconds old aims at, as sorted ages since its
         start: when tasks of its kind finish or, for a wait that wants the first audio, when
         their clips stream.
@@ -86,7 +122,10 @@ class DurationEstimates:
         narrowly (a service whose streaming phase takes a fixed time, or a fixed share of the
         generation). While it is not streaming yet, and tasks of its kind nearly always stream
         first, it cannot finish before both the shortest time and the smallest multiple past
-        its current age."""
+        its current age.
+
+        Also the spacing constant for those ages when it comes from the durations (cached), or
+        None to make it from the ages themselves."""
         tails = self._tails.get(key)
         ratios = self._ratios.get(key)
         known = (
@@ -94,15 +133,17 @@ class DurationEstimates:
         )
         if streamed is not None:
             if tails is None or ratios is None or not known:
-                return self.durations(key)
+                return self.durations(key), self.scale(key, lag)
             after = sorted(streamed + t for t in tails)
             scaled = sorted(streamed * r for r in ratios)
-            return after if _width(after) <= _width(scaled) else scaled
+            return (after if _width(after) <= _width(scaled) else scaled), None
         if want_stream:
             streams = self.streams(key)
             if streams:
-                return streams
+                return streams, None
         samples = self.durations(key)
+        if not samples:
+            return samples, None
         if (
             tails is not None
             and ratios is not None
@@ -112,8 +153,9 @@ class DurationEstimates:
             soonest = max(age + min(tails), age * min(ratios))
             later = samples[bisect_right(samples, soonest) :]
             if later:
-                return later
-        return samples
+                # Spaced as for the whole spread: one constant for the whole wait.
+                return later, self.scale(key, lag)
+        return samples, self.scale(key, lag)
 
     def observe(self, key: str, seconds: float, *, streamed: bool = False) -> None:
         """A task of ``key`` took ``seconds`` from start to finish (``streamed``: its clips
@@ -121,6 +163,8 @@ class DurationEstimates:
         if seconds <= 0:
             return
         _push(self._samples, key, seconds)
+        self._sorted.pop(key, None)
+        self._counts[key] = self._counts.get(key, 0) + 1
         share = self._streaming.get(key)
         hit = 1.0 if streamed else 0.0
         self._streaming[key] = hit if share is None else share + EWMA_ALPHA * (hit - share)
@@ -191,6 +235,7 @@ def next_poll(
     step: int,
     age: float,
     samples: list[float] | None,
+    scale: float | None = None,
 ) -> Plan:
     """The next poll of a task ``age`` seconds after its start.
 
@@ -198,7 +243,9 @@ def next_poll(
     wants the first audio), shifted to this task's clock; None or empty when nothing is known
     (a handle rebuilt from an id, the first tasks of a kind). Without knowledge, or for a task
     older than every sample (an outlier), the plain backoff, its interval capped at twice the
-    lag target: a steady cadence of ``2 * lag`` notices a finish ``lag`` late on average."""
+    lag target: a steady cadence of ``2 * lag`` notices a finish ``lag`` late on average.
+    ``scale``: ``calibrate(samples, lag)`` or that of the distribution they were taken from
+    (made here when None)."""
     lag = policy.lag
     floor = min(policy.initial_interval, lag)
     rest = samples[bisect_right(samples, age) :] if samples else []
@@ -210,7 +257,9 @@ def next_poll(
             cap = max(floor, min(cap, 2.0 * lag))
         interval = min(policy.interval(step), cap)
         return Plan(interval, interval, True)
-    cadence = min(policy.max_interval, max(floor, hazard_interval(samples, rest, age, lag)))
+    if scale is None:
+        scale = calibrate(samples, lag)
+    cadence = min(policy.max_interval, max(floor, hazard_interval(scale, rest, age, lag)))
     delay = cadence
     if len(samples) >= C.SCHEDULE_MIN_SAMPLES and len(rest) == len(samples):
         # Nothing of the sample finished before its earliest: sleep through the quiet time.
@@ -219,9 +268,8 @@ def next_poll(
     return Plan(delay, cadence, False)
 
 
-def hazard_interval(samples: list[float], rest: list[float], age: float, lag: float) -> float:
-    """Seconds to the next poll at ``age`` for finish ages ``samples`` (sorted; ``rest``: those
-    past ``age``).
+def calibrate(samples: list[float], lag: float) -> float:
+    """The spacing constant ``c`` for finish ages ``samples`` (sorted) and a mean lag ``lag``.
 
     Polls spaced ``d(t)`` apart around a finish at ``t`` notice it ``d(t) / 2`` late on average;
     a poll at ``t`` is spent unless the task finished before it. Minimising polls for a given
@@ -234,30 +282,17 @@ def hazard_interval(samples: list[float], rest: list[float], age: float, lag: fl
     floored at ``lag``, so the last sample and anything later get a steady cadence instead of a
     vanishing interval."""
     n = len(samples)
+    if not n:
+        return 2.0 * math.sqrt(lag)  # the steady 2 * lag cadence (unused: no samples, no plan)
     suffix = 0.0
     roots = 0.0
     for i in range(n - 1, -1, -1):
         suffix += samples[i]
         roots += math.sqrt(max(suffix / (n - i) - samples[i], lag))
-    c = 2.0 * lag * n / roots
-    return c * math.sqrt(max(sum(rest) / len(rest) - age, lag))
+    return 2.0 * lag * n / roots
 
 
-def honest(rest: list[float], age: float, interval: float) -> float:
-    """``interval``, shortened while the finishes it would cover cluster in its first half.
-
-    The spacing rule assumes finishes spread evenly within one interval, noticed half an
-    interval late on average. Where they bunch early (a narrow spread, the tail of the sample,
-    tasks shorter than the interval), that would notice them later than promised, and would
-    teach the estimates a longer duration each time (a task found done at its first poll is
-    taken to have finished half way to it). So the interval is cut until the mean finish inside
-    it is at least half way through."""
-    for _ in range(4):
-        inside = rest[: bisect_right(rest, age + interval)]
-        if not inside:
-            break
-        limit = 2.0 * (sum(inside) / len(inside) - age)
-        if limit >= interval:
-            break
-        interval = limit
-    return interval
+def hazard_interval(scale: float, rest: list[float], age: float, lag: float) -> float:
+    """Seconds to the next poll at ``age``: ``c * sqrt(r)``, ``r`` the mean residual life of
+    the finish ages ``rest`` (all past ``age``), floored at ``lag`` (see ``calibrate``)."""
+    return scale * math.sqrt(max(sum(rest) / len(rest) - age, lag))

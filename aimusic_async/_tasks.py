@@ -503,13 +503,14 @@ class Task:
 
     def _plan(self, moment: float) -> Plan:
         """The next poll after one at ``moment`` (see ``_schedule``)."""
-        samples = None
+        policy = self._runtime.poll
+        samples, scale = None, None
         if self._fresh:
             streamed = None if self._streamed is None else self._stream_began - self._started
-            samples = self._runtime.estimates.finish_ages(
-                self._key, moment - self._started, streamed, self._want_stream > 0
+            samples, scale = self._runtime.estimates.finish_ages(
+                self._key, moment - self._started, streamed, self._want_stream > 0, policy.lag
             )
-        return next_poll(self._runtime.poll, self._step, moment - self._started, samples)
+        return next_poll(policy, self._step, moment - self._started, samples, scale)
 
     async def _drive(self, deadline: float, last_call: float) -> None:
         """One step: sleep until the planned poll (or a callback, or the last look before the

@@ -124,27 +124,27 @@ def test_finish_ages_follow_the_clip_states() -> None:
     assert tails == pytest.approx([30.0] * 20)
     # Streaming began about 50 s in: the finish is 30 s later (the narrower of the two models:
     # a fixed time after streaming began, or a fixed multiple of that moment).
-    assert est.finish_ages("op", 60.0, 50.0, False) == pytest.approx([80.0] * 20)
+    assert est.finish_ages("op", 60.0, 50.0, False, 3.0)[0] == pytest.approx([80.0] * 20)
     # Not streaming yet at 100 s: no finish before 100 s plus the shortest such time.
-    before = est.finish_ages("op", 100.0, None, False)
+    before = est.finish_ages("op", 100.0, None, False, 3.0)[0]
     assert before
     assert min(before) > 130.0
     # A wait for the first audio aims at when clips start streaming.
-    assert est.finish_ages("op", 0.0, None, True) == est.streams("op")
+    assert est.finish_ages("op", 0.0, None, True, 3.0)[0] == est.streams("op")
 
     scaled = DurationEstimates()
     for d in spread(20):
         scaled.observe("op", d, streamed=True)
         scaled.observe_stream("op", 0.8 * d, d)  # streaming is the last fifth of the work
-    assert scaled.finish_ages("op", 60.0, 80.0, False) == pytest.approx([100.0] * 20)
-    before = scaled.finish_ages("op", 100.0, None, False)
+    assert scaled.finish_ages("op", 60.0, 80.0, False, 3.0)[0] == pytest.approx([100.0] * 20)
+    before = scaled.finish_ages("op", 100.0, None, False, 3.0)[0]
     assert before
     assert min(before) > 125.0
 
     # A kind that often finishes without streaming is not pushed later.
     for d in spread(20, seed=4):
         est.observe("op", d, streamed=False)
-    assert est.finish_ages("op", 100.0, None, False) == est.durations("op")
+    assert est.finish_ages("op", 100.0, None, False, 3.0)[0] == est.durations("op")
 
 
 def snapshot(*states: str, audio: bool = True) -> TaskSnapshot:
