@@ -285,3 +285,22 @@ REFERENCE_BYTES = 16
 # task calls back when it finishes, and tasks finish within the default wait (POLL_TIMEOUT) or
 # are waited on no longer either; no callback by then means the start most likely never happened.
 RECOVER_TIMEOUT = 600.0
+
+# -- polling schedule: the lag target and the finish-time distribution ---------------------------
+# The schedule polls by the durations of this many recent tasks of the same operation: enough
+# to see the shape of the spread (about 1.5 % per sample), few enough to follow a service that
+# got slower within a minute or two of a batch, and 64 floats per operation in memory.
+SCHEDULE_SAMPLES = 64
+# Below this many samples the earliest one is no evidence that nothing finishes sooner, so the
+# schedule does not sleep through the quiet time before it.
+SCHEDULE_MIN_SAMPLES = 8
+# The spacing constant made from an operation's durations is made again after this many new
+# ones: each moves it by about a 64th, and a poll should not pay a pass over every sample.
+SCHEDULE_RECALIBRATE = 8
+# A task whose clips all stream is planned by the learned time from streaming to the finish once
+# this many tasks of its kind taught it (fewer say little about its spread).
+SCHEDULE_MIN_STREAM_SAMPLES = 4
+# A task not streaming yet is taken to be at least the shortest learned streaming-to-finish time
+# from its finish only while this share of its kind's recent tasks streamed before finishing:
+# a kind that sometimes skips the streaming state must not have its finishes noticed late.
+SCHEDULE_STREAMING_SHARE = 0.9

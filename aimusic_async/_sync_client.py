@@ -12,7 +12,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, TypeVar, cast, overload
 
 import anyio
 from anyio.from_thread import BlockingPortal
@@ -230,10 +230,18 @@ class SyncTask:
     def __repr__(self) -> str:
         return f"Sync{self.aio!r}"
 
-    def wait(self, timeout: float | None = None) -> TaskResult:
+    def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        until: Literal["finished", "streaming"] = "finished",
+        first: bool = False,
+    ) -> TaskResult:
         """Block until every clip is terminal; the result (raises like ``Task.wait``:
-        ``TaskFailedError``, ``TaskTimeoutError`` past ``timeout``)."""
-        return self._loop.run(self.aio.wait, timeout)
+        ``TaskFailedError``, ``TaskTimeoutError`` past ``timeout``). ``until="streaming"``
+        returns as soon as every clip (``first=True``: one) has a playable streaming URL; see
+        ``Task.wait``."""
+        return self._loop.run(self.aio.wait, timeout, until=until, first=first)
 
     def refresh(self) -> TaskSnapshot:
         """Poll once now; the snapshot (also stored as ``last``)."""

@@ -11,7 +11,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import _clock
 from . import _constants as C
@@ -30,6 +30,7 @@ from ._errors import (
 )
 from ._hooks import PollEvent, emit
 from ._raw import request_id_of
+from ._schedule import WINDOW_AFTER, DurationEstimates, Plan, next_poll, streaming_ready
 from ._transport import Response, is_task_timeout, off_loop, parse_retry_after
 from .families import Family, failure_reason
 from .models.common import TaskResult, TaskSnapshot
@@ -38,21 +39,6 @@ if TYPE_CHECKING:
     from ._runtime import Runtime
 
 __all__ = ["DurationEstimates", "PollPolicy", "Task"]
-
-# Weights of the newest observation in the running mean and mean deviation of task durations
-# (TCP's RTT estimator uses 1/8 and 1/4): adapts within a handful of tasks, while one outlier
-# moves it only a little.
-EWMA_ALPHA = 0.2
-DEVIATION_BETA = 0.25
-# The usual finish window is mean -2 .. +3 deviations; the polls inside it are spaced a third of
-# a deviation apart: the finish is noticed about a sixth of a deviation late on average. (A half
-# costs a fifth fewer polls for half again the lag; a quarter the reverse.)
-WINDOW_BEFORE = 2.0
-WINDOW_AFTER = 3.0
-CADENCE_SHARE = 1 / 3
-# Even tasks of a near-constant duration get a window (-10 % .. +15 % of the mean, two and three
-# floored deviations): clocks and queues vary.
-MIN_DEVIATION_SHARE = 0.05
 
 # Event-loop timers may fire up to a clock tick early; that is still "on time" for a poll.
 _EARLY_WAKE = 0.005
@@ -65,6 +51,15 @@ logger = logging.getLogger("aimusic_async")
 class PollPolicy:
     """How a ``Task`` polls: first interval, cap, growth factor, overall deadline (seconds).
 
+    ``lag_target``: the mean delay, in seconds, the caller accepts between a task's finish and
+    noticing it: the knob that trades polls for lag (None, the default: ``initial_interval``,
+    3 s). Once the client has seen tasks of the same operation finish, it polls where their
+    finishes cluster (and, once a task's clips stream, where the finish follows), with the
+    fewest polls that meet this delay on average; a longer target costs fewer polls (see the
+    manual's "Tasks and polling"). Before that, the backoff from ``initial_interval`` grows by
+    ``multiplier`` but never past twice the target; a handle rebuilt from an id (its start
+    unknown) backs off to ``max_interval``.
+
     ``webhook_grace``: how long a task that expects a callback trusts it, past the usual finish
     of its kind, before polling as a safety net (at most a quarter of the wait, so a short wait
     still polls well before its deadline). ``client.webhooks.use(..., grace=)`` overrides it.
@@ -75,10 +70,14 @@ class PollPolicy:
     multiplier: float = C.POLL_MULTIPLIER
     timeout: float = C.POLL_TIMEOUT
     webhook_grace: float = C.WEBHOOK_GRACE
+    lag_target: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("initial_interval", "max_interval", "multiplier", "timeout"):
+        names = ("initial_interval", "max_interval", "multiplier", "timeout", "lag_target")
+        for name in names:
             value = getattr(self, name)
+            if name == "lag_target" and value is None:
+                continue
             if (
                 not isinstance(value, (int, float))
                 or isinstance(value, bool)
@@ -103,48 +102,23 @@ class PollPolicy:
         if self.max_interval < self.initial_interval:
             raise ConfigurationError("PollPolicy.max_interval must be >= initial_interval")
 
+    @property
+    def lag(self) -> float:
+        """The lag target in force: ``lag_target``, or ``initial_interval`` when it is None."""
+        return self.initial_interval if self.lag_target is None else self.lag_target
+
     def interval(self, step: int) -> float:
         """The un-jittered interval before poll number ``step`` (0-based) of the quick schedule."""
         return min(self.max_interval, self.initial_interval * self.multiplier ** min(step, 64))
 
 
-class DurationEstimates:
-    """Per-operation running mean and mean deviation of seconds from start to finish."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self) -> None:
-        self._values: dict[str, tuple[float, float]] = {}
-
-    def get(self, key: str) -> float | None:
-        """The running mean duration, or None before the first observation."""
-        value = self._values.get(key)
-        return None if value is None else value[0]
-
-    def window(self, key: str) -> tuple[float, float] | None:
-        """(mean, deviation) with the deviation floored at ``MIN_DEVIATION_SHARE`` of the mean."""
-        value = self._values.get(key)
-        if value is None:
-            return None
-        mean, dev = value
-        return mean, max(dev, mean * MIN_DEVIATION_SHARE)
-
-    def observe(self, key: str, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        old = self._values.get(key)
-        if old is None:
-            # One sample says little about the spread: start wide, as TCP does.
-            self._values[key] = (seconds, seconds / 4)
-            return
-        mean, dev = old
-        dev += DEVIATION_BETA * (abs(seconds - mean) - dev)
-        mean += EWMA_ALPHA * (seconds - mean)
-        self._values[key] = (mean, dev)
-
-
 def _jittered(delay: float) -> float:
     return delay * _jitter_rng.uniform(1.0 - C.POLL_JITTER, 1.0 + C.POLL_JITTER)
+
+
+def _spread(plan: Plan) -> float:
+    """A planned delay, jittered by a share of its cadence."""
+    return plan.delay + plan.spread * _jitter_rng.uniform(-C.POLL_JITTER, C.POLL_JITTER)
 
 
 def _is_transient(exc: APIError) -> bool:
@@ -210,7 +184,10 @@ class Task:
         "_signal",
         "_started",
         "_step",
+        "_stream_began",
+        "_streamed",
         "_unregister",
+        "_want_stream",
         "id",
         "polls",
         "request_id",
@@ -243,6 +220,12 @@ class Task:
         self._prev_poll: float | None = None
         self._looked: float | None = None
         self._step = 0
+        # The moment every clip was found streaming (the finish is near), when that most
+        # likely began, and how many waits want the first audio rather than the final files
+        # (the schedule then aims at streaming).
+        self._streamed: float | None = None
+        self._stream_began = 0.0
+        self._want_stream = 0
         self._errors = 0
         self._running = False
         self._signal: asyncio.Future[None] | None = None
@@ -293,35 +276,67 @@ class Task:
         return self.wait().__await__()
 
     # -- public API ----------------------------------------------------------------------------
-    async def wait(self, timeout: float | None = None) -> TaskResult:
+    async def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        until: Literal["finished", "streaming"] = "finished",
+        first: bool = False,
+    ) -> TaskResult:
         """Wait until every clip is terminal; return the result.
 
         ``timeout`` defaults to the client's ``PollPolicy.timeout``. Raises ``TaskFailedError``
         when every clip failed and ``TaskTimeoutError`` past the deadline (the task may still
         finish: await it again or rebuild it with ``client.task(id)``).
 
+        ``until="streaming"`` returns earlier, as soon as every clip that did not fail has a
+        playable streaming URL (``first=True``: as soon as one has), for services that start
+        playback before the final files exist. That result's ``final`` says whether the task
+        had finished already, ``streaming`` lists the clips still streaming (their
+        ``audio_url`` is a preview) and ``succeeded`` those final; ``task.result`` stays None
+        until the task finishes, and a later ``await task`` gives the final result.
+
         A task that expects a callback sleeps on the client's hub: the callback ends the wait at
         once. It polls as a safety net once the grace (``PollPolicy.webhook_grace``, at most a
         quarter of the wait) has passed after the usual finish of its kind, and on the polling
-        schedule while the hub is unhealthy. Every wait, with a hub or without, polls once
-        shortly before its deadline (1 s, or a tenth of a short wait) unless it polled since,
-        and raises ``TaskTimeoutError`` only after that poll said "not finished".
+        schedule while the hub is unhealthy. A ``song.streaming`` callback received by this
+        process wakes ``until="streaming"`` waits here (streaming callbacks are not shared
+        through the hub); one that shows only some clips streaming makes an every-clip wait
+        poll on the schedule. Every wait, with a hub or without, polls once shortly before its
+        deadline (1 s, or a tenth of a short wait) unless it polled since, and raises
+        ``TaskTimeoutError`` only after that poll said "not finished".
         """
+        if until not in ("finished", "streaming"):
+            raise ConfigurationError(f'until must be "finished" or "streaming", got {until!r}')
         begun = _clock.monotonic()
         deadline = _deadline_of(timeout, self._runtime.poll.timeout)
         last_call = deadline - _last_look_margin(deadline - begun)
-        while True:
-            self._absorb()
-            if self._result is not None:
-                return self._result
-            if self._failure is not None:
-                raise self._failure
-            if _clock.monotonic() >= deadline:
-                if not self._looked_since(last_call):
-                    await self._look(deadline)
-                    continue
-                raise TaskTimeoutError(self.id, _clock.monotonic() - begun)
-            await self._advance(deadline, last_call)
+        early = until == "streaming"
+        if early:
+            self._want_stream += 1
+        try:
+            while True:
+                self._absorb()
+                if self._result is not None:
+                    return self._result
+                if self._failure is not None:
+                    raise self._failure
+                if early and streaming_ready(self._last, first):
+                    assert self._last is not None  # streaming_ready says so
+                    return TaskResult.from_snapshot(self._last)
+                if _clock.monotonic() >= deadline:
+                    if not self._looked_since(last_call):
+                        await self._look(deadline)
+                        continue
+                    raise TaskTimeoutError(self.id, _clock.monotonic() - begun)
+                await self._advance(deadline, last_call)
+        finally:
+            if early:
+                self._want_stream -= 1
+                if not self._want_stream:
+                    drop = getattr(self._runtime.hub, "drop_progress", None)
+                    if drop is not None:
+                        drop(self.id)
 
     async def refresh(self) -> TaskSnapshot:
         """Poll once now and return the snapshot (also stored as ``last``); a task already
@@ -407,6 +422,17 @@ class Task:
         ):
             self._record(push.result(), learn=False)
 
+    def _partly_streaming(self) -> bool:
+        """A wait wants every clip's first audio, and a callback (or poll) showed only some:
+        no callback announces the rest, so the task polls on the schedule meanwhile."""
+        last = self._last
+        return (
+            self._want_stream > 0
+            and self._streamed is None
+            and last is not None
+            and any(c.state == "streaming" for c in last.clips)
+        )
+
     def _looked_since(self, moment: float) -> bool:
         return self._looked is not None and self._looked >= moment - _EARLY_WAKE
 
@@ -448,18 +474,15 @@ class Task:
         # that moment (the caller was awaiting other tasks) polls at once, spread a little so
         # that a batch awaited late does not poll in one burst.
         last = self._started if self._prev_poll is None else self._prev_poll
-        first = last + _jittered(policy.initial_interval)
-        window = self._window()
-        if window is not None:
-            mean, dev = window
-            # Sleep through the time in which no task finishes; a small jitter (a share of the
-            # cadence, not of the whole wait) keeps a batch started together from polling at once.
-            cadence = self._cadence(dev)
-            edge = mean - WINDOW_BEFORE * dev
-            first = max(
-                first,
-                self._started + edge + cadence * _jitter_rng.uniform(-C.POLL_JITTER, C.POLL_JITTER),
-            )
+        plan = self._plan(last)
+        if not plan.backoff and plan.delay > max(plan.spread, policy.initial_interval):
+            # Sleep through the time in which no task of its kind finishes; a small jitter (a
+            # share of the cadence, not of the whole wait) keeps a batch started together from
+            # polling at once. Otherwise the first poll comes initial_interval after the start:
+            # a task found done at it teaches half that wait, and nothing drifts later.
+            first = last + _spread(plan)
+        else:
+            first = last + _jittered(policy.initial_interval)
         soon = now + policy.initial_interval * _jitter_rng.uniform(0.0, C.POLL_JITTER)
         return max(first, soon)
 
@@ -478,9 +501,16 @@ class Task:
     def _window(self) -> tuple[float, float] | None:
         return self._runtime.estimates.window(self._key) if self._fresh else None
 
-    def _cadence(self, dev: float) -> float:
+    def _plan(self, moment: float) -> Plan:
+        """The next poll after one at ``moment`` (see ``_schedule``)."""
         policy = self._runtime.poll
-        return min(policy.max_interval, max(policy.initial_interval, dev * CADENCE_SHARE))
+        samples, scale = None, None
+        if self._fresh:
+            streamed = None if self._streamed is None else self._stream_began - self._started
+            samples, scale = self._runtime.estimates.finish_ages(
+                self._key, moment - self._started, streamed, self._want_stream > 0, policy.lag
+            )
+        return next_poll(policy, self._step, moment - self._started, samples, scale)
 
     async def _drive(self, deadline: float, last_call: float) -> None:
         """One step: sleep until the planned poll (or a callback, or the last look before the
@@ -493,7 +523,12 @@ class Task:
             self._record(push.result())
             return
         # An unhealthy hub counts as absent: the task polls on the usual schedule meanwhile.
-        pushing = push is not None and hub.healthy
+        healthy = hub.healthy
+        pushing = push is not None and healthy and not self._partly_streaming()
+        # A wait for the first audio also wakes for a streaming callback (this process only).
+        progress = None
+        if pushing and self._want_stream and self._streamed is None:
+            progress = _progress_future(hub, self.id)
         if self._next_at is None:
             self._next_at = self._first_poll_at(pushing, deadline)
         looked = self._looked_since(last_call)
@@ -504,12 +539,18 @@ class Task:
             if push is None:
                 await _clock.sleep(delay, wake=closing)
             else:
-                await _sleep_until_any(delay, (push, closing, hub.health_changed()))
+                wakers = (push, closing, hub.health_changed())
+                await _sleep_until_any(delay, wakers if progress is None else (*wakers, progress))
             transport.check_open()
         if push is not None and push.done() and not push.cancelled():
             self._record(push.result())
             return
-        if push is not None and hub.healthy != pushing:
+        if progress is not None and progress.done() and not progress.cancelled():
+            if not self.done:
+                self._record(progress.result(), learn=False)
+            self._next_at = None  # some clips stream: plan again (polls, if more must)
+            return
+        if push is not None and hub.healthy != healthy:
             self._next_at = None  # the hub went down or came back: plan again
             return
         now = _clock.monotonic()
@@ -554,22 +595,16 @@ class Task:
             return
         self._prev_poll = _clock.monotonic()
         if pushing:
-            interval = policy.max_interval
+            interval = _jittered(policy.max_interval)
         else:
-            interval = policy.interval(self._step)
-            window = self._window()
-            age = _clock.monotonic() - self._started
-            if window is not None and age <= window[0] + WINDOW_AFTER * window[1]:
-                # Tasks started together learn from the first ones to finish: wait for the
-                # finish window, then poll at its steady cadence.
-                mean, dev = window
-                interval = max(self._cadence(dev), mean - WINDOW_BEFORE * dev - age)
-            else:
+            plan = self._plan(self._prev_poll)
+            if plan.backoff:
                 self._step += 1
+            interval = _spread(plan)
         if hint is not None:
             self._next_at = self._server_paced(hint, deadline)
         else:
-            self._next_at = _clock.monotonic() + max(_jittered(interval), C.POLL_MIN_INTERVAL)
+            self._next_at = _clock.monotonic() + max(interval, C.POLL_MIN_INTERVAL)
 
     def _server_paced(self, seconds: float, deadline: float) -> float:
         """When to poll next after the server set the pace (a Retry-After hint, or the pause
@@ -642,7 +677,16 @@ class Task:
         """Store a snapshot; a final one becomes the result (or the failure). ``learn``: a
         final answer the wait saw as it came teaches the duration estimates."""
         self._last = snapshot
-        if self._result is not None or self._failure is not None or not snapshot.finished:
+        if self._result is not None or self._failure is not None:
+            return
+        if not snapshot.finished:
+            if self._streamed is None and streaming_ready(snapshot):
+                # Every clip streams: the finish is near. Streaming began between the last
+                # "not yet" and this answer (a callback: as it came).
+                now = _clock.monotonic()
+                not_yet = self._started if self._prev_poll is None else self._prev_poll
+                self._streamed = now
+                self._stream_began = (not_yet + now) / 2 if learn else now
             return
         push = self._push
         # A webhook task whose answer came from a fallback poll finished at some unknown moment
@@ -661,7 +705,14 @@ class Task:
                 # the planned first-poll delay itself, which then only ever grows.)
                 not_yet = self._started if self._prev_poll is None else self._prev_poll
                 finished_at = (not_yet + now) / 2
-            self._runtime.estimates.observe(self._key, finished_at - self._started)
+            estimates = self._runtime.estimates
+            estimates.observe(
+                self._key, finished_at - self._started, streamed=self._streamed is not None
+            )
+            if self._streamed is not None:
+                estimates.observe_stream(
+                    self._key, self._stream_began - self._started, finished_at - self._started
+                )
         if snapshot.status == "failed":
             self._fail(failure_reason(snapshot), snapshot)
         else:
@@ -693,6 +744,12 @@ def _release_on(
         loop.call_soon_threadsafe(release, task_id)
     except RuntimeError:  # the loop closed meanwhile: nothing else touches the hub now
         release(task_id)
+
+
+def _progress_future(hub: Any, task_id: str) -> asyncio.Future[TaskSnapshot] | None:
+    """The hub's future for the task's next streaming callback (None for a hub without one)."""
+    progress = getattr(hub, "progress", None)
+    return None if progress is None else progress(task_id)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

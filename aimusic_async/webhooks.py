@@ -748,6 +748,12 @@ class WebhookManager:
             logger.debug("webhook for task %s was taken by another process", event.task_id)
             return None
         failure: HubUnavailableError | None = None
+        if not event.final:
+            # Early audio (song.streaming) wakes waits in this process only: it is not a
+            # result, so it is neither stored nor shared (the final callback follows).
+            notify = getattr(hub, "notify", None)
+            if notify is not None:
+                notify(event.snapshot)
         if event.final:
             try:
                 if await hub.publish(event.snapshot):

@@ -433,8 +433,10 @@ async def test_tasks_done_at_their_first_poll_do_not_teach_a_growing_wait(
 async def test_adaptive_beats_plain_backoff_on_spread_durations(
     serve_app: Serve, fake_clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Durations spread over 60-180 s (a realistic generation): once learned, the schedule costs
-    fewer polls AND notices the finish sooner than the plain backoff to 20 s."""
+    """Durations spread over 60-180 s (a realistic generation): once learned, the schedule
+    notices the finish about ``lag_target`` late, with fewer polls than a steady cadence giving
+    the same lag; asked for a lag near the plain backoff's, it costs fewer polls AND notices
+    the finish sooner than the plain backoff to 20 s."""
     monkeypatch.setattr(tasks_module, "_jitter_rng", random.Random(11))
     durations = random.Random(3)
     finish_at: dict[str, float] = {}
@@ -448,12 +450,12 @@ async def test_adaptive_beats_plain_backoff_on_spread_durations(
     app.router.add_get("/api/v1/sonic/task/{tid}", handler)
     base = await serve_app(app)
 
-    async def run(fresh: bool) -> tuple[float, float]:
+    async def run(fresh: bool, policy: PollPolicy) -> tuple[float, float]:
         polls: list[int] = []
         lags: list[float] = []
-        async with AIMusicClient(api_key="k", base_url=base) as client:  # default PollPolicy
+        async with AIMusicClient(api_key="k", base_url=base, poll=policy) as client:
             for i in range(60):
-                tid = f"{fresh}-{i}"
+                tid = f"{fresh}-{policy.lag_target}-{i}"
                 finish_at[tid] = fake_clock.now + durations.uniform(60.0, 180.0)
                 task = runtime_of(client).task(
                     tid, SonicFamily(), operation="sonic.create", fresh=fresh
@@ -464,10 +466,15 @@ async def test_adaptive_beats_plain_backoff_on_spread_durations(
                     lags.append(fake_clock.now - finish_at[tid])
         return sum(polls) / len(polls), sum(lags) / len(lags)
 
-    plain_polls, plain_lag = await run(fresh=False)
-    learned_polls, learned_lag = await run(fresh=True)
-    assert learned_polls < plain_polls
+    plain_polls, plain_lag = await run(False, PollPolicy())
+    learned_polls, learned_lag = await run(True, PollPolicy())  # the default lag target
     assert learned_lag < plain_lag
+    assert learned_lag <= 1.5 * PollPolicy().lag
+    # A steady cadence noticing the finish as soon costs twice that lag per poll.
+    assert learned_polls < 120.0 / (2 * learned_lag)
+    relaxed_polls, relaxed_lag = await run(True, PollPolicy(lag_target=6.0))
+    assert relaxed_polls < plain_polls
+    assert relaxed_lag < plain_lag
 
 
 def test_duration_estimates_ewma() -> None:

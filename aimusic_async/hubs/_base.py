@@ -96,6 +96,10 @@ class LocalWaiters:
         self._counts: dict[str, int] = {}
         self._refs: dict[str, asyncio.Future[str]] = {}
         self._health: asyncio.Future[None] | None = None
+        # Waits for a task's first audio (``wait(until="streaming")``) sleep on these; a
+        # streaming callback resolves them in the process that received it and is not stored
+        # or shared: only final snapshots travel through the hub.
+        self._progress: dict[str, asyncio.Future[TaskSnapshot]] = {}
 
     # -- health ------------------------------------------------------------------------------
     def health_changed(self) -> asyncio.Future[None]:
@@ -149,6 +153,29 @@ class LocalWaiters:
         fut.set_result(snapshot)
         return True
 
+    # -- streaming (non-final) callbacks, this process only ------------------------------------
+    def progress(self, task_id: str) -> asyncio.Future[TaskSnapshot]:
+        """The future a wait for ``task_id``'s first audio sleeps on."""
+        fut = self._progress.get(task_id)
+        if fut is None or fut.done():
+            fut = self._progress[task_id] = asyncio.get_running_loop().create_future()
+        return fut
+
+    def notify(self, snapshot: TaskSnapshot) -> bool:
+        """Hand a non-final snapshot (a streaming callback) to this process's waits for the
+        task's first audio; True when one was waiting. Unknown ids cost nothing."""
+        fut = self._progress.pop(snapshot.task_id, None)
+        if fut is None or fut.done():
+            return False
+        fut.set_result(snapshot)
+        return True
+
+    def drop_progress(self, task_id: str) -> None:
+        """No wait wants the task's first audio any more."""
+        fut = self._progress.pop(task_id, None)
+        if fut is not None and not fut.done():
+            fut.cancel()
+
     # -- references --------------------------------------------------------------------------
     def _ref_future(self, reference: str) -> tuple[asyncio.Future[str], bool]:
         fut = self._refs.get(reference)
@@ -168,10 +195,15 @@ class LocalWaiters:
             del self._refs[reference]
 
     def _cancel_all(self) -> None:
-        futures: list[asyncio.Future[Any]] = [*self._futures.values(), *self._refs.values()]
+        futures: list[asyncio.Future[Any]] = [
+            *self._futures.values(),
+            *self._refs.values(),
+            *self._progress.values(),
+        ]
         for fut in futures:
             if not fut.done():
                 fut.cancel()
         self._futures.clear()
         self._counts.clear()
         self._refs.clear()
+        self._progress.clear()

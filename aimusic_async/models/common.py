@@ -108,6 +108,10 @@ class TaskResult(ResponseModel):
 
     ``clips`` lists every clip, ``succeeded`` the good ones, ``failed`` the rest.
     ``persona_id`` is set for create-voice tasks.
+
+    ``task.wait(until="streaming")`` gives one before the end, as soon as the clips are
+    playable: then ``final`` is False and ``streaming`` lists the clips whose ``audio_url`` is
+    a streaming preview (the others in ``succeeded`` are final already).
     """
 
     task_id: str
@@ -124,6 +128,16 @@ class TaskResult(ResponseModel):
     @property
     def failed(self) -> list[Clip]:
         return [c for c in self.clips if c.failed]
+
+    @property
+    def streaming(self) -> list[Clip]:
+        """Clips playable from a streaming URL, their final file not ready yet."""
+        return [c for c in self.clips if c.state == "streaming"]
+
+    @property
+    def final(self) -> bool:
+        """True when every clip is terminal (always, except from ``wait(until="streaming")``)."""
+        return all(c.is_terminal for c in self.clips)
 
     @classmethod
     def from_snapshot(cls, snapshot: TaskSnapshot) -> TaskResult:
