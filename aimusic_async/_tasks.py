@@ -8,7 +8,7 @@ import logging
 import math
 import random
 import weakref
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -58,6 +58,9 @@ MIN_DEVIATION_SHARE = 0.05
 _EARLY_WAKE = 0.005
 
 _jitter_rng = random.Random()
+# A step's plan: the sleep to await (None: poll at once), the hub future, whether the task
+# expects a callback (the hub is healthy), whether the last look was taken.
+_Plan = tuple["Awaitable[None] | None", "asyncio.Future[TaskSnapshot] | None", bool, bool]
 logger = logging.getLogger("aimusic_async")
 
 
@@ -321,7 +324,20 @@ class Task:
                     await self._look(deadline)
                     continue
                 raise TaskTimeoutError(self.id, _clock.monotonic() - begun)
-            await self._advance(deadline, last_call)
+            if self._running:
+                await self._advance(deadline, last_call)  # another wait drives: follow it
+                continue
+            # ``_advance``'s driving half, inlined: while the task sleeps (for hours, thousands
+            # of tasks at once) it is held by this frame and one future, not a chain of frames.
+            self._running = True
+            try:
+                plan = self._plan_step(deadline, last_call)
+                if plan is not None:
+                    if plan[0] is not None:
+                        await plan[0]
+                    await self._finish_step(deadline, last_call, plan)
+            finally:
+                self._end_step()
 
     async def refresh(self) -> TaskSnapshot:
         """Poll once now and return the snapshot (also stored as ``last``); a task already
@@ -430,12 +446,20 @@ class Task:
             return
         self._running = True
         try:
-            await self._drive(deadline, last_call)
+            plan = self._plan_step(deadline, last_call)
+            if plan is not None:
+                if plan[0] is not None:
+                    await plan[0]
+                await self._finish_step(deadline, last_call, plan)
         finally:
-            self._running = False
-            signal, self._signal = self._signal, None
-            if signal is not None and not signal.done():
-                signal.set_result(None)
+            self._end_step()
+
+    def _end_step(self) -> None:
+        """The driver's step is over: wake the waits that follow it."""
+        self._running = False
+        signal, self._signal = self._signal, None
+        if signal is not None and not signal.done():
+            signal.set_result(None)
 
     def _first_poll_at(self, pushing: bool, deadline: float) -> float:
         policy = self._runtime.poll
@@ -482,16 +506,18 @@ class Task:
         policy = self._runtime.poll
         return min(policy.max_interval, max(policy.initial_interval, dev * CADENCE_SHARE))
 
-    async def _drive(self, deadline: float, last_call: float) -> None:
-        """One step: sleep until the planned poll (or a callback, or the last look before the
-        deadline), then poll once."""
+    def _plan_step(self, deadline: float, last_call: float) -> _Plan | None:
+        """One step, first half: what to sleep on until the planned poll (or a callback, or the
+        last look before the deadline); None when the step is already over. The caller awaits
+        the sleep itself (no frame of ours stays on the stack while it sleeps), then
+        ``_finish_step``."""
         transport = self._runtime.transport
         transport.check_open()
         hub = self._runtime.hub
         push = self._hub_future()
         if push is not None and push.done():
             self._record(push.result())
-            return
+            return None
         # An unhealthy hub counts as absent: the task polls on the usual schedule meanwhile.
         pushing = push is not None and hub.healthy
         if self._next_at is None:
@@ -499,22 +525,33 @@ class Task:
         looked = self._looked_since(last_call)
         due = self._next_at if looked else min(self._next_at, last_call)
         delay = min(due, deadline) - _clock.monotonic()
+        pause: Awaitable[None] | None = None
         if delay > 0:
             closing = transport.closing_signal()
             if push is None:
-                await _clock.sleep(delay, wake=closing)
+                pause = _clock.sleep(delay, wake=closing)
             else:
-                await _sleep_until_any(delay, (push, closing, hub.health_changed()))
-            transport.check_open()
+                pause = _sleep_until_any(delay, (push, closing, hub.health_changed()))
+        return pause, push, pushing, looked
+
+    async def _finish_step(self, deadline: float, last_call: float, plan: _Plan) -> None:
+        """One step, second half (after the sleep): poll once if the poll is due."""
+        pause, push, pushing, looked = plan
+        if pause is not None:
+            self._runtime.transport.check_open()
+        hub = self._runtime.hub
         if push is not None and push.done() and not push.cancelled():
             self._record(push.result())
             return
         if push is not None and hub.healthy != pushing:
             self._next_at = None  # the hub went down or came back: plan again
             return
+        next_at = self._next_at
+        if next_at is None:
+            return  # finished meanwhile (a refresh() saw it): nothing to poll
         now = _clock.monotonic()
         if looked or now < last_call - _EARLY_WAKE:
-            if now < self._next_at - _EARLY_WAKE:
+            if now < next_at - _EARLY_WAKE:
                 return  # the deadline came first; the caller raises TaskTimeoutError
             if pushing and now < self._webhook_due(deadline) - _EARLY_WAKE:
                 # Tasks of the same batch finished meanwhile and taught us this one is not late
