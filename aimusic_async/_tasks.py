@@ -210,6 +210,7 @@ class Task:
         "_result",
         "_running",
         "_runtime",
+        "_sent",
         "_signal",
         "_started",
         "_step",
@@ -245,6 +246,7 @@ class Task:
         self._next_at: float | None = None
         self._prev_poll: float | None = None
         self._looked: float | None = None
+        self._sent: float | None = None  # when the latest poll left
         self._step = 0
         self._errors = 0
         self._running = False
@@ -628,6 +630,7 @@ class Task:
 
         ``deadline`` bounds the poll, its retries included, so a hanging server cannot hold
         ``wait(timeout=...)`` past its deadline."""
+        self._sent = _clock.monotonic()
         try:
             response = await self._runtime.request(
                 "GET",
@@ -696,8 +699,11 @@ class Task:
                 # itself) and this answer: the midpoint keeps the polling schedule out of the
                 # estimate. (Learning "now" for a task found done at its first poll would teach
                 # the planned first-poll delay itself, which then only ever grows.)
+                # The finish came before the poll that saw it left: the answer's trip and the
+                # time the event loop took to handle it (it grows with load) are not the task's.
                 not_yet = self._started if self._prev_poll is None else self._prev_poll
-                finished_at = (not_yet + now) / 2
+                found = now if self._sent is None else max(not_yet, min(self._sent, now))
+                finished_at = (not_yet + found) / 2
             self._runtime.estimates.observe(self._key, finished_at - self._started)
         if snapshot.status == "failed":
             self._fail(failure_reason(snapshot), snapshot)

@@ -88,3 +88,34 @@ async def test_clock_sleep_ends_on_wake_and_on_time() -> None:
     assert not other._callbacks  # type: ignore[attr-defined]
     # A wake already done returns at once, without a timer.
     await asyncio.wait_for(_clock.sleep(3600, wake=wake), 5)
+
+
+async def test_a_slow_answer_does_not_teach_a_longer_duration(
+    serve_app: Serve, fake_clock: Any
+) -> None:
+    """Tasks found done at their first poll finished before that poll was sent: the time the
+    answer then takes to arrive and be handled (a slow network, a busy event loop) says nothing
+    about the task, and must not stretch the schedule of the tasks after it."""
+
+    async def handler(request: web.Request) -> web.Response:
+        fake_clock.advance(5.0)  # the answer arrives (or is handled) 5 s after the poll left
+        return web.json_response(
+            {"code": 200, "data": [{"clip_id": "c1", "state": "succeeded", "audio_url": "u"}]}
+        )
+
+    app = web.Application()
+    app.router.add_get("/api/v1/sonic/task/{tid}", handler)
+    base = await serve_app(app)
+    policy = PollPolicy(initial_interval=2.0, max_interval=20.0, multiplier=1.6, timeout=600.0)
+    async with AIMusicClient(api_key="k", base_url=base, poll=policy) as client:
+        client.register_family(SonicFamily())
+        for i in range(10):
+            task = runtime_of(client).task(
+                f"s{i}", SonicFamily(), operation="sonic.create", fresh=True
+            )
+            await task
+            assert task.polls == 1
+    learned = runtime_of(client).estimates.get("sonic.create")
+    assert learned is not None
+    # At most the midpoint of start .. first poll sent (2 s, jittered): not the 5 s answer time.
+    assert learned <= 0.6 * policy.initial_interval
