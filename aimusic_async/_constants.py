@@ -285,3 +285,8 @@ REFERENCE_BYTES = 16
 # task calls back when it finishes, and tasks finish within the default wait (POLL_TIMEOUT) or
 # are waited on no longer either; no callback by then means the start most likely never happened.
 RECOVER_TIMEOUT = 600.0
+
+# -- performance (issue 15: cost per task and per job) ---------------------------------------------
+# Distinct characters whose file-name cleaning is remembered (a few dozen in practice: letters,
+# digits, spaces); a bound, so titles full of distinct rare characters cannot grow the table.
+FILENAME_CLEAN_CACHE = 4096
