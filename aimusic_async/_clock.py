@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
+import threading
 import time as _time
+from collections.abc import Awaitable
 from typing import Any
 
 __all__ = ["monotonic", "sane_wait", "sleep", "time"]
 
 
-def monotonic() -> float:
-    return _time.monotonic()
+# The clock itself, not a wrapper around it: read a dozen times per task lifecycle, and callers
+# look it up here at each call, so patching this module still reaches every reading.
+monotonic = _time.monotonic
 
 
 def time() -> float:
@@ -33,26 +37,57 @@ def _wake(waiter: asyncio.Future[None], *_: Any) -> None:
         waiter.set_result(None)
 
 
-async def sleep(delay: float, wake: asyncio.Future[Any] | None = None) -> None:
+# The context our own callbacks run in: they read no context variables, and one shared context
+# saves a copy of the caller's per callback (thousands of sleeping tasks hold three each). One per
+# thread: a context cannot be entered by two threads (two event loops) at once.
+_callback_contexts = threading.local()
+
+
+def _callback_context() -> contextvars.Context:
+    try:
+        return _callback_contexts.context  # type: ignore[no-any-return]
+    except AttributeError:
+        context = _callback_contexts.context = contextvars.Context()
+        return context
+
+
+class _Sleep:
+    """The bookkeeping of one ``sleep`` with a ``wake`` future, itself the callback of the timer,
+    of ``wake`` and of the sleep's end (no bound method per callback): whichever of the timer
+    and ``wake`` comes first ends the sleep, and the end (cancellation included) removes the
+    other, so a shared ``wake`` (the client's closing signal) collects no stale callbacks."""
+
+    __slots__ = ("handle", "waiter", "wake")
+
+    def __init__(self, waiter: asyncio.Future[None], wake: asyncio.Future[Any]) -> None:
+        self.waiter = waiter
+        self.wake = wake
+        self.handle: asyncio.TimerHandle | None = None
+
+    def __call__(self, future: asyncio.Future[Any] | None = None) -> None:
+        if future is not self.waiter:  # the timer (no argument) or ``wake``
+            _wake(self.waiter)
+            return
+        if self.handle is not None:
+            self.handle.cancel()
+        self.wake.remove_done_callback(self)
+
+
+def sleep(delay: float, wake: asyncio.Future[Any] | None = None) -> Awaitable[None]:
     """Wait ``delay`` seconds, or less if ``wake`` completes first. Cancellation propagates.
 
-    It costs one future and one timer handle, not a task, so thousands of waiting ``Task``
-    handles stay cheap."""
+    With ``wake`` it is a plain future, not a coroutine: a ``Task`` waiting hours is held by its
+    caller's frame, one future and one timer handle, not by a frame of its own here."""
     if wake is None:
-        await asyncio.sleep(max(0.0, delay))
-        return
-    if wake.done():
-        return
+        return asyncio.sleep(max(0.0, delay))
     loop = asyncio.get_running_loop()
     waiter: asyncio.Future[None] = loop.create_future()
-    handle = loop.call_later(max(0.0, delay), _wake, waiter)
-
-    def on_wake(_f: asyncio.Future[Any]) -> None:
-        _wake(waiter)
-
-    wake.add_done_callback(on_wake)
-    try:
-        await waiter
-    finally:
-        handle.cancel()
-        wake.remove_done_callback(on_wake)
+    if wake.done():
+        waiter.set_result(None)
+        return waiter
+    state = _Sleep(waiter, wake)
+    context = _callback_context()
+    state.handle = loop.call_later(max(0.0, delay), state, context=context)
+    wake.add_done_callback(state, context=context)
+    waiter.add_done_callback(state, context=context)
+    return waiter

@@ -304,3 +304,8 @@ SCHEDULE_MIN_STREAM_SAMPLES = 4
 # from its finish only while this share of its kind's recent tasks streamed before finishing:
 # a kind that sometimes skips the streaming state must not have its finishes noticed late.
 SCHEDULE_STREAMING_SHARE = 0.9
+
+# -- file names ------------------------------------------------------------------------------------
+# Distinct characters whose file-name cleaning is remembered (a few dozen in practice: letters,
+# digits, spaces); a bound, so titles full of distinct rare characters cannot grow the table.
+FILENAME_CLEAN_CACHE = 4096

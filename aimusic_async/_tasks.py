@@ -8,10 +8,10 @@ import logging
 import math
 import random
 import weakref
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from . import _clock
 from . import _constants as C
@@ -44,6 +44,19 @@ __all__ = ["DurationEstimates", "PollPolicy", "Task"]
 _EARLY_WAKE = 0.005
 
 _jitter_rng = random.Random()
+
+
+class _Plan(NamedTuple):
+    """One step's first half, for its second: what it sleeps on and what it saw before."""
+
+    pause: Awaitable[None] | None
+    push: asyncio.Future[TaskSnapshot] | None  # the hub's future for the final callback
+    pushing: bool  # a callback is expected and the hub is healthy
+    looked: bool  # the last look before the deadline was taken
+    healthy: bool  # the hub's health when planned (a change means: plan again)
+    progress: asyncio.Future[TaskSnapshot] | None  # a streaming callback, for early audio
+
+
 logger = logging.getLogger("aimusic_async")
 
 
@@ -181,6 +194,7 @@ class Task:
         "_result",
         "_running",
         "_runtime",
+        "_sent",
         "_signal",
         "_started",
         "_step",
@@ -219,6 +233,7 @@ class Task:
         self._next_at: float | None = None
         self._prev_poll: float | None = None
         self._looked: float | None = None
+        self._sent: float | None = None  # when the latest poll left
         self._step = 0
         # The moment every clip was found streaming (the finish is near), when that most
         # likely began, and how many waits want the first audio rather than the final files
@@ -329,7 +344,21 @@ class Task:
                         await self._look(deadline)
                         continue
                     raise TaskTimeoutError(self.id, _clock.monotonic() - begun)
-                await self._advance(deadline, last_call)
+                if self._running:
+                    await self._advance(deadline, last_call)  # another wait drives: follow it
+                    continue
+                # ``_advance``'s driving half, inlined: while the task sleeps (for hours,
+                # thousands of tasks at once) it is held by this frame and one future, not a
+                # chain of frames.
+                self._running = True
+                try:
+                    plan = self._plan_step(deadline, last_call)
+                    if plan is not None:
+                        if plan[0] is not None:
+                            await plan[0]
+                        await self._finish_step(deadline, last_call, plan)
+                finally:
+                    self._end_step()
         finally:
             if early:
                 self._want_stream -= 1
@@ -456,12 +485,20 @@ class Task:
             return
         self._running = True
         try:
-            await self._drive(deadline, last_call)
+            plan = self._plan_step(deadline, last_call)
+            if plan is not None:
+                if plan[0] is not None:
+                    await plan[0]
+                await self._finish_step(deadline, last_call, plan)
         finally:
-            self._running = False
-            signal, self._signal = self._signal, None
-            if signal is not None and not signal.done():
-                signal.set_result(None)
+            self._end_step()
+
+    def _end_step(self) -> None:
+        """The driver's step is over: wake the waits that follow it."""
+        self._running = False
+        signal, self._signal = self._signal, None
+        if signal is not None and not signal.done():
+            signal.set_result(None)
 
     def _first_poll_at(self, pushing: bool, deadline: float) -> float:
         policy = self._runtime.poll
@@ -512,16 +549,18 @@ class Task:
             )
         return next_poll(policy, self._step, moment - self._started, samples, scale)
 
-    async def _drive(self, deadline: float, last_call: float) -> None:
-        """One step: sleep until the planned poll (or a callback, or the last look before the
-        deadline), then poll once."""
+    def _plan_step(self, deadline: float, last_call: float) -> _Plan | None:
+        """One step, first half: what to sleep on until the planned poll (or a callback, or the
+        last look before the deadline); None when the step is already over. The caller awaits
+        the sleep itself (no frame of ours stays on the stack while it sleeps), then
+        ``_finish_step``."""
         transport = self._runtime.transport
         transport.check_open()
         hub = self._runtime.hub
         push = self._hub_future()
         if push is not None and push.done():
             self._record(push.result())
-            return
+            return None
         # An unhealthy hub counts as absent: the task polls on the usual schedule meanwhile.
         healthy = hub.healthy
         pushing = push is not None and healthy and not self._partly_streaming()
@@ -534,14 +573,22 @@ class Task:
         looked = self._looked_since(last_call)
         due = self._next_at if looked else min(self._next_at, last_call)
         delay = min(due, deadline) - _clock.monotonic()
+        pause: Awaitable[None] | None = None
         if delay > 0:
             closing = transport.closing_signal()
             if push is None:
-                await _clock.sleep(delay, wake=closing)
+                pause = _clock.sleep(delay, wake=closing)
             else:
                 wakers = (push, closing, hub.health_changed())
-                await _sleep_until_any(delay, wakers if progress is None else (*wakers, progress))
-            transport.check_open()
+                pause = _sleep_until_any(delay, wakers if progress is None else (*wakers, progress))
+        return _Plan(pause, push, pushing, looked, healthy, progress)
+
+    async def _finish_step(self, deadline: float, last_call: float, plan: _Plan) -> None:
+        """One step, second half (after the sleep): poll once if the poll is due."""
+        pause, push, pushing, looked, healthy, progress = plan
+        if pause is not None:
+            self._runtime.transport.check_open()
+        hub = self._runtime.hub
         if push is not None and push.done() and not push.cancelled():
             self._record(push.result())
             return
@@ -553,9 +600,12 @@ class Task:
         if push is not None and hub.healthy != healthy:
             self._next_at = None  # the hub went down or came back: plan again
             return
+        next_at = self._next_at
+        if next_at is None:
+            return  # finished meanwhile (a refresh() saw it): nothing to poll
         now = _clock.monotonic()
         if looked or now < last_call - _EARLY_WAKE:
-            if now < self._next_at - _EARLY_WAKE:
+            if now < next_at - _EARLY_WAKE:
                 return  # the deadline came first; the caller raises TaskTimeoutError
             if pushing and now < self._webhook_due(deadline) - _EARLY_WAKE:
                 # Tasks of the same batch finished meanwhile and taught us this one is not late
@@ -626,6 +676,7 @@ class Task:
 
         ``deadline`` bounds the poll, its retries included, so a hanging server cannot hold
         ``wait(timeout=...)`` past its deadline."""
+        self._sent = _clock.monotonic()
         try:
             response = await self._runtime.request(
                 "GET",
@@ -703,8 +754,11 @@ class Task:
                 # itself) and this answer: the midpoint keeps the polling schedule out of the
                 # estimate. (Learning "now" for a task found done at its first poll would teach
                 # the planned first-poll delay itself, which then only ever grows.)
+                # The finish came before the poll that saw it left: the answer's trip and the
+                # time the event loop took to handle it (it grows with load) are not the task's.
                 not_yet = self._started if self._prev_poll is None else self._prev_poll
-                finished_at = (not_yet + now) / 2
+                found = now if self._sent is None else max(not_yet, min(self._sent, now))
+                finished_at = (not_yet + found) / 2
             estimates = self._runtime.estimates
             estimates.observe(
                 self._key, finished_at - self._started, streamed=self._streamed is not None

@@ -664,9 +664,13 @@ class Transport:
             allow_redirects=False,
         ) as resp:
             declared = resp.content_length
-            if declared is not None and declared > limit:
-                resp.close()
-                return resp.status, b"", resp.headers, True
+            if declared is not None:
+                if declared > limit:
+                    resp.close()
+                    return resp.status, b"", resp.headers, True
+                # The parser stops at the declared length: the body cannot grow past the limit,
+                # and one read costs less than a loop over chunks.
+                return resp.status, await resp.read(), resp.headers, False
             chunks: list[bytes] = []
             size = 0
             async for chunk in resp.content.iter_any():
@@ -1068,6 +1072,13 @@ def _decode(raw: bytes) -> Any:
     """Decoded JSON, None for an empty body, or the _GARBLED marker."""
     if not raw.strip():
         return None
+    try:
+        # UTF-8 (the usual answer) decoded directly skips the encoding detection of bytes.
+        return _json.loads(raw.decode())
+    except RecursionError:
+        return _GARBLED  # decoding the bytes themselves would nest as deep
+    except ValueError:  # not UTF-8 (UnicodeDecodeError), a BOM, or not JSON: the general path
+        pass
     try:
         return _json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):

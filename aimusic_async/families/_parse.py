@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from .. import _constants as C
 from .._errors import ResponseValidationError, TaskNotFoundError
@@ -47,6 +47,13 @@ def _clip_item(item: Any) -> Any:
     return item
 
 
+def _needs_unwrap(item: Any) -> bool:
+    return isinstance(item, Mapping) and "clip_id" not in item and "full" in item
+
+
+_CLIP_LIST: TypeAdapter[list[Clip]] = TypeAdapter(list[Clip])
+
+
 def check_not_found(task_id: str, family: str, status: int, body: Any, path: str) -> None:
     """Raise ``TaskNotFoundError`` when a poll answer (or its envelope) is the API saying the
     task id is unknown, in its own JSON words; anything else is left to the parser."""
@@ -72,6 +79,14 @@ def parse_clips(items: Iterable[Any], *, task_id: str, family: str) -> list[Clip
             f"{C.MAX_CLIPS_PER_TASK} a task can have (MAX_CLIPS_PER_TASK)",
             status=200,
         )
+    if not any(_needs_unwrap(item) for item in items):
+        # The usual answer: plain clip objects, validated in one call (each clip on its own
+        # costs a round trip into the validator); a bad one is found again below, by itself,
+        # for an error that names it.
+        try:
+            return _CLIP_LIST.validate_python(items)
+        except ValidationError:
+            pass
     clips: list[Clip] = []
     for item in items:
         item = _clip_item(item)

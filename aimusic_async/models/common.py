@@ -141,12 +141,16 @@ class TaskResult(ResponseModel):
 
     @classmethod
     def from_snapshot(cls, snapshot: TaskSnapshot) -> TaskResult:
-        # The snapshot is validated already; copying its fields needs no second validation.
-        return cls.model_construct(
-            task_id=snapshot.task_id,
-            family=snapshot.family,
-            clips=snapshot.clips,
-            message=snapshot.message,
-            persona_id=snapshot.persona_id,
-            raw=snapshot.raw,
+        # The snapshot is validated already: its clips pass as they are (instances are not
+        # validated again), and the validator builds the result in half the time of
+        # ``model_construct``, which is Python.
+        return cls.__pydantic_validator__.validate_python(  # type: ignore[no-any-return]
+            {
+                "task_id": snapshot.task_id,
+                "family": snapshot.family,
+                "clips": snapshot.clips,
+                "message": snapshot.message,
+                "persona_id": snapshot.persona_id,
+                "raw": snapshot.raw,
+            }
         )
