@@ -52,42 +52,49 @@ def _callback_context() -> contextvars.Context:
 
 
 class _Sleep:
-    """The bookkeeping of one ``sleep`` with a ``wake`` future, itself the callback of the timer,
-    of ``wake`` and of the sleep's end (no bound method per callback): whichever of the timer
-    and ``wake`` comes first ends the sleep, and the end (cancellation included) removes the
-    other, so a shared ``wake`` (the client's closing signal) collects no stale callbacks."""
+    """The bookkeeping of one ``sleep`` with ``wake`` futures, itself the callback of the timer,
+    of each ``wake`` and of the sleep's end (no bound method per callback): whichever of the
+    timer and the ``wake`` futures comes first ends the sleep, and the end (cancellation
+    included) removes the others, so a shared ``wake`` (the client's closing signal) collects no
+    stale callbacks."""
 
     __slots__ = ("handle", "waiter", "wake")
 
-    def __init__(self, waiter: asyncio.Future[None], wake: asyncio.Future[Any]) -> None:
+    def __init__(self, waiter: asyncio.Future[None], wake: tuple[asyncio.Future[Any], ...]) -> None:
         self.waiter = waiter
         self.wake = wake
         self.handle: asyncio.TimerHandle | None = None
 
     def __call__(self, future: asyncio.Future[Any] | None = None) -> None:
-        if future is not self.waiter:  # the timer (no argument) or ``wake``
+        if future is not self.waiter:  # the timer (no argument) or a ``wake``
             _wake(self.waiter)
             return
         if self.handle is not None:
             self.handle.cancel()
-        self.wake.remove_done_callback(self)
+        for wake in self.wake:
+            wake.remove_done_callback(self)
 
 
-def sleep(delay: float, wake: asyncio.Future[Any] | None = None) -> Awaitable[None]:
-    """Wait ``delay`` seconds, or less if ``wake`` completes first. Cancellation propagates.
+def sleep(
+    delay: float, wake: asyncio.Future[Any] | tuple[asyncio.Future[Any], ...] | None = None
+) -> Awaitable[None]:
+    """Wait ``delay`` seconds, or less if ``wake`` (a future, or any of several) completes
+    first. Cancellation propagates.
 
     With ``wake`` it is a plain future, not a coroutine: a ``Task`` waiting hours is held by its
     caller's frame, one future and one timer handle, not by a frame of its own here."""
     if wake is None:
         return asyncio.sleep(max(0.0, delay))
+    wakes = wake if isinstance(wake, tuple) else (wake,)
     loop = asyncio.get_running_loop()
     waiter: asyncio.Future[None] = loop.create_future()
-    if wake.done():
+    if any(w.done() for w in wakes):
         waiter.set_result(None)
         return waiter
-    state = _Sleep(waiter, wake)
+    state = _Sleep(waiter, wakes)
     context = _callback_context()
     state.handle = loop.call_later(max(0.0, delay), state, context=context)
-    wake.add_done_callback(state, context=context)
+    for w in wakes:
+        w.add_done_callback(state, context=context)
     waiter.add_done_callback(state, context=context)
     return waiter

@@ -580,7 +580,7 @@ class Task:
                 pause = _clock.sleep(delay, wake=closing)
             else:
                 wakers = (push, closing, hub.health_changed())
-                pause = _sleep_until_any(delay, wakers if progress is None else (*wakers, progress))
+                pause = _clock.sleep(delay, wakers if progress is None else (*wakers, progress))
         return _Plan(pause, push, pushing, looked, healthy, progress)
 
     async def _finish_step(self, deadline: float, last_call: float, plan: _Plan) -> None:
@@ -815,26 +815,6 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 def _loop_running() -> bool:
     return _running_loop() is not None
-
-
-async def _sleep_until_any(delay: float, futures: tuple[asyncio.Future[Any], ...]) -> None:
-    """``_clock.sleep`` that ends when any of ``futures`` is done (a callback, the client
-    closing, the hub's health changing)."""
-    if any(f.done() for f in futures):
-        return
-    either: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def fire(_f: asyncio.Future[Any]) -> None:
-        if not either.done():
-            either.set_result(None)
-
-    for f in futures:
-        f.add_done_callback(fire)
-    try:
-        await _clock.sleep(delay, wake=either)
-    finally:
-        for f in futures:
-            f.remove_done_callback(fire)
 
 
 def _fingerprint(snapshot: TaskSnapshot) -> tuple[Any, ...]:

@@ -61,8 +61,13 @@ class FakeClock:
     def time(self) -> float:
         return self.now + self.wall_offset
 
-    async def sleep(self, delay: float, wake: asyncio.Future[Any] | None = None) -> None:
-        if wake is not None and wake.done():
+    async def sleep(
+        self,
+        delay: float,
+        wake: asyncio.Future[Any] | tuple[asyncio.Future[Any], ...] | None = None,
+    ) -> None:
+        wakes = () if wake is None else wake if isinstance(wake, tuple) else (wake,)
+        if any(w.done() for w in wakes):
             await asyncio.sleep(0)
             return
         delay = max(0.0, delay)

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from aimusic_async import (
     AIMusicClient,
     APIConnectionError,
+    DownloadError,
     PollPolicy,
     RateLimitError,
     SubmissionUnknownError,
@@ -121,6 +122,7 @@ async def test_chaos_batch_every_fault_at_once(
     counts = collections.Counter(o.status for o in outcomes.values())
     created_unknown = 0
     finished_clips = 0
+    downloads_failed = 0
     files: list[tuple[Path, bytes]] = []
     for key, o in outcomes.items():
         records = by_marker.get(key, [])
@@ -150,11 +152,17 @@ async def test_chaos_batch_every_fault_at_once(
             assert o.error.task_id == o.task_id
             continue
         # The emulator produced a result: it reached the user, complete and genuine.
-        assert o.status == "finished", (key, o.error)
-        assert o.result is not None
+        assert o.result is not None, (key, o.error)
         assert [c.clip_id for c in o.result.clips] == [c.clip_id for c in record.clips]
         for clip, rec in zip(o.result.clips, record.clips, strict=True):
             assert clip.succeeded == (not rec.failed)
+        if o.status == "failed":
+            # Every attempt of one download hit a CDN fault (8 % each, so a few in ten thousand
+            # downloads): the result is kept and the failure says so, typed.
+            assert isinstance(o.error, DownloadError), (key, o.error)
+            downloads_failed += 1
+            continue
+        assert o.status == "finished", (key, o.error)
         assert len(o.files) == len(o.result.succeeded)
         for clip, path in zip(o.result.succeeded, o.files, strict=True):
             files.append((path, emu.audio_bytes(clip.clip_id)))
@@ -187,6 +195,7 @@ async def test_chaos_batch_every_fault_at_once(
     }
     assert all(faults.values()), faults
     assert counts["finished"] > N_JOBS // 2, counts
+    assert downloads_failed <= 2, downloads_failed
     assert {o.family for o in outcomes.values() if o.status == "finished"} == {"sonic", "producer"}
     assert client.webhooks.stats.duplicates > 0
     assert client.webhooks.stats.delivered > 0
