@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import anyio.to_thread
 
@@ -384,6 +384,33 @@ def _wrap(exc: BaseException, path: str) -> BaseException:
     error = JournalError(f"journal {path} cannot be used: {reason}", path=path)
     error.__cause__ = exc
     return error
+
+
+class JournalStore(Protocol):
+    """What a batch run needs of its journal: the seam where a journal kept elsewhere than a
+    local SQLite file (a shared database, for batches spread over machines) plugs in.
+
+    Every method returns once its write is durable. ``claim`` holds the journal for one run;
+    ``plan`` records jobs unless known and returns the entries that were; the ``mark_*`` methods
+    move one job through ``starting`` -> ``started`` -> ``finished`` / ``failed`` / ``lost`` /
+    ``unknown`` (the states the manual's "Resuming with the journal" table explains)."""
+
+    async def open(self) -> None: ...
+    async def aclose(self) -> None: ...
+    def claim(self) -> contextlib.AbstractAsyncContextManager[None]: ...
+    async def plan(
+        self, jobs: Iterable[tuple[str, str, str, Mapping[str, Any]]]
+    ) -> dict[str, JournalEntry]: ...
+    async def replan(
+        self, key: str, operation: str, fingerprint: str, params: Mapping[str, Any]
+    ) -> None: ...
+    async def mark_starting(self, key: str, reference: str | None = None) -> None: ...
+    async def mark_started(self, key: str, task_id: str, family: str) -> None: ...
+    async def mark_finished(self, key: str, result: Mapping[str, Any]) -> None: ...
+    async def mark_failed(self, key: str, error: str) -> None: ...
+    async def mark_lost(self, key: str, error: str) -> None: ...
+    async def mark_unknown(self, key: str, error: str) -> None: ...
+    async def set_files(self, key: str, files: Iterable[str]) -> None: ...
 
 
 class Journal:

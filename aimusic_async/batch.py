@@ -44,7 +44,7 @@ from ._errors import (
     TaskFailedError,
     TaskNotFoundError,
 )
-from ._journal import Journal, JournalEntry, fingerprint
+from ._journal import Journal, JournalEntry, JournalStore, fingerprint
 from ._operations import OPERATIONS, Operation
 from ._transport import before_start, redact
 from .models._base import RequestModel
@@ -340,7 +340,8 @@ class BatchRun(AsyncIterator[JobOutcome]):
         self.progress = BatchProgress(len(self._jobs))
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._runner: asyncio.Task[None] | None = None
-        self._journal: Journal | None = None
+        # The run sees only the store's interface (a journal kept elsewhere plugs in there).
+        self._journal: JournalStore | None = None
         self._closed = False
         self._stop: BaseException | None = None
         # Until the first start request has been answered, starts go one at a time: with a
@@ -492,7 +493,7 @@ class BatchRun(AsyncIterator[JobOutcome]):
         if arg is None:
             yield
             return
-        journal = arg if isinstance(arg, Journal) else Journal(arg)
+        journal: JournalStore = arg if isinstance(arg, Journal) else Journal(arg)
         try:
             async with journal.claim():
                 await journal.open()
