@@ -7,7 +7,6 @@ import asyncio
 import logging
 import math
 import random
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
 from functools import partial
@@ -179,7 +178,7 @@ class Task:
     """
 
     __slots__ = (
-        "__weakref__",  # the webhook hub forgets a task whose handle is dropped
+        "__weakref__",
         "_errors",
         "_failure",
         "_family",
@@ -191,6 +190,7 @@ class Task:
         "_prev_poll",
         "_push",
         "_push_wanted",
+        "_registered",
         "_result",
         "_running",
         "_runtime",
@@ -200,7 +200,6 @@ class Task:
         "_step",
         "_stream_began",
         "_streamed",
-        "_unregister",
         "_want_stream",
         "id",
         "polls",
@@ -246,7 +245,7 @@ class Task:
         self._signal: asyncio.Future[None] | None = None
         self._push: asyncio.Future[TaskSnapshot] | None = None
         self._push_wanted = push
-        self._unregister: weakref.finalize[Any, Any] | None = None
+        self._registered = False  # holds a registration in the hub (undone by _release/__del__)
         if push and _loop_running():
             self._hub_future()
 
@@ -429,11 +428,7 @@ class Task:
         if self._push is None and self._push_wanted:
             hub = self._runtime.hub
             self._push = hub.wait(self.id)
-            # A handle nobody keeps (a service that stores only the id) would otherwise pin
-            # its wake-up future, and later the callback's snapshot, for the client's life.
-            self._unregister = weakref.finalize(
-                self, _release_on, self._push.get_loop(), hub.release, self.id
-            )
+            self._registered = True
         push = self._push
         if push is not None and push.cancelled():
             return None  # the hub was closed
@@ -781,9 +776,23 @@ class Task:
         """Forget the schedule and the hub registration: the result is in hand."""
         self._next_at = None
         self._push_wanted = False
-        unregister, self._unregister = self._unregister, None
-        if unregister is not None:
-            unregister()
+        self._unregister()
+
+    def _unregister(self) -> None:
+        push = self._push
+        if self._registered and push is not None:
+            self._registered = False
+            _release_on(push.get_loop(), self._runtime.hub.release, self.id)
+
+    def __del__(self) -> None:
+        # A handle nobody keeps (a service that stores only the id) would otherwise pin its
+        # wake-up future in the hub, and later the callback's snapshot, for the client's life.
+        # A method, not a weakref.finalize per task: that costs about 330 bytes per waiting task.
+        try:
+            if getattr(self, "_registered", False):
+                self._unregister()
+        except Exception:  # interpreter shutdown: the hub and its loop are going away too
+            pass
 
 
 def _release_on(
