@@ -171,19 +171,6 @@ class Runtime:
             path, payload, operation=operation, options=options or self.options
         )
 
-    def start_task(
-        self,
-        path: str,
-        payload: Mapping[str, Any],
-        *,
-        operation: str,
-        options: RequestOptions | None = None,
-    ) -> Coroutine[Any, Any, str]:
-        """``Transport.start_task`` with this runtime's request options: the new task's id."""
-        return self.transport.start_task(
-            path, payload, operation=operation, options=options or self.options
-        )
-
     def call(
         self,
         method: str,

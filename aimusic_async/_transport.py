@@ -877,18 +877,6 @@ class Transport:
             request_id=request_id_of(response.headers),
         )
 
-    async def start_task(
-        self,
-        path: str,
-        payload: Mapping[str, Any],
-        *,
-        operation: str,
-        options: RequestOptions | None = None,
-    ) -> str:
-        """``start`` without the request id: the new task's id."""
-        task_id, _ = await self.start(path, payload, operation=operation, options=options)
-        return task_id
-
     async def call(
         self,
         method: str,
